@@ -1,0 +1,134 @@
+"""The command line: a thin click layer over kscli.services.
+
+Subcommands are imported only when they run, so that `kscli --version` and a cron
+job's `kscli renew due` pay only for what they use.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from kscli import __version__
+from kscli.cli.app import App
+from kscli.domain.errors import KscliError
+
+# name -> (module, attribute, one-line summary shown by `kscli --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("kscli.cli.ledger", "init", "Create the ledger, optionally with sample data."),
+    "sub": ("kscli.cli.sub", "sub", "Subscriptions: add, list, show, cancel, history, dispute."),
+    "renew": ("kscli.cli.renew", "renew", "Auto-renewal: turn it off or on, list what renews soon."),
+    "license": ("kscli.cli.license", "license", "License keys: add, issue, validate, activate."),
+    "refund": ("kscli.cli.refund", "refund", "Refund eligibility under the policy, and requests."),
+    "incident": ("kscli.cli.incident", "incident", "Support incidents of support plans."),
+    "charges": ("kscli.cli.charges", "charges", "Bank or card statements held against the ledger."),
+    "policy": ("kscli.cli.policy", "policy", "Show the effective policy; lint a policy file."),
+    "sweep": ("kscli.cli.ledger", "sweep", "Apply every renewal, expiry and lapse that is due."),
+    "export": ("kscli.cli.ledger", "export", "Print the whole ledger as JSON."),
+    "import": ("kscli.cli.ledger", "import_", "Load a ledger exported as JSON."),
+    "doctor": ("kscli.cli.doctor", "doctor", "Check the ledger, the policy and the secrets backend."),
+    "completion": ("kscli.cli.shell", "completion", "Print the shell completion script."),
+}
+
+
+def _fail(app: App | None, exc: KscliError) -> None:
+    from kscli.cli.output import clean, dumps
+
+    if app is not None and app.json and exc.exit_code in (3, 4):
+        sys.stdout.write(dumps(exc.to_dict()) + "\n")
+    message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
+    click.echo(f"Error: {clean(message)}", err=True)
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx, name):
+        if name in self.lazy:
+            import importlib
+
+            module, attr, _ = self.lazy[name]
+            command = getattr(importlib.import_module(module), attr)
+            self.add_command(command, name)
+            del self.lazy[name]
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx, formatter):
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy:
+                rows.append((name, self.lazy[name][2]))
+            else:
+                command = self.commands[name]
+                if not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit=60)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class RootGroup(LazyGroup):
+    """The kscli command: the one boundary where errors become exit codes."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KscliError as exc:
+            _fail(ctx.find_object(App), exc)
+            ctx.exit(int(exc.exit_code))
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, **kwargs)
+        except BrokenPipeError:
+            # `kscli sub list | head`: the reader left; exit quietly.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
+
+
+def _version(ctx, param, value):
+    if value and not ctx.resilient_parsing:
+        click.echo(f"kscli {__version__}")
+        ctx.exit(0)
+
+
+@click.group(
+    cls=RootGroup,
+    lazy=dict(COMMANDS),
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Example: kscli init --sample && kscli sub list",
+)
+@click.option("--store", metavar="PATH|URL", envvar="KSCLI_STORE",
+              help="The ledger: *.json for the JSON backend, a postgresql:// URL, or an "
+                   "SQLite file. [env KSCLI_STORE; default: kscli.db in the user data folder]")
+@click.option("--format", "fmt", type=click.Choice(["table", "plain", "json", "jsonl", "csv"]),
+              envvar="KSCLI_FORMAT", default="table", show_default=True,
+              help="Output format. [env KSCLI_FORMAT]")
+@click.option("--policy", "policy_path", metavar="PATH", envvar="KSCLI_POLICY",
+              help="A policy file (TOML) replacing the built-in policy. [env KSCLI_POLICY]")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success; errors still go to stderr.")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show the version and exit.")
+@click.pass_context
+def cli(ctx, store, fmt, policy_path, quiet):
+    """kscli: a local-first ledger for software subscriptions and license keys.
+
+    It lists what you hold, cancels and turns off auto-renewal the way the policy says,
+    activates license keys inside their one-year window, answers "is this refundable?"
+    with the clauses that decided it, and gives a reference number for every change.
+    """
+    ctx.obj = App(store_spec=store, fmt=fmt, policy_path=policy_path, quiet=quiet)
+
+
+def main() -> None:
+    cli.main(prog_name="kscli")

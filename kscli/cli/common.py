@@ -1,0 +1,75 @@
+"""Helpers the command modules share: printing outcomes, confirmations, errors."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import click
+
+from kscli.cli.app import App, interactive
+from kscli.cli.output import emit_object, note
+from kscli.services import Outcome
+
+SUB_FIELDS: Sequence[tuple[str, str]] = (
+    ("id", "id"), ("vendor", "vendor"), ("product", "product"), ("account", "account"),
+    ("plan", "plan"), ("kind", "kind"), ("price", "price_text"), ("status", "display_status"),
+    ("auto-renew", "auto_renew"), ("started", "started_at"), ("period", "period_text"),
+    ("ends", "ends_at"), ("commitment until", "commitment_end"), ("channel", "channel"),
+    ("partner", "partner_name"), ("partner portal", "partner_portal"), ("region", "region"),
+    ("disputed", "disputed"), ("refuse service", "refuse_service"),
+)
+
+
+def sub_record(sub) -> dict[str, Any]:
+    from kscli.views import day, sub_view
+
+    record = sub_view(sub)
+    record["price_text"] = f"{sub.price} {sub.currency}"
+    record["period_text"] = (f"{day(sub.period_start)} to {day(sub.period_end)}"
+                             if sub.period_end else day(sub.period_start))
+    for key in ("started_at", "ends_at", "commitment_end"):
+        if record.get(key):
+            record[key] = record[key][:10] if key != "started_at" else record[key]
+    if record["disputed"] is False:
+        record["disputed"] = None
+    if record["refuse_service"] is False:
+        record["refuse_service"] = None
+    return record
+
+
+def public(record: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+    """The JSON object: the public view only, without display helpers."""
+    return view
+
+
+def show_outcome(app: App, outcome: Outcome, view: Callable[[Any], dict],
+                 fields: Sequence[tuple[str, str]] = (), record: Callable[[Any], dict] | None = None) -> None:
+    """Print what a command did; a command that changed nothing says so on stderr."""
+    data = view(outcome.record)
+    if outcome.event is not None:
+        data = {**data, "reference": outcome.event.reference}
+    else:
+        data = {**data, "changed": False}
+    if app.json:
+        emit_object(app.fmt, data, message=outcome.message, quiet=app.quiet and outcome.changed)
+        return
+    if not outcome.changed:
+        note(outcome.message)
+        return
+    if app.quiet:
+        return
+    shown = record(outcome.record) if record else data
+    if outcome.event is not None:
+        shown = {**shown, "reference": outcome.event.reference}
+    emit_object(app.fmt, shown, message=outcome.message,
+                fields=[*fields, ("reference", "reference")] if fields else [("reference", "reference")])
+
+
+def confirm_or_refuse(question: str, yes: bool) -> None:
+    """A destructive step asks on a terminal; elsewhere it needs --yes."""
+    if yes:
+        return
+    if not interactive():
+        raise click.UsageError(f"{question} Not on a terminal: add --yes to confirm.")
+    if not click.confirm(question, default=False, err=True):
+        raise click.exceptions.Exit(1)

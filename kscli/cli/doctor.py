@@ -1,0 +1,30 @@
+"""`kscli doctor`: check the ledger, the policy and where keys are kept."""
+
+from __future__ import annotations
+
+import click
+
+from kscli.cli.app import get_app
+
+
+@click.command()
+def doctor():
+    """Check the ledger, the store, the policy file and the secrets backend.
+
+    Prints one line per check and exits 1 if any fails. Where license keys are kept
+    and whether completion is installed are reported as information, never failures.
+
+    \b
+    Example:
+      kscli doctor
+    """
+    from kscli.cli.output import emit_list
+    from kscli.services.doctor import run_checks
+
+    app = get_app()
+    results = run_checks(app)
+    emit_list(app.fmt, results,
+              [("Check", "check"), ("Result", "result"), ("Detail", "detail")],
+              table_row=lambda r: [r["check"], r["result"], r["detail"]])
+    if any(r["result"] == "FAIL" for r in results):
+        raise click.exceptions.Exit(1)

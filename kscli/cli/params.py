@@ -1,0 +1,129 @@
+"""Parameter types: every command reads dates, durations, money and ids the same way."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kscli.domain.calendar import CalendarError, parse_duration, parse_when
+from kscli.domain.money import MoneyError, parse_currency
+from kscli.domain.model import PlanError, parse_plan
+
+
+class WhenType(click.ParamType):
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_when(value)
+        except CalendarError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class DurationType(click.ParamType):
+    name = "DURATION"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_duration(value)
+        except CalendarError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class MonthsType(DurationType):
+    """A duration in whole months or years (a commitment term)."""
+
+    def convert(self, value, param, ctx):
+        duration = super().convert(value, param, ctx)
+        if duration.months is None:
+            self.fail(f"'{value}' is not a whole number of months: write 12m or 2y", param, ctx)
+        return duration
+
+
+class CurrencyType(click.ParamType):
+    name = "CODE"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_currency(value)
+        except MoneyError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class PlanType(click.ParamType):
+    name = "PLAN"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_plan(value)
+        except PlanError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class TextType(click.ParamType):
+    """Free text for a name: not empty, at most 200 characters."""
+
+    name = "TEXT"
+
+    def __init__(self, limit: int = 200) -> None:
+        self.limit = limit
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip()
+        if not text:
+            self.fail("must not be empty", param, ctx)
+        if len(text) > self.limit:
+            self.fail(f"is longer than {self.limit} characters", param, ctx)
+        return text
+
+
+class IdType(click.ParamType):
+    """A record id such as S-1042; completed from the ledger in a shell."""
+
+    name = "ID"
+
+    def __init__(self, prefix: str, kind: str) -> None:
+        self.prefix = prefix
+        self.kind = kind
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip().upper()
+        if text.isdigit():
+            text = self.prefix + text
+        return text
+
+    def shell_complete(self, ctx, param, incomplete):
+        from kscli.cli.complete import complete_ids
+
+        return complete_ids(ctx, self.prefix, incomplete)
+
+
+def read_secret_arg(value: str) -> str:
+    """A KEY argument: ``-`` reads it from stdin, so it stays out of shell history."""
+    if value == "-":
+        line = sys.stdin.readline()
+        if not line.strip():
+            raise click.BadParameter("no key on standard input", param_hint="KEY")
+        return line.strip()
+    return value
+
+
+WHEN = WhenType()
+DURATION = DurationType()
+MONTHS = MonthsType()
+CURRENCY = CurrencyType()
+PLAN = PlanType()
+TEXT = TextType()
+SUB_ID = IdType("S-", "subscription")
+LICENSE_ID = IdType("L-", "license")
+INCIDENT_ID = IdType("I-", "incident")
+
+as_of_option = click.option(
+    "--as-of", "as_of", type=WHEN, default=None, metavar="DATE",
+    help="Answer as on this date or time (a date alone is 00:00 UTC).",
+)

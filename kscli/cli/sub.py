@@ -1,0 +1,258 @@
+"""`kscli sub`: subscriptions."""
+
+from __future__ import annotations
+
+import click
+
+from kscli.cli import params as p
+from kscli.cli.app import get_app
+from kscli.cli.common import SUB_FIELDS, confirm_or_refuse, show_outcome, sub_record
+
+SORT_KEYS = ("id", "vendor", "product", "price", "renewal", "started", "status", "account")
+
+
+@click.group()
+def sub():
+    """Subscriptions: add, list, show, cancel, history, dispute.
+
+    \b
+    Example:
+      kscli sub add --vendor Acme --product Cloud --plan monthly --price 9.99 --currency USD
+    """
+
+
+@sub.command("add")
+@click.option("--vendor", required=True, type=p.TEXT, help="Who bills it.")
+@click.option("--product", required=True, type=p.TEXT, help="What it is.")
+@click.option("--plan", type=p.PLAN, help="monthly, annual, or Nm for N months (once for a one-time software sale).")
+@click.option("--price", required=True, help="Price of one billing period, like 9.99.")
+@click.option("--currency", required=True, type=p.CURRENCY, help="ISO 4217 code, like USD.")
+@click.option("--kind", type=click.Choice(["subscription", "support", "software"]), default="subscription",
+              show_default=True, help="A recurring service, a support plan, or a one-time software sale.")
+@click.option("--account", type=p.TEXT, default="default", show_default=True, help="Whose it is.")
+@click.option("--started", type=p.WHEN, help="Start of the first period (default: now).")
+@click.option("--commitment", type=p.MONTHS, help="A commitment term such as 12m: no cancelling before it ends.")
+@click.option("--no-auto-renew", is_flag=True, help="Do not renew at the end of the period.")
+@click.option("--partner", type=p.TEXT, help="The partner it was bought through.")
+@click.option("--partner-portal", type=p.TEXT, metavar="URL", help="Where the partner cancels it.")
+@click.option("--region", type=p.TEXT, help="Region, for region-specific refund windows (e.g. EU).")
+def add(vendor, product, plan, price, currency, kind, account, started, commitment, no_auto_renew,
+        partner, partner_portal, region):
+    """Add a subscription and print it with its id.
+
+    \b
+    Example:
+      kscli sub add --vendor Acme --product "Cloud Pro" --plan annual --price 120 \\
+        --currency EUR --commitment 24m
+    """
+    from kscli.domain.money import MoneyError, parse_price
+    from kscli.services.subs import add_subscription
+    from kscli.views import sub_view
+
+    app = get_app()
+    try:
+        amount = parse_price(price, currency)
+    except MoneyError as exc:
+        raise click.BadParameter(str(exc), param_hint="--price") from None
+    if plan is None:
+        if kind != "software":
+            raise click.BadParameter("a plan is needed: monthly, annual or Nm", param_hint="--plan")
+        plan = "once"
+    if plan == "once" and kind != "software":
+        raise click.BadParameter("only a one-time software sale (--kind software) has plan once",
+                                 param_hint="--plan")
+    if bool(partner) != bool(partner_portal):
+        raise click.BadParameter("give --partner and --partner-portal together",
+                                 param_hint="--partner")
+    outcome = add_subscription(
+        app.store, app.now, account=account, vendor=vendor, product=product, plan=plan,
+        kind=kind, price=amount, currency=currency, started_at=started or app.now,
+        commitment_months=commitment.months if commitment else None,
+        auto_renew=not no_auto_renew, partner_name=partner, partner_portal=partner_portal,
+        region=region,
+    )
+    show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
+
+
+@sub.command("list")
+@click.option("--status", type=click.Choice(["active", "ending", "cancelled", "expired", "refunded", "suspended"]),
+              multiple=True, help="Only these statuses (repeatable); ending = auto-renew off.")
+@click.option("--vendor", help="Only this vendor (any case).")
+@click.option("--account", help="Only this account.")
+@click.option("--renewing-within", type=p.DURATION, metavar="DURATION",
+              help="Only active subscriptions whose period ends within this time, like 7d.")
+@click.option("--sort", type=click.Choice(SORT_KEYS), default="id", show_default=True)
+@p.as_of_option
+def list_(status, vendor, account, renewing_within, sort, as_of):
+    """List subscriptions, with monthly and yearly totals per currency.
+
+    Totals count what will bill again (active, auto-renew on or inside a commitment),
+    per currency; amounts in different currencies are never added together.
+
+    \b
+    Examples:
+      kscli sub list --status active --sort renewal
+      kscli --format json sub list --vendor acme
+    """
+    from kscli.cli.output import emit_list
+    from kscli.domain.subscriptions import display_status
+    from kscli.services.subs import total_by_currency
+    from kscli.views import day, sub_view
+
+    app = get_app()
+    now = as_of or app.now
+    wanted = set(status)
+    stored = None
+    if wanted:
+        stored = sorted({"active" if s == "ending" else s for s in wanted})
+    until = renewing_within.add_to(now) if renewing_within else None
+    order = {"renewal": ("period_end", "id"), "started": ("started_at", "id"),
+             "price": ("currency", "id"), "id": ("id",)}.get(sort, (sort, "id"))
+    with app.store.read() as ledger:
+        subs = ledger.subs(status=stored, vendor=vendor, account=account,
+                           period_end_before=until, order=order)
+        if wanted:
+            subs = (s for s in subs if display_status(s) in wanted)
+        if until is not None:
+            subs = (s for s in subs if s.status == "active" and s.period_end and s.period_end >= now)
+        if sort == "price" or app.fmt == "table":
+            subs = list(subs)
+            if sort == "price":
+                subs.sort(key=lambda s: (s.currency, s.price))
+        if app.fmt in ("json", "jsonl", "csv"):
+            emit_list(app.fmt, (sub_view(s) for s in subs), [(k, k) for k in CSV_KEYS])
+            return
+        footer = []
+        if app.fmt == "table":
+            for currency, (monthly, yearly, n) in total_by_currency(subs).items():
+                footer.append(f"total {currency}: {monthly} a month, {yearly} a year ({n} renewing)")
+        emit_list(
+            app.fmt, subs,
+            [("ID", "id"), ("Vendor", "vendor"), ("Product", "product"), ("Plan", "plan"),
+             ("Price", "price"), ("Status", "status"), ("Renews / ends", "next"),
+             ("Account", "account")],
+            table_row=_row, footer=([""] + footer) if footer else (),
+            empty="no subscriptions" + (" match" if wanted or vendor or account or until else
+                                        f" in {ledger.location} yet (add one with `kscli sub add`)"),
+        )
+
+
+CSV_KEYS = ("id", "account", "vendor", "product", "plan", "kind", "price", "currency", "status",
+            "display_status", "auto_renew", "started_at", "period_start", "period_end",
+            "commitment_end", "ends_at", "channel", "partner_name", "partner_portal", "region",
+            "disputed")
+
+
+def _row(sub):
+    from kscli.domain.subscriptions import display_status, ends_at, renews_at_period_end
+    from kscli.views import day
+
+    if renews_at_period_end(sub):
+        nxt = f"renews {day(sub.period_end)}"
+    elif sub.period_end is None and sub.status == "active":
+        nxt = "one-time"
+    else:
+        end = ends_at(sub)
+        nxt = ("ends " if sub.status in ("active", "cancelled") else "ended ") + day(end)
+    status = display_status(sub)
+    if sub.disputed:
+        status += " (disputed)"
+    return [sub.id, sub.vendor, sub.product, sub.plan, f"{sub.price} {sub.currency}", status, nxt,
+            sub.account]
+
+
+@sub.command("show")
+@click.argument("sub_id", metavar="ID", type=p.SUB_ID)
+def show(sub_id):
+    """Show one subscription.
+
+    \b
+    Example:
+      kscli sub show S-1001
+    """
+    from kscli.cli.output import emit_object
+    from kscli.views import sub_view
+
+    app = get_app()
+    with app.store.read() as ledger:
+        found = ledger.require_sub(sub_id)
+    if app.json:
+        emit_object(app.fmt, sub_view(found))
+    else:
+        emit_object(app.fmt, sub_record(found), fields=SUB_FIELDS)
+
+
+@sub.command("cancel")
+@click.argument("sub_id", metavar="ID", type=p.SUB_ID)
+@click.option("--immediately", is_flag=True, help="End service now (still no refund for unused time).")
+@click.option("--at-partner", "at_partner", metavar="REF", type=p.TEXT,
+              help="Record a cancellation made in the partner's portal, with its reference.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed off a terminal).")
+def cancel(sub_id, immediately, at_partner, yes):
+    """Cancel a subscription: service runs to the end of the paid period.
+
+    Cancelling never refunds by itself [cancel.anytime]; a plan inside its commitment
+    cannot be cancelled before the commitment ends [cancel.commitment]; a partner
+    purchase is cancelled in the partner's portal [cancel.partner].
+
+    \b
+    Examples:
+      kscli sub cancel S-1001 --yes
+      kscli sub cancel S-1002 --at-partner PX-7781 --yes
+    """
+    from kscli.services.subs import cancel as cancel_sub
+    from kscli.views import sub_view
+
+    app = get_app()
+    what = "end its service now" if immediately else "stop its renewal at the end of the period"
+    confirm_or_refuse(f"Cancel {sub_id} and {what}?", yes)
+    outcome = cancel_sub(app.store, sub_id, app.now, immediately=immediately, at_partner=at_partner)
+    show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
+
+
+@sub.command("history")
+@click.argument("sub_id", metavar="ID", type=p.SUB_ID)
+def history(sub_id):
+    """Show every event of a subscription, with its reference number.
+
+    \b
+    Example:
+      kscli sub history S-1001
+    """
+    from kscli.cli.output import emit_list
+    from kscli.views import event_view
+
+    app = get_app()
+    with app.store.read() as ledger:
+        ledger.require_sub(sub_id)
+        events = [event_view(e) for e in ledger.events(sub_id)]
+    emit_list(app.fmt, events,
+              [("At", "at"), ("Reference", "reference"), ("Action", "action"), ("Detail", "summary")],
+              table_row=lambda e: [e["at"], e["reference"], e["action"], _summary(e["detail"])])
+
+
+def _summary(detail: dict) -> str:
+    parts = []
+    for key, value in detail.items():
+        if key == "subscription" or isinstance(value, (dict, list)):
+            continue
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
+
+
+@sub.command("dispute")
+@click.argument("sub_id", metavar="ID", type=p.SUB_ID)
+@click.option("--note", type=p.TEXT, help="What the bank or card issuer said.")
+def dispute(sub_id, note):
+    """Record a chargeback or bank dispute: a flag, not a cancellation [cancel.direct].
+
+    \b
+    Example:
+      kscli sub dispute S-1001 --note "card issuer case 55121"
+    """
+    from kscli.services.subs import dispute as dispute_sub
+    from kscli.views import sub_view
+
+    app = get_app()
+    outcome = dispute_sub(app.store, sub_id, app.now, note)
+    show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)

@@ -1,0 +1,146 @@
+"""Calendar arithmetic: durations, months, years, whole days, business days.
+
+Every date rule of kscli goes through this module so that month ends, leap days and
+weekends are handled in one place. All datetimes are aware and in UTC.
+"""
+
+from __future__ import annotations
+
+import calendar as _cal
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+UTC = timezone.utc
+
+_DURATION = re.compile(r"^\s*(\d{1,4})\s*([dwmy])\s*$", re.IGNORECASE)
+
+
+class CalendarError(ValueError):
+    """A date, time or duration that cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A length of time written ``7d``, ``2w``, ``12m`` or ``1y``."""
+
+    count: int
+    unit: str  # "d", "w", "m" or "y"
+
+    def __str__(self) -> str:
+        return f"{self.count}{self.unit}"
+
+    def add_to(self, when: datetime) -> datetime:
+        if self.unit == "d":
+            return when + timedelta(days=self.count)
+        if self.unit == "w":
+            return when + timedelta(weeks=self.count)
+        if self.unit == "m":
+            return add_months(when, self.count)
+        return add_months(when, 12 * self.count)
+
+    @property
+    def months(self) -> int | None:
+        """The length in whole months, or None for day and week durations."""
+        if self.unit == "m":
+            return self.count
+        if self.unit == "y":
+            return 12 * self.count
+        return None
+
+
+def parse_duration(text: str) -> Duration:
+    """Read ``7d``, ``2w``, ``12m`` or ``1y``; raise CalendarError otherwise."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise CalendarError(
+            f"'{text}' is not a duration: write a whole number and a unit, like 7d, 2w, 12m or 1y"
+        )
+    return Duration(int(match.group(1)), match.group(2).lower())
+
+
+def parse_when(text: str) -> datetime:
+    """Read an ISO 8601 date or datetime; a date alone means 00:00 UTC.
+
+    A datetime without an offset is taken as UTC; one with an offset is converted.
+    """
+    raw = (text or "").strip()
+    if not raw or len(raw) > 40:
+        raise CalendarError(f"'{text}' is not a date: write it as 2026-11-22 or 2026-11-22T14:00:00Z")
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            return datetime.combine(day, time(), tzinfo=UTC)
+        parsed = datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        raise CalendarError(
+            f"'{text}' is not a valid date: write it as 2026-11-22 or 2026-11-22T14:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    """Add calendar months, clamping to the month's last day (31 Jan + 1m = 28/29 Feb)."""
+    index = when.year * 12 + (when.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    day = min(when.day, _cal.monthrange(year, month)[1])
+    return when.replace(year=year, month=month, day=day)
+
+
+def add_years(day: date, years: int) -> date:
+    """Add calendar years to a date; 29 February becomes 28 February."""
+    year = day.year + years
+    return date(year, day.month, min(day.day, _cal.monthrange(year, day.month)[1]))
+
+
+def whole_days(start: datetime, now: datetime) -> int:
+    """Whole UTC days from the day of ``start`` to the day of ``now`` (day 0 is the start)."""
+    return (now.astimezone(UTC).date() - start.astimezone(UTC).date()).days
+
+
+def window_last_day(start: datetime, days: int) -> date:
+    """The last day of a window of ``days`` days counted from ``start``'s day (day N included)."""
+    return start.astimezone(UTC).date() + timedelta(days=days)
+
+
+def is_business_day(day: date, holidays: frozenset[date] = frozenset()) -> bool:
+    return day.weekday() < 5 and day not in holidays
+
+
+def add_business_days(day: date, count: int, holidays: frozenset[date] = frozenset()) -> date:
+    """The business day ``count`` business days after ``day``.
+
+    A day that is not a business day counts from the next business day, so a
+    Saturday plus 5 business days lands on the same day as the Friday before it plus 5.
+    """
+    current = day
+    remaining = count
+    if not is_business_day(current, holidays) and remaining > 0:
+        while not is_business_day(current, holidays):
+            current += timedelta(days=1)
+        remaining -= 1  # the next business day is the first one counted
+    while remaining > 0:
+        current += timedelta(days=1)
+        if is_business_day(current, holidays):
+            remaining -= 1
+    return current
+
+
+def iso(when: datetime | None) -> str | None:
+    """ISO 8601 UTC text with a ``Z``, to the second; None stays None."""
+    if when is None:
+        return None
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text)

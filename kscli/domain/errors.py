@@ -1,0 +1,95 @@
+"""The errors kscli reports, each with its documented exit code.
+
+Commands never catch these: one boundary on the root command prints
+``Error: <what> (<what to do>)`` on stderr and exits with the code.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The exit codes of every kscli command (DESIGN section 7)."""
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    REFUSED = 4
+    BUSY = 5
+    UNREADABLE = 6
+
+
+EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.FAILURE: "failure, or a check that found problems (charges check, doctor)",
+    ExitCode.USAGE: "usage error: a bad option or value",
+    ExitCode.NOT_FOUND: "not found: no such subscription, key or incident",
+    ExitCode.REFUSED: "refused by the policy or the validator (cancel blocked, refund not "
+    "eligible, activation window passed, invalid key)",
+    ExitCode.BUSY: "the ledger stayed busy past the timeout",
+    ExitCode.UNREADABLE: "the ledger is unreadable, corrupt, or of a newer schema",
+}
+
+
+class KscliError(Exception):
+    """Base of every error that ends a command with a documented exit code."""
+
+    exit_code = ExitCode.FAILURE
+    code = "failure"
+
+    def __init__(self, message: str, *, code: str | None = None, clause: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.clause = clause
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"error": self.code, "message": self.message}
+        if self.clause:
+            out["clause"] = self.clause
+        return out
+
+
+class Failure(KscliError):
+    exit_code = ExitCode.FAILURE
+
+
+class BadValue(KscliError):
+    """A value given on the command line or in a file that cannot be used."""
+
+    exit_code = ExitCode.USAGE
+    code = "bad-value"
+
+
+class NotFound(KscliError):
+    exit_code = ExitCode.NOT_FOUND
+    code = "not-found"
+
+
+class Refused(KscliError):
+    exit_code = ExitCode.REFUSED
+    code = "refused"
+
+
+class StoreBusy(KscliError):
+    exit_code = ExitCode.BUSY
+    code = "store-busy"
+
+
+class StoreUnreadable(KscliError):
+    exit_code = ExitCode.UNREADABLE
+    code = "store-unreadable"
+
+
+class NoChange(Exception):
+    """A command would change nothing: it says so, exits 0 and adds no event."""
+
+    def __init__(self, message: str, subject: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.subject = subject

@@ -1,0 +1,280 @@
+"""Subscription rules: create, cancel, auto-renewal, disputes and renewal.
+
+Each function takes a Subscription and ``now`` and returns a Change (the new record,
+the event to append, the sentence to print), raises Refused naming the clause that
+forbids it, or raises NoChange when there is nothing to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from kscli.domain.calendar import add_months, iso
+from kscli.domain.errors import NoChange, Refused
+from kscli.domain.model import Subscription, plan_months
+
+ID_PREFIX = "S-"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A new state for a subscription and the event that records it."""
+
+    sub: Subscription
+    action: str
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # when the change took effect, if not now
+
+
+def new_subscription(
+    sub_id: str,
+    *,
+    account: str,
+    vendor: str,
+    product: str,
+    plan: str,
+    kind: str,
+    price: Decimal,
+    currency: str,
+    started_at: datetime,
+    commitment_months: int | None,
+    auto_renew: bool,
+    partner_name: str | None,
+    partner_portal: str | None,
+    region: str | None,
+    now: datetime,
+) -> Subscription:
+    months = plan_months(plan)
+    if kind == "software" or months is None:
+        period_end = None
+        auto_renew = False
+    else:
+        period_end = add_months(started_at, months)
+    commitment_end = add_months(started_at, commitment_months) if commitment_months else None
+    return Subscription(
+        id=sub_id,
+        account=account,
+        vendor=vendor,
+        product=product,
+        plan=plan,
+        kind=kind,
+        price=price,
+        currency=currency,
+        started_at=started_at,
+        period_start=started_at,
+        period_end=period_end,
+        commitment_end=commitment_end,
+        auto_renew=auto_renew,
+        status="active",
+        channel="partner" if partner_name else "direct",
+        partner_name=partner_name,
+        partner_portal=partner_portal,
+        region=region,
+        created_at=now,
+    )
+
+
+def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
+    """The end of the billing period that starts at ``boundary``.
+
+    Counted from ``started_at`` so that 31 January keeps its day: 31 Jan, 28 Feb, 31 Mar.
+    """
+    months = plan_months(sub.plan) or 0
+    elapsed = (boundary.year - sub.started_at.year) * 12 + boundary.month - sub.started_at.month
+    periods = max(elapsed // months, 0) + 1 if months else 1
+    end = add_months(sub.started_at, periods * months)
+    while end <= boundary:  # a clamped month end can land one period short
+        periods += 1
+        end = add_months(sub.started_at, periods * months)
+    return end
+
+
+def renews_at_period_end(sub: Subscription) -> bool:
+    """Whether the current period rolls into another one at ``period_end``.
+
+    Auto-renew turned off inside a commitment takes effect at the commitment's end:
+    until then the plan keeps renewing [cancel.commitment].
+    """
+    if sub.status != "active" or sub.period_end is None:
+        return False
+    if sub.auto_renew:
+        return True
+    return sub.commitment_end is not None and sub.period_end < sub.commitment_end
+
+
+def ends_at(sub: Subscription) -> datetime | None:
+    """When service ends if nothing changes; None while it keeps renewing."""
+    if sub.status in ("expired", "refunded"):
+        return sub.ended_at or sub.period_end
+    if sub.status == "cancelled":
+        return sub.ended_at or sub.period_end
+    if sub.period_end is None or sub.auto_renew:
+        return None
+    end = sub.period_end
+    while sub.commitment_end is not None and end < sub.commitment_end:
+        end = period_end_after(sub, end)
+    return end
+
+
+def display_status(sub: Subscription) -> str:
+    """The status as a table shows it: never plain "active" when it will not renew."""
+    if sub.status == "active" and sub.period_end is not None and not sub.auto_renew:
+        return "ending"
+    return sub.status
+
+
+def _day(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d") if when else "-"
+
+
+def renew_off(sub: Subscription, now: datetime) -> Change:
+    if sub.status != "active" or sub.period_end is None:
+        raise NoChange(f"{sub.id} is {sub.status}: it does not renew; nothing changed", sub)
+    if not sub.auto_renew:
+        raise NoChange(
+            f"{sub.id}: auto-renew is already off, active until {_day(ends_at(sub))}; nothing changed",
+            sub,
+        )
+    new = dataclasses.replace(sub, auto_renew=False)
+    end = ends_at(new)
+    message = f"{sub.id}: auto-renew off, active until {_day(end)}"
+    detail: dict[str, Any] = {"clause": "cancel.end-of-term", "ends_at": iso(end)}
+    if sub.commitment_end is not None and sub.period_end < sub.commitment_end:
+        message += (
+            f" (the commitment runs to {_day(sub.commitment_end)}: the plan keeps renewing until then)"
+        )
+        detail["clause"] = "cancel.commitment"
+    return Change(new, "renew-off", message, detail)
+
+
+def renew_on(sub: Subscription, now: datetime) -> Change:
+    if sub.status != "active" or sub.period_end is None:
+        raise Refused(
+            f"{sub.id} is {sub.status}: only an active subscription can renew "
+            "(add it again with `kscli sub add`)",
+            code="not-active",
+        )
+    if sub.auto_renew:
+        raise NoChange(f"{sub.id}: auto-renew is already on; nothing changed", sub)
+    new = dataclasses.replace(sub, auto_renew=True)
+    return Change(
+        new,
+        "renew-on",
+        f"{sub.id}: auto-renew on, next renewal {_day(sub.period_end)}",
+        {"clause": "cancel.end-of-term"},
+    )
+
+
+def cancel(
+    sub: Subscription,
+    now: datetime,
+    *,
+    immediately: bool = False,
+    at_partner: str | None = None,
+) -> Change:
+    if sub.status in ("cancelled", "expired", "refunded"):
+        if not (immediately and sub.status == "cancelled"):
+            raise NoChange(f"{sub.id} is already {sub.status}; nothing changed", sub)
+    if sub.channel == "partner" and not at_partner:
+        where = f" at {sub.partner_portal}" if sub.partner_portal else ""
+        raise Refused(
+            f"{sub.id} was bought through {sub.partner_name or 'a partner'}: cancel it in the "
+            f"partner's portal{where}, then record that with --at-partner REF [cancel.partner]",
+            code="partner-channel",
+            clause="cancel.partner",
+        )
+    if not at_partner and sub.commitment_end is not None and now < sub.commitment_end:
+        raise Refused(
+            f"{sub.id} has a commitment until {_day(sub.commitment_end)}: it can be cancelled "
+            f"from {_day(sub.commitment_end)}; payments continue until then "
+            f"(`kscli renew off {sub.id}` stops renewal at the commitment's end) [cancel.commitment]",
+            code="commitment-active",
+            clause="cancel.commitment",
+        )
+    detail: dict[str, Any] = {"clause": "cancel.anytime", "refund": False}
+    if at_partner:
+        detail["partner_reference"] = at_partner
+        detail["clause"] = "cancel.partner"
+    if immediately:
+        new = dataclasses.replace(
+            sub, status="expired", auto_renew=False, cancelled_at=sub.cancelled_at or now,
+            ended_at=now,
+        )
+        detail["immediately"] = True
+        detail["ended_at"] = iso(now)
+        message = (
+            f"{sub.id}: cancelled, service ended now; no refund for unused time [refund.no-proration]"
+        )
+        return Change(new, "cancelled", message, detail)
+    new = dataclasses.replace(sub, status="cancelled", auto_renew=False, cancelled_at=now)
+    end = ends_at(new)
+    detail["ends_at"] = iso(end)
+    message = (
+        f"{sub.id}: cancelled, active until {_day(end)}; future billing stopped, "
+        "cancelling alone refunds nothing [cancel.anytime, cancel.end-of-term]"
+    )
+    return Change(new, "cancelled", message, detail)
+
+
+def dispute(sub: Subscription, now: datetime, note: str | None = None) -> Change:
+    if sub.disputed:
+        raise NoChange(f"{sub.id}: a dispute is already recorded; nothing changed", sub)
+    new = dataclasses.replace(sub, disputed=True)
+    detail: dict[str, Any] = {"clause": "cancel.direct"}
+    if note:
+        detail["note"] = note
+    return Change(
+        new,
+        "disputed",
+        f"{sub.id}: dispute recorded; a bank or card dispute is not a cancellation, "
+        f"{sub.id} stays {display_status(sub)} [cancel.direct]",
+        detail,
+    )
+
+
+def due_transitions(sub: Subscription, now: datetime) -> list[Change]:
+    """Every renewal or expiry due up to ``now``, in order (catches up missed periods)."""
+    changes: list[Change] = []
+    current = sub
+    while True:
+        if current.status == "active" and current.period_end is not None and current.period_end <= now:
+            boundary = current.period_end
+            if renews_at_period_end(current):
+                next_end = period_end_after(current, boundary)
+                current = dataclasses.replace(current, period_start=boundary, period_end=next_end)
+                changes.append(
+                    Change(
+                        current,
+                        "renewed",
+                        f"{sub.id}: renewed for {_day(boundary)} to {_day(next_end)}, "
+                        f"expected charge {current.price} {current.currency}",
+                        {
+                            "period_start": iso(boundary),
+                            "period_end": iso(next_end),
+                            "expected_charge": str(current.price),
+                            "currency": current.currency,
+                        },
+                        at=boundary,
+                    )
+                )
+                continue
+            current = dataclasses.replace(current, status="expired", ended_at=boundary)
+            changes.append(
+                Change(current, "expired", f"{sub.id}: expired on {_day(boundary)}",
+                       {"ended_at": iso(boundary), "clause": "cancel.end-of-term"}, at=boundary)
+            )
+            return changes
+        if current.status == "cancelled":
+            end = current.ended_at or current.period_end
+            if end is not None and end <= now:
+                current = dataclasses.replace(current, status="expired", ended_at=end)
+                changes.append(
+                    Change(current, "expired", f"{sub.id}: service ended on {_day(end)}",
+                           {"ended_at": iso(end), "clause": "cancel.end-of-term"}, at=end)
+                )
+        return changes

@@ -1,0 +1,32 @@
+"""Where kscli keeps its files, and the KSCLI_* variables that move them."""
+
+from __future__ import annotations
+
+import os
+
+ENVIRONMENT: dict[str, str] = {
+    "KSCLI_STORE": "the ledger: a path (*.json for the JSON backend, anything else SQLite) "
+    "or a postgresql:// URL; same as --store",
+    "KSCLI_FORMAT": "the output format: table, plain, json, jsonl or csv; same as --format",
+    "KSCLI_POLICY": "a policy file (TOML) replacing the built-in policy; same as --policy",
+    "KSCLI_BUSY_TIMEOUT": "seconds to wait for a busy ledger before failing with exit 5 "
+    "(default 10)",
+    "PYTHON_KEYRING_BACKEND": "the keyring backend used for license keys (keyring's own variable)",
+    "NO_COLOR": "when set, no colour in any output",
+}
+
+
+def default_store() -> str:
+    """``kscli.db`` in the platform's user data folder."""
+    from platformdirs import user_data_dir
+
+    return os.path.join(user_data_dir("kscli", appauthor=False), "kscli.db")
+
+
+def busy_timeout() -> float:
+    raw = os.environ.get("KSCLI_BUSY_TIMEOUT", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return 10.0
+    return value if 0 <= value <= 3600 else 10.0

@@ -1,0 +1,50 @@
+"""Reading policy files: the packaged default and a user's ``--policy FILE``.
+
+The only I/O of the policy engine; parsing and checking are in kscli.domain.policy.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+from kscli.domain.policy import Policy, PolicyError, Problem, lint_policy, parse_policy
+
+DEFAULT_SOURCE = "<built-in>"
+
+
+def default_policy_text() -> str:
+    """The TOML text of the built-in policy (``kscli/default_policy.toml``)."""
+    return resources.files("kscli").joinpath("default_policy.toml").read_text(encoding="utf-8")
+
+
+@functools.cache
+def load_default() -> Policy:
+    """The built-in policy, parsed once per process."""
+    return parse_policy(default_policy_text(), source=DEFAULT_SOURCE)
+
+
+def read_policy_text(path: str | Path) -> str:
+    """A policy file's text; PolicyError naming the file if it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PolicyError(f"policy file {path} is not UTF-8 text: save it as UTF-8 TOML") from None
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise PolicyError(f"cannot read policy file {path}: {reason}") from None
+
+
+def load_policy(path: str | Path) -> Policy:
+    """A user's policy file, checked; PolicyError (naming the file) if unreadable or invalid."""
+    text = read_policy_text(path)
+    try:
+        return parse_policy(text, source=str(path))
+    except PolicyError as exc:
+        raise PolicyError(f"policy file {path}: {exc.message}", exc.problems) from None
+
+
+def lint_policy_file(path: str | Path) -> list[Problem]:
+    """Every problem of a policy file (for ``policy check FILE``); PolicyError if unreadable."""
+    return lint_policy(read_policy_text(path))

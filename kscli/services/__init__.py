@@ -1,0 +1,27 @@
+"""The use cases: inside one store transaction, load, apply a pure rule, save.
+
+Services take a Store and ``now`` and return domain results; they never print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kscli.domain.model import Event
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the record as it now stands, a sentence, and the event.
+
+    ``event`` is None when nothing changed (the command says so and exits 0).
+    """
+
+    record: Any
+    message: str
+    event: Event | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.event is not None

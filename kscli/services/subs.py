@@ -1,0 +1,138 @@
+"""Subscription use cases: add, cancel, auto-renewal, disputes, sweep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Callable, Iterator
+
+from kscli.domain import subscriptions as rules
+from kscli.domain.errors import NoChange, Refused
+from kscli.domain.model import Subscription
+from kscli.services import Outcome
+from kscli.store.base import Ledger, Store
+from kscli.views import sub_view
+
+CLOCK_SKEW_SECONDS = 600
+
+
+def add_subscription(store: Store, now: datetime, **fields) -> Outcome:
+    with store.write() as ledger:
+        sub = rules.new_subscription(ledger.next_id(rules.ID_PREFIX), now=now, **fields)
+        ledger.add(sub)
+        event = ledger.append_event(sub.id, "created", {"subscription": sub_view(sub)}, now)
+    return Outcome(sub, f"{sub.id}: added {sub.vendor} {sub.product}", event)
+
+
+def apply_change(store: Store, sub_id: str, now: datetime,
+                 rule: Callable[[Subscription, datetime], rules.Change]) -> Outcome:
+    """Load a subscription, apply a rule, save it with its event; or report no change."""
+    with store.write() as ledger:
+        sub = ledger.require_sub(sub_id)
+        try:
+            change = rule(sub, now)
+        except NoChange as nothing:
+            return Outcome(sub, nothing.message, None)
+        ledger.save(change.sub)
+        event = ledger.append_event(sub.id, change.action, change.detail, now, change.at)
+    return Outcome(change.sub, change.message, event)
+
+
+def renew_off(store: Store, sub_id: str, now: datetime) -> Outcome:
+    return apply_change(store, sub_id, now, rules.renew_off)
+
+
+def renew_on(store: Store, sub_id: str, now: datetime) -> Outcome:
+    return apply_change(store, sub_id, now, rules.renew_on)
+
+
+def cancel(store: Store, sub_id: str, now: datetime, *, immediately: bool = False,
+           at_partner: str | None = None) -> Outcome:
+    return apply_change(
+        store, sub_id, now,
+        lambda sub, when: rules.cancel(sub, when, immediately=immediately, at_partner=at_partner),
+    )
+
+
+def dispute(store: Store, sub_id: str, now: datetime, note: str | None = None) -> Outcome:
+    return apply_change(store, sub_id, now, lambda sub, when: rules.dispute(sub, when, note))
+
+
+def check_clock(ledger: Ledger, now: datetime, trust_clock: bool) -> None:
+    """Refuse to act on a clock set back, which would reopen closed windows."""
+    if trust_clock:
+        return
+    latest = ledger.latest_event_at()
+    if latest is not None and (latest - now).total_seconds() > CLOCK_SKEW_SECONDS:
+        raise Refused(
+            f"the clock reads {now:%Y-%m-%dT%H:%M:%SZ}, earlier than the newest event in the "
+            f"ledger ({latest:%Y-%m-%dT%H:%M:%SZ}): a clock set back would reopen closed windows",
+            code="clock-set-back",
+            hint="fix the system clock, or pass --trust-clock if this time is right",
+        )
+
+
+@dataclass
+class SweepReport:
+    changes: list[dict] = field(default_factory=list)
+
+    def add(self, subject: str, action: str, message: str, reference: str | None) -> None:
+        self.changes.append({"subject": subject, "action": action, "message": message,
+                             "reference": reference})
+
+
+# Other parts of kscli (license keys) register sweep steps here: each is called with
+# (ledger, now, dry_run, report) inside the sweep's transaction.
+SWEEP_STEPS: list[Callable[[Ledger, datetime, bool, SweepReport], None]] = []
+
+
+def sweep(store: Store, now: datetime, *, dry_run: bool = False,
+          trust_clock: bool = False) -> SweepReport:
+    """Apply every time-based transition due up to ``now``, in one transaction.
+
+    Idempotent: what is done is recorded, so a second run finds nothing due.
+    """
+    report = SweepReport()
+    opener = store.read if dry_run else store.write
+    with opener() as ledger:
+        check_clock(ledger, now, trust_clock)
+        due = list(ledger.subs(status=("active", "cancelled"), period_end_before=now))
+        for sub in due:
+            changes = rules.due_transitions(sub, now)
+            for change in changes:
+                reference = None
+                if not dry_run:
+                    reference = ledger.append_event(sub.id, change.action, change.detail, now,
+                                                    change.at).reference
+                report.add(sub.id, change.action, change.message, reference)
+            if changes and not dry_run:
+                ledger.save(changes[-1].sub)
+        for step in SWEEP_STEPS:
+            step(ledger, now, dry_run, report)
+    return report
+
+
+def renewing(store: Store, until: datetime) -> Iterator[Subscription]:
+    """Active subscriptions that renew (or end) at or before ``until``, soonest first."""
+    with store.read() as ledger:
+        yield from ledger.subs(status=("active",), period_end_before=until,
+                               order=("period_end", "id"))
+
+
+def total_by_currency(subs) -> dict[str, tuple[Decimal, Decimal, int]]:
+    """Monthly and yearly cost of the subscriptions that will bill again, per currency."""
+    from kscli.domain.money import monthly_cost, yearly_cost
+
+    totals: dict[str, list] = {}
+    for sub in subs:
+        if not rules.renews_at_period_end(sub) or not sub.months:
+            continue
+        entry = totals.setdefault(sub.currency, [Decimal(0), Decimal(0), 0])
+        entry[0] += sub.price / sub.months
+        entry[1] += sub.price * 12 / sub.months
+        entry[2] += 1
+    return {
+        cur: (monthly_cost(m, 1, cur), yearly_cost(y, 12, cur), n)
+        for cur, (m, y, n) in sorted(totals.items())
+    }

@@ -1,0 +1,258 @@
+"""The one Store interface every backend implements, and the Ledger on top of it.
+
+A backend provides transactions over rows (``Tx``): get, select, insert, update and a
+counter. ``Ledger`` turns rows into records and back, so that services speak only in
+domain records and every backend shares one implementation of the ledger's logic.
+"""
+
+from __future__ import annotations
+
+import secrets as _secrets
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from typing import Any, Iterable, Iterator, Sequence
+
+from kscli.domain.errors import NotFound
+from kscli.domain.model import Charge, Event, Incident, License, Subscription
+from kscli.store import schema
+from kscli.store.schema import TABLES, from_row, to_row
+
+Where = Sequence[tuple[str, str, Any]]  # (column, operator, value)
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "ieq")
+
+_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class Conflict(Exception):
+    """A row that would break a unique column (a reference or key already there)."""
+
+
+def new_reference(now: datetime) -> str:
+    """A reference number such as ``KS-20261122-7Q2K9M`` (30 random bits)."""
+    tail = "".join(_secrets.choice(_REF_ALPHABET) for _ in range(6))
+    return f"KS-{now.strftime('%Y%m%d')}-{tail}"
+
+
+class Tx(ABC):
+    """One backend transaction over rows (tuples in the table's column order)."""
+
+    writable: bool = False
+
+    @abstractmethod
+    def get(self, table: str, key: str) -> tuple | None: ...
+
+    @abstractmethod
+    def select(self, table: str, where: Where = (), order: Sequence[str] = (),
+               limit: int | None = None, descending: bool = False) -> Iterator[tuple]: ...
+
+    @abstractmethod
+    def insert(self, table: str, rows: Iterable[tuple]) -> None:
+        """Add rows; raise Conflict if one breaks a unique column."""
+
+    @abstractmethod
+    def update(self, table: str, row: tuple) -> None: ...
+
+    @abstractmethod
+    def count(self, table: str) -> int: ...
+
+    @abstractmethod
+    def next_number(self, name: str, first: int) -> int:
+        """The next value of a named counter (``first`` when it was never used)."""
+
+
+class Ledger:
+    """Records in, records out, over one backend transaction."""
+
+    def __init__(self, tx: Tx, location: str) -> None:
+        self.tx = tx
+        self.location = location
+
+    # ids and events -------------------------------------------------------------
+    def next_id(self, prefix: str) -> str:
+        return f"{prefix}{self.tx.next_number(prefix, 1001)}"
+
+    def append_event(self, subject: str, action: str, detail: dict[str, Any], now: datetime,
+                     at: datetime | None = None) -> Event:
+        if at is not None and at != now:
+            detail = {**detail, "effective_at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        for _ in range(20):
+            event = Event(new_reference(now), now, subject, action, detail)
+            try:
+                self.tx.insert("events", [to_row(event)])
+            except Conflict:
+                continue
+            return event
+        raise RuntimeError("could not find a free reference number")  # pragma: no cover
+
+    def events(self, subject: str | None = None) -> Iterator[Event]:
+        where = [("subject", "=", subject)] if subject else []
+        for row in self.tx.select("events", where, order=("seq",)):
+            yield from_row("events", row)
+
+    def latest_event_at(self) -> datetime | None:
+        for row in self.tx.select("events", (), order=("at",), limit=1, descending=True):
+            return from_row("events", row).at
+        return None
+
+    def event(self, reference: str) -> Event | None:
+        row = self.tx.get("events", reference)
+        return None if row is None else from_row("events", row)
+
+    # generic records -------------------------------------------------------------
+    def add(self, record: Any) -> None:
+        self.tx.insert(schema.RECORD_TABLES[type(record)].name, [to_row(record)])
+
+    def add_many(self, records: Iterable[Any], table: str) -> None:
+        codec = schema.CODECS[table][0]
+        self.tx.insert(table, (codec(r) for r in records))
+
+    def save(self, record: Any) -> None:
+        self.tx.update(schema.RECORD_TABLES[type(record)].name, to_row(record))
+
+    def _get(self, table: str, key: str) -> Any:
+        row = self.tx.get(table, key)
+        return None if row is None else from_row(table, row)
+
+    def _select(self, table: str, where: Where = (), order: Sequence[str] = ("id",),
+                limit: int | None = None) -> Iterator[Any]:
+        decode = schema.CODECS[table][1]
+        for row in self.tx.select(table, where, order=order, limit=limit):
+            yield decode(row)
+
+    # subscriptions ------------------------------------------------------------------
+    def sub(self, sub_id: str) -> Subscription | None:
+        return self._get("subs", sub_id)
+
+    def require_sub(self, sub_id: str) -> Subscription:
+        sub = self.sub(sub_id)
+        if sub is None:
+            raise NotFound(
+                f"no subscription {sub_id} in {self.location}",
+                hint="`kscli sub list` shows the ids, --store picks another ledger",
+            )
+        return sub
+
+    def subs(self, *, status: Sequence[str] | None = None, vendor: str | None = None,
+             account: str | None = None, period_end_before: datetime | None = None,
+             order: Sequence[str] = ("id",)) -> Iterator[Subscription]:
+        where: list[tuple[str, str, Any]] = []
+        if status:
+            where.append(("status", "in", tuple(status)))
+        if vendor:
+            where.append(("vendor", "ieq", vendor))
+        if account:
+            where.append(("account", "=", account))
+        if period_end_before is not None:
+            where.append(("period_end", "<=", period_end_before.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        return self._select("subs", where, order=order)
+
+    def sub_rows(self, where: Where = (), order: Sequence[str] = ("id",)) -> Iterator[tuple]:
+        return self.tx.select("subs", where, order=order)
+
+    # licenses ------------------------------------------------------------------------
+    def license(self, license_id: str) -> License | None:
+        return self._get("licenses", license_id)
+
+    def license_by_hash(self, key_hash: str) -> License | None:
+        for lic in self._select("licenses", [("key_hash", "=", key_hash)], limit=1):
+            return lic
+        return None
+
+    def licenses(self, *, status: Sequence[str] | None = None, sub_id: str | None = None,
+                 purchased_before: datetime | None = None) -> Iterator[License]:
+        where: list[tuple[str, str, Any]] = []
+        if status:
+            where.append(("status", "in", tuple(status)))
+        if sub_id:
+            where.append(("sub_id", "=", sub_id))
+        if purchased_before is not None:
+            where.append(("purchased_at", "<=", purchased_before.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        return self._select("licenses", where)
+
+    def put_secret(self, license_id: str, key: str) -> None:
+        if self.tx.get("secrets", license_id) is None:
+            self.tx.insert("secrets", [(license_id, key)])
+        else:
+            self.tx.update("secrets", (license_id, key))
+
+    def secret(self, license_id: str) -> str | None:
+        row = self.tx.get("secrets", license_id)
+        return None if row is None else row[1]
+
+    # incidents -----------------------------------------------------------------------
+    def incident(self, incident_id: str) -> Incident | None:
+        return self._get("incidents", incident_id)
+
+    def incidents(self, sub_id: str | None = None) -> Iterator[Incident]:
+        where = [("sub_id", "=", sub_id)] if sub_id else []
+        return self._select("incidents", where)
+
+    # charges -------------------------------------------------------------------------
+    def charge_by_hash(self, line_hash: str) -> Charge | None:
+        for charge in self._select("charges", [("line_hash", "=", line_hash)], limit=1):
+            return charge
+        return None
+
+    def charges(self, *, sub_id: str | None = None, unmatched: bool = False,
+                since: date | None = None) -> Iterator[Charge]:
+        where: list[tuple[str, str, Any]] = []
+        if sub_id:
+            where.append(("sub_id", "=", sub_id))
+        if unmatched:
+            where.append(("sub_id", "=", None))
+        if since is not None:
+            where.append(("posted_on", ">=", since.isoformat()))
+        return self._select("charges", where, order=("posted_on", "id"))
+
+    # the whole ledger ----------------------------------------------------------------
+    def dump_rows(self) -> dict[str, list[dict[str, Any]]]:
+        """Every stored row as a dict, table by table, in a stable order."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name, table in TABLES.items():
+            if name == "secrets":
+                continue  # keys never leave the ledger through an export
+            order = ("seq",) if name == "events" else (table.key,)
+            out[name] = [dict(zip(table.names, row)) for row in self.tx.select(name, (), order=order)]
+        return out
+
+    def load_rows(self, data: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for name in ("subs", "licenses", "incidents", "charges", "events", "counters"):
+            table = TABLES[name]
+            rows = data.get(name, [])
+            self.tx.insert(name, (tuple(r.get(c) for c in table.names) for r in rows))
+            counts[name] = len(rows)
+        return counts
+
+
+class Store(ABC):
+    """A ledger somewhere: a file or a server."""
+
+    kind: str = ""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+    @abstractmethod
+    def exists(self) -> bool: ...
+
+    @abstractmethod
+    def read(self) -> AbstractContextManager[Ledger]:
+        """A consistent read-only view; a missing ledger reads as an empty one."""
+
+    @abstractmethod
+    def write(self) -> AbstractContextManager[Ledger]:
+        """One write transaction: committed when the block ends without an exception.
+
+        Creates the ledger (and its folder) on first use. Raises StoreBusy when another
+        writer holds it past the busy timeout, StoreUnreadable when it cannot be read.
+        """
+
+    @abstractmethod
+    def schema_version(self) -> int | None:
+        """The stored schema version, None for a ledger that does not exist yet."""
+
+    @abstractmethod
+    def checks(self) -> list[tuple[str, bool, str]]:
+        """Health checks for `doctor`: (name, passed, detail)."""

@@ -1,0 +1,156 @@
+"""The JSON backend: the whole ledger in one readable file.
+
+Writers take an exclusive lock on a separate ``<ledger>.lock`` file (locking the data
+file itself would lose updates once it is replaced), read the current file, apply the
+change and write a new file atomically: temporary file, fsync, rename. Readers need no
+lock: a rename replaces the file whole.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from kscli.domain.errors import StoreBusy, StoreUnreadable
+from kscli.store import fs
+from kscli.store.base import Ledger, Store
+from kscli.store.memory import MemoryTx
+from kscli.store.schema import SCHEMA_VERSION, TABLES
+
+FORMAT = "kscli-ledger"
+
+
+class JsonStore(Store):
+    kind = "json"
+
+    def __init__(self, path: str, busy_timeout: float = 10.0) -> None:
+        super().__init__(path)
+        self.path = path
+        self.lock_path = path + ".lock"
+        self.busy_timeout = busy_timeout
+
+    def exists(self) -> bool:
+        return os.path.exists(self.path)
+
+    def _unreadable(self, why: str) -> StoreUnreadable:
+        return StoreUnreadable(
+            f"{self.path} is not a readable kscli ledger ({why}); kscli left it untouched",
+            hint="restore it from a backup, or point --store at another ledger",
+        )
+
+    def _load(self) -> tuple[dict[str, dict[str, tuple]], int]:
+        """The stored tables, or empty ones for a missing file."""
+        tables: dict[str, dict[str, tuple]] = {name: {} for name in TABLES}
+        try:
+            with open(self.path, "rb") as handle:
+                raw = handle.read()
+        except FileNotFoundError:
+            return tables, 0
+        except OSError as exc:
+            raise self._unreadable(exc.strerror or str(exc)) from None
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise self._unreadable(f"not valid JSON: {exc}") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise self._unreadable("a JSON file that is not a kscli ledger")
+        version = doc.get("schema")
+        if not isinstance(version, int) or version < 1:
+            raise self._unreadable("no schema version")
+        if version > SCHEMA_VERSION:
+            raise self._unreadable(
+                f"schema version {version} is newer than this kscli understands "
+                f"({SCHEMA_VERSION}); upgrade kscli"
+            )
+        stored = doc.get("tables")
+        if not isinstance(stored, dict):
+            raise self._unreadable("no tables")
+        try:
+            for name, table in TABLES.items():
+                rows = stored.get(name, [])
+                k = table.names.index(table.key)
+                target = tables[name]
+                for item in rows:
+                    row = tuple(item.get(c) for c in table.names)
+                    target[row[k]] = row
+        except (AttributeError, TypeError) as exc:
+            raise self._unreadable(f"damaged rows: {exc}") from None
+        return tables, version
+
+    def _dump(self, tables: dict[str, dict[str, tuple]]) -> bytes:
+        doc: dict[str, Any] = {"format": FORMAT, "schema": SCHEMA_VERSION, "tables": {}}
+        for name, table in TABLES.items():
+            doc["tables"][name] = [dict(zip(table.names, row)) for row in tables[name].values()]
+        return json.dumps(doc, indent=1, sort_keys=False).encode() + b"\n"
+
+    def schema_version(self) -> int | None:
+        if not self.exists():
+            return None
+        return self._load()[1]
+
+    @contextmanager
+    def read(self) -> Iterator[Ledger]:
+        tables, _ = self._load()
+        yield Ledger(MemoryTx(tables, writable=False), self.path)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        fs.private_umask()
+        fs.ensure_folder(self.path)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + self.busy_timeout
+            delay = 0.002
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise StoreBusy(
+                            f"{self.path} stayed busy for {self.busy_timeout:g}s",
+                            hint="another kscli is writing; try again later",
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    @contextmanager
+    def write(self) -> Iterator[Ledger]:
+        with self._locked():
+            tables, version = self._load()
+            if 0 < version < SCHEMA_VERSION:
+                backup = f"{self.path}.v{version}.bak"
+                if not os.path.exists(backup):
+                    with open(self.path, "rb") as handle:
+                        fs.atomic_write(backup, handle.read())
+            tx = MemoryTx(tables, writable=True)
+            yield Ledger(tx, self.path)
+            if tx.dirty or version != SCHEMA_VERSION:
+                fs.atomic_write(self.path, self._dump(tables))
+
+    def checks(self) -> list[tuple[str, bool, str]]:
+        if not self.exists():
+            return [("ledger", True, f"{self.path} does not exist yet (created on first write)")]
+        tables, version = self._load()
+        results = [("schema", True, f"schema version {version} (this kscli writes {SCHEMA_VERSION})")]
+        subs = tables["subs"]
+        dangling = sum(
+            1 for name in ("licenses", "incidents", "charges")
+            for row in tables[name].values()
+            if row[TABLES[name].names.index("sub_id")] not in (None, *())
+            and row[TABLES[name].names.index("sub_id")] not in subs
+        )
+        results.append(("references", dangling == 0,
+                        "every key and incident points at a subscription" if not dangling
+                        else f"{dangling} rows point at a missing subscription"))
+        return results

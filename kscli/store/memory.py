@@ -1,0 +1,116 @@
+"""Rows held in memory: the engine of the JSON backend and of a ledger not yet created."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Iterable, Iterator, Sequence
+
+from kscli.store.base import Conflict, Ledger, Tx
+from kscli.store.schema import TABLES
+
+_OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+        ">": operator.gt, ">=": operator.ge}
+
+
+def _id_key(value: Any) -> tuple:
+    return (len(value), value) if isinstance(value, str) else (0, value)
+
+
+class MemoryTx(Tx):
+    """Tables as dicts from key to row; events keep their order of insertion."""
+
+    def __init__(self, tables: dict[str, dict[str, tuple]] | None = None,
+                 writable: bool = False) -> None:
+        self.tables = tables if tables is not None else {name: {} for name in TABLES}
+        self.writable = writable
+        self.dirty = False
+        self._unique: dict[tuple[str, str], dict[Any, str]] = {}
+
+    def _unique_index(self, table: str, column: str) -> dict[Any, str]:
+        index = self._unique.get((table, column))
+        if index is None:
+            spec = TABLES[table]
+            i, k = spec.names.index(column), spec.names.index(spec.key)
+            index = {row[i]: row[k] for row in self.tables[table].values() if row[i] is not None}
+            self._unique[(table, column)] = index
+        return index
+
+    def get(self, table: str, key: str) -> tuple | None:
+        return self.tables[table].get(key)
+
+    def select(self, table: str, where: Sequence[tuple[str, str, Any]] = (),
+               order: Sequence[str] = (), limit: int | None = None,
+               descending: bool = False) -> Iterator[tuple]:
+        spec = TABLES[table]
+        names = spec.names
+        tests = []
+        for column, op, value in where:
+            i = names.index(column)
+            if op == "in":
+                tests.append(lambda r, i=i, v=frozenset(value): r[i] in v)
+            elif op == "ieq":
+                tests.append(lambda r, i=i, v=value.lower(): (r[i] or "").lower() == v)
+            elif value is None:
+                tests.append(lambda r, i=i, eq=(op == "="): (r[i] is None) == eq)
+            else:
+                fn = _OPS[op]
+                tests.append(lambda r, i=i, v=value, fn=fn: r[i] is not None and fn(r[i], v))
+        rows = [r for r in self.tables[table].values() if all(t(r) for t in tests)]
+        keys = [c for c in order if c != "seq"]
+        if keys:
+            idx = [names.index(c) for c in keys]
+            rows.sort(key=lambda r: tuple(
+                _id_key(r[i]) if names[i] == "id" else (r[i] is not None, r[i] or "") for i in idx
+            ), reverse=descending)
+        elif descending:
+            rows.reverse()
+        if limit is not None:
+            rows = rows[:limit]
+        return iter(rows)
+
+    def insert(self, table: str, rows: Iterable[tuple]) -> None:
+        spec = TABLES[table]
+        k = spec.names.index(spec.key)
+        store = self.tables[table]
+        uniques = [(c, spec.names.index(c), self._unique_index(table, c), set())
+                   for c in spec.unique]
+        staged: dict[str, tuple] = {}
+        for row in rows:
+            if row[k] in store or row[k] in staged:
+                raise Conflict(f"{table}.{spec.key} {row[k]!r} exists")
+            for column, i, existing, seen in uniques:
+                value = row[i]
+                if value is not None:
+                    if value in existing or value in seen:
+                        raise Conflict(f"{table}.{column} exists")
+                    seen.add(value)
+            staged[row[k]] = row
+        for key, row in staged.items():
+            store[key] = row
+            for _, i, existing, _ in uniques:
+                if row[i] is not None:
+                    existing[row[i]] = key
+        if staged:
+            self.dirty = True
+
+    def update(self, table: str, row: tuple) -> None:
+        spec = TABLES[table]
+        key = row[spec.names.index(spec.key)]
+        if key in self.tables[table]:
+            self.tables[table][key] = row
+            self._unique = {k: v for k, v in self._unique.items() if k[0] != table}
+            self.dirty = True
+
+    def count(self, table: str) -> int:
+        return len(self.tables[table])
+
+    def next_number(self, name: str, first: int) -> int:
+        row = self.tables["counters"].get(name)
+        value = first if row is None else row[1] + 1
+        self.tables["counters"][name] = (name, value)
+        self.dirty = True
+        return value
+
+
+def empty_ledger(location: str) -> Ledger:
+    return Ledger(MemoryTx(), location)

@@ -1,0 +1,117 @@
+"""SQL shared by the SQLite and PostgreSQL backends: DDL and row statements."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from kscli.store.schema import TABLES, Table
+
+_SQL_TYPES = {"int": "INTEGER", "bool": "INTEGER"}
+
+
+def create_table(table: Table, *, serial: str) -> list[str]:
+    """CREATE statements for a table and its indexes.
+
+    ``serial`` is the backend's auto-numbered key column type, used for the order
+    of events (``INTEGER PRIMARY KEY AUTOINCREMENT`` or ``BIGSERIAL PRIMARY KEY``).
+    """
+    cols = []
+    if table.name == "events":
+        cols.append(f"seq {serial}")
+    refs = dict(table.refs)
+    for name, kind in table.columns:
+        col = f"{name} {_SQL_TYPES.get(kind, 'TEXT')}"
+        if name == table.key:
+            col += " NOT NULL UNIQUE" if table.name == "events" else " PRIMARY KEY"
+        elif name in table.unique:
+            col += " UNIQUE"
+        if name in refs:
+            col += f" REFERENCES {refs[name]}(id)"
+        cols.append(col)
+    statements = [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(cols)})"]
+    for index in table.indexes:
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS ix_{table.name}_{'_'.join(index)} "
+            f"ON {table.name} ({', '.join(index)})"
+        )
+    return statements
+
+
+def schema_statements(from_version: int, to_version: int, *, serial: str) -> list[str]:
+    """Statements that take a ledger from one schema version to another (0 = empty)."""
+    statements: list[str] = []
+    for table in TABLES.values():
+        if from_version < table.since <= to_version:
+            statements += create_table(table, serial=serial)
+    return statements
+
+
+class Statements:
+    """Builds parameterised statements in one placeholder style (``?`` or ``%s``)."""
+
+    def __init__(self, placeholder: str) -> None:
+        self.ph = placeholder
+        self._insert: dict[str, str] = {}
+        self._update: dict[str, str] = {}
+        self._get: dict[str, str] = {}
+        for table in TABLES.values():
+            names = table.names
+            marks = ", ".join([placeholder] * len(names))
+            self._insert[table.name] = (
+                f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
+            )
+            sets = ", ".join(f"{n} = {placeholder}" for n in names if n != table.key)
+            self._update[table.name] = (
+                f"UPDATE {table.name} SET {sets} WHERE {table.key} = {placeholder}"
+            )
+            self._get[table.name] = (
+                f"SELECT {', '.join(names)} FROM {table.name} WHERE {table.key} = {placeholder}"
+            )
+
+    def insert(self, table: str) -> str:
+        return self._insert[table]
+
+    def get(self, table: str) -> str:
+        return self._get[table]
+
+    def update(self, table: str, row: tuple) -> tuple[str, tuple]:
+        spec = TABLES[table]
+        key_index = spec.names.index(spec.key)
+        values = tuple(v for i, v in enumerate(row) if i != key_index) + (row[key_index],)
+        return self._update[table], values
+
+    def select(self, table: str, where: Sequence[tuple[str, str, Any]], order: Sequence[str],
+               limit: int | None, descending: bool) -> tuple[str, list[Any]]:
+        spec = TABLES[table]
+        clauses, params = [], []
+        for column, op, value in where:
+            if column not in spec.names:
+                raise ValueError(f"unknown column {column}")
+            if op == "in":
+                clauses.append(f"{column} IN ({', '.join([self.ph] * len(value))})")
+                params.extend(value)
+            elif op == "ieq":
+                clauses.append(f"lower({column}) = lower({self.ph})")
+                params.append(value)
+            elif value is None and op in ("=", "!="):
+                clauses.append(f"{column} IS {'NOT ' if op == '!=' else ''}NULL")
+            elif op in ("=", "!=", "<", "<=", ">", ">="):
+                clauses.append(f"{column} {op} {self.ph}")
+                params.append(value)
+            else:
+                raise ValueError(f"unknown operator {op}")
+        sql = f"SELECT {', '.join(spec.names)} FROM {table}"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        if order:
+            direction = " DESC" if descending else ""
+            terms = []
+            for column in order:
+                if column == "id":  # S-999 before S-1000
+                    terms += [f"length(id){direction}", f"id{direction}"]
+                else:
+                    terms.append(f"{column}{direction}")
+            sql += " ORDER BY " + ", ".join(terms)
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return sql, params

@@ -1,0 +1,260 @@
+"""The SQLite backend: the default ledger, one file with WAL and a busy timeout."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+
+from kscli.domain.errors import StoreBusy, StoreUnreadable
+from kscli.store import fs
+from kscli.store.base import Conflict, Ledger, Store, Tx
+from kscli.store.schema import SCHEMA_VERSION
+from kscli.store.sql import Statements, schema_statements
+
+_STATEMENTS = Statements("?")
+_SERIAL = "INTEGER PRIMARY KEY AUTOINCREMENT"
+_HEADER = b"SQLite format 3\x00"
+
+
+class SqliteTx(Tx):
+    def __init__(self, conn: sqlite3.Connection, writable: bool) -> None:
+        self.conn = conn
+        self.writable = writable
+
+    def get(self, table: str, key: str) -> tuple | None:
+        return self.conn.execute(_STATEMENTS.get(table), (key,)).fetchone()
+
+    def select(self, table: str, where: Sequence[tuple[str, str, Any]] = (),
+               order: Sequence[str] = (), limit: int | None = None,
+               descending: bool = False) -> Iterator[tuple]:
+        sql, params = _STATEMENTS.select(table, where, order, limit, descending)
+        cursor = self.conn.execute(sql, params)
+        while True:
+            rows = cursor.fetchmany(2000)
+            if not rows:
+                return
+            yield from rows
+
+    def insert(self, table: str, rows: Iterable[tuple]) -> None:
+        try:
+            self.conn.executemany(_STATEMENTS.insert(table), rows)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(str(exc)) from None
+
+    def update(self, table: str, row: tuple) -> None:
+        sql, values = _STATEMENTS.update(table, row)
+        self.conn.execute(sql, values)
+
+    def count(self, table: str) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    def next_number(self, name: str, first: int) -> int:
+        row = self.conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        value = first if row is None else row[0] + 1
+        if row is None:
+            self.conn.execute("INSERT INTO counters (name, value) VALUES (?, ?)", (name, value))
+        else:
+            self.conn.execute("UPDATE counters SET value = ? WHERE name = ?", (value, name))
+        return value
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class SqliteStore(Store):
+    kind = "sqlite"
+
+    def __init__(self, path: str, busy_timeout: float = 10.0) -> None:
+        super().__init__(path)
+        self.path = path
+        self.busy_timeout = busy_timeout
+
+    # -- helpers ------------------------------------------------------------------
+    def exists(self) -> bool:
+        return os.path.exists(self.path)
+
+    def _unreadable(self, why: str) -> StoreUnreadable:
+        return StoreUnreadable(
+            f"{self.path} is not a readable kscli ledger ({why}); kscli left it untouched",
+            hint="restore it from a backup, or point --store at another ledger",
+        )
+
+    def _check_header(self) -> None:
+        try:
+            with open(self.path, "rb") as handle:
+                head = handle.read(len(_HEADER))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise self._unreadable(exc.strerror or str(exc)) from None
+        if head and head != _HEADER:
+            raise self._unreadable("not an SQLite database")
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        self._check_header()
+        try:
+            if readonly:
+                uri = "file:" + os.path.abspath(self.path).replace("?", "%3f").replace("#", "%23")
+                conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=self.busy_timeout,
+                                       isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            if _is_busy(exc):
+                raise StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
+                                hint="another kscli is writing; try again") from None
+            raise self._unreadable(str(exc)) from None
+        return conn
+
+    def _version(self, conn: sqlite3.Connection) -> int:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            tables = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+            ).fetchone()[0]
+            if tables:
+                raise self._unreadable("an SQLite database that is not a kscli ledger")
+        if version > SCHEMA_VERSION:
+            raise self._unreadable(
+                f"schema version {version} is newer than this kscli understands "
+                f"({SCHEMA_VERSION}); upgrade kscli"
+            )
+        return version
+
+    def schema_version(self) -> int | None:
+        if not self.exists():
+            return None
+        conn = self._connect(readonly=True)
+        try:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(str(exc)) from None
+        finally:
+            conn.close()
+
+    def _backup(self, conn: sqlite3.Connection, version: int) -> str:
+        target = f"{self.path}.v{version}.bak"
+        n = 1
+        while os.path.exists(target):
+            n += 1
+            target = f"{self.path}.v{version}.{n}.bak"
+        dest = sqlite3.connect(target)
+        try:
+            conn.backup(dest)
+        finally:
+            dest.close()
+        os.chmod(target, 0o600)
+        return target
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Create or migrate the schema, with a backup copy before a migration."""
+        version = self._version(conn)
+        if version == SCHEMA_VERSION:
+            return
+        if version > 0:
+            self._backup(conn, version)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._version(conn)  # another process may have done it meanwhile
+            for statement in schema_statements(version, SCHEMA_VERSION, serial=_SERIAL):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- transactions -------------------------------------------------------------
+    @contextmanager
+    def read(self) -> Iterator[Ledger]:
+        if not self.exists():
+            from kscli.store.memory import empty_ledger
+
+            yield empty_ledger(self.path)
+            return
+        conn = self._connect(readonly=True)
+        try:
+            try:
+                version = self._version(conn)
+                if version < SCHEMA_VERSION:
+                    if version == 0:
+                        from kscli.store.memory import empty_ledger
+
+                        yield empty_ledger(self.path)
+                        return
+                    conn.close()
+                    with self.write() as ledger:  # migrate once, then read
+                        pass
+                    conn = self._connect(readonly=True)
+                conn.execute("BEGIN")
+                yield Ledger(SqliteTx(conn, writable=False), self.path)
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                if _is_busy(exc):
+                    raise StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
+                                    hint="another kscli is writing; try again") from None
+                raise self._unreadable(str(exc)) from None
+        finally:
+            conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Ledger]:
+        fs.private_umask()
+        fs.ensure_folder(self.path)
+        conn = self._connect(readonly=False)
+        try:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                self._prepare(conn)
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                if _is_busy(exc):
+                    raise StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
+                                    hint="another kscli is writing; try again later") from None
+                raise self._unreadable(str(exc)) from None
+            try:
+                yield Ledger(SqliteTx(conn, writable=True), self.path)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
+                                    hint="another kscli is reading; try again") from None
+                raise
+        finally:
+            conn.close()
+
+    def checks(self) -> list[tuple[str, bool, str]]:
+        results: list[tuple[str, bool, str]] = []
+        if not self.exists():
+            return [("ledger", True, f"{self.path} does not exist yet (created on first write)")]
+        conn = self._connect(readonly=True)
+        try:
+            try:
+                version = self._version(conn)
+                results.append(("schema", version <= SCHEMA_VERSION,
+                                f"schema version {version} (this kscli writes {SCHEMA_VERSION})"))
+                ok = conn.execute("PRAGMA quick_check").fetchone()[0]
+                results.append(("integrity", ok == "ok", f"quick_check: {ok}"))
+                fk = conn.execute("PRAGMA foreign_key_check").fetchall()
+                results.append(("references", not fk,
+                                "every key and incident points at a subscription" if not fk
+                                else f"{len(fk)} rows point at a missing subscription"))
+                journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                results.append(("journal", journal == "wal", f"journal mode {journal}"))
+            except sqlite3.DatabaseError as exc:
+                results.append(("integrity", False, str(exc)))
+        finally:
+            conn.close()
+        return results

@@ -1,0 +1,105 @@
+"""Shared fixtures: every test runs with its own home, ledger and clean environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import pytest
+from click.testing import CliRunner
+
+BACKENDS = ["sqlite", "json"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """No test touches a real home, ledger, policy or keyring."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for var in ("KSCLI_STORE", "KSCLI_FORMAT", "KSCLI_POLICY", "NO_COLOR", "KSCLI_BUSY_TIMEOUT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.memory_keyring.MemoryKeyring")
+    yield
+
+
+def ledger_path(tmp_path, backend: str) -> str:
+    return str(tmp_path / "ledger" / ("kscli.json" if backend == "json" else "kscli.db"))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def store_path(tmp_path, backend):
+    """A ledger path (not yet created) for each file backend."""
+    return ledger_path(tmp_path, backend)
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+class Kscli:
+    """Runs kscli commands against one ledger through click's CliRunner."""
+
+    def __init__(self, store: str | None):
+        self.store = store
+
+    def __call__(self, *args: str, input: str | None = None, fmt: str | None = None,
+                 env: dict | None = None) -> Result:
+        from kscli.cli import cli
+
+        argv: list[str] = []
+        if self.store is not None:
+            argv += ["--store", self.store]
+        if fmt:
+            argv += ["--format", fmt]
+        argv += list(args)
+        result = CliRunner().invoke(cli, argv, input=input, env=env, catch_exceptions=True)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return Result(result.exit_code, result.stdout, result.stderr, result.exception)
+
+    def json(self, *args: str, **kwargs):
+        result = self(*args, fmt="json", **kwargs)
+        assert result.exit_code == 0, (result.exit_code, result.stderr)
+        return result.json()
+
+
+@pytest.fixture
+def kscli(store_path):
+    """kscli bound to a fresh ledger, once per backend."""
+    return Kscli(store_path)
+
+
+@pytest.fixture
+def add_sub(kscli):
+    """Add a subscription through the CLI and return its JSON object."""
+
+    def add(**options):
+        defaults = {"vendor": "Acme", "product": "Cloud", "plan": "monthly", "price": "9.99",
+                    "currency": "USD"}
+        defaults.update(options)
+        argv = ["sub", "add"]
+        for key, value in defaults.items():
+            flag = "--" + key.replace("_", "-")
+            if value is True:
+                argv.append(flag)
+            elif value not in (None, False):
+                argv += [flag, str(value)]
+        return kscli.json(*argv)
+
+    return add
