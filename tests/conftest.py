@@ -103,3 +103,33 @@ def add_sub(kscli):
         return kscli.json(*argv)
 
     return add
+
+
+def pg_dsn() -> str | None:
+    """The PostgreSQL server for tests: KSCLI_TEST_PG_DSN (`.ci/run` starts one)."""
+    return os.environ.get("KSCLI_TEST_PG_DSN") or None
+
+
+def require_pg() -> str:
+    """Skip locally without a server; in CI a missing server is a failure, never a skip."""
+    dsn = pg_dsn()
+    if dsn is None:
+        if os.environ.get("CI"):
+            pytest.fail("KSCLI_TEST_PG_DSN is not set: .ci/run must start PostgreSQL for the tests")
+        pytest.skip("no PostgreSQL: set KSCLI_TEST_PG_DSN=postgresql://... to run these tests")
+    return dsn
+
+
+def fresh_pg_store_spec(dsn: str) -> str:
+    """A new, empty database on the test server, as a postgresql:// URL."""
+    from tests.pg_util import fresh_database
+
+    return fresh_database(dsn)
+
+
+@pytest.fixture(params=["sqlite", "json", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store_spec(request, tmp_path):
+    """A ledger spec for every backend, PostgreSQL included (a fresh database each time)."""
+    if request.param == "postgres":
+        return fresh_pg_store_spec(require_pg())
+    return ledger_path(tmp_path, request.param)

@@ -1,0 +1,282 @@
+"""One contract for every store backend: SQLite, JSON and PostgreSQL run the same tests."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from kscli.domain.errors import StoreBusy, StoreUnreadable
+from kscli.domain.model import Activation, Charge, Incident, License, Subscription
+from kscli.domain.subscriptions import new_subscription
+from kscli.store import open_store
+from kscli.store.base import Conflict
+
+T0 = datetime(2026, 1, 31, 12, 0, tzinfo=timezone.utc)
+
+
+def make_sub(sub_id: str, **changes) -> Subscription:
+    sub = new_subscription(
+        sub_id, account="ada", vendor="Acme", product="Cloud", plan="monthly",
+        kind="subscription", price=Decimal("9.99"), currency="USD", started_at=T0,
+        commitment_months=None, auto_renew=True, partner_name=None, partner_portal=None,
+        region=None, now=T0,
+    )
+    if changes:
+        import dataclasses
+
+        sub = dataclasses.replace(sub, **changes)
+    return sub
+
+
+@pytest.fixture
+def store(any_store_spec):
+    return open_store(any_store_spec, busy_timeout=2)
+
+
+def test_missing_ledger_reads_as_empty_and_is_not_created(store):
+    with store.read() as ledger:
+        assert list(ledger.subs()) == []
+        assert ledger.sub("S-1001") is None
+        assert ledger.latest_event_at() is None
+    assert not store.exists()
+
+
+def test_write_creates_the_ledger_and_round_trips_every_field(store):
+    sub = make_sub("S-1001", commitment_end=T0 + timedelta(days=365), region="EU",
+                   channel="partner", partner_name="Northwind", partner_portal="https://p.example",
+                   disputed=True)
+    with store.write() as ledger:
+        ledger.add(sub)
+    assert store.exists()
+    with store.read() as ledger:
+        assert ledger.sub("S-1001") == sub
+
+
+def test_a_failed_transaction_writes_nothing(store):
+    with pytest.raises(RuntimeError):
+        with store.write() as ledger:
+            ledger.add(make_sub("S-1001"))
+            ledger.append_event("S-1001", "created", {}, T0)
+            raise RuntimeError("boom")
+    with store.read() as ledger:
+        assert ledger.sub("S-1001") is None
+        assert list(ledger.events()) == []
+
+
+def test_ids_count_up_per_prefix_and_sort_naturally(store):
+    with store.write() as ledger:
+        ids = [ledger.next_id("S-") for _ in range(3)]
+        assert ledger.next_id("L-") == "L-1001"
+        for sub_id in ids:
+            ledger.add(make_sub(sub_id))
+        for n in (999, 10000):
+            ledger.add(make_sub(f"S-{n}"))
+    assert ids == ["S-1001", "S-1002", "S-1003"]
+    with store.read() as ledger:
+        assert [s.id for s in ledger.subs()] == ["S-999", "S-1001", "S-1002", "S-1003", "S-10000"]
+
+
+def test_save_replaces_a_record(store):
+    with store.write() as ledger:
+        ledger.add(make_sub("S-1001"))
+    with store.write() as ledger:
+        sub = ledger.sub("S-1001")
+        import dataclasses
+
+        ledger.save(dataclasses.replace(sub, status="cancelled", auto_renew=False))
+    with store.read() as ledger:
+        got = ledger.sub("S-1001")
+    assert (got.status, got.auto_renew) == ("cancelled", False)
+
+
+def test_filters_by_status_vendor_account_and_period_end(store):
+    with store.write() as ledger:
+        ledger.add(make_sub("S-1001"))
+        ledger.add(make_sub("S-1002", vendor="Globex", status="cancelled"))
+        ledger.add(make_sub("S-1003", account="bob", period_end=T0 + timedelta(days=90)))
+    with store.read() as ledger:
+        assert [s.id for s in ledger.subs(status=["cancelled"])] == ["S-1002"]
+        assert [s.id for s in ledger.subs(vendor="globex")] == ["S-1002"]
+        assert [s.id for s in ledger.subs(account="bob")] == ["S-1003"]
+        due = ledger.subs(period_end_before=T0 + timedelta(days=31), order=("period_end", "id"))
+        assert [s.id for s in due] == ["S-1001", "S-1002"]
+
+
+def test_events_keep_their_order_and_get_unique_references(store):
+    with store.write() as ledger:
+        ledger.add(make_sub("S-1001"))
+        refs = [ledger.append_event("S-1001", f"step-{i}", {"n": i}, T0 + timedelta(seconds=i)).reference
+                for i in range(30)]
+    assert len(set(refs)) == 30
+    assert all(r.startswith("KS-20260131-") and len(r) == 18 for r in refs)
+    with store.read() as ledger:
+        events = list(ledger.events("S-1001"))
+        assert [e.action for e in events] == [f"step-{i}" for i in range(30)]
+        assert events[3].detail == {"n": 3}
+        assert ledger.event(refs[5]).action == "step-5"
+        assert ledger.latest_event_at() == T0 + timedelta(seconds=29)
+
+
+def test_a_repeated_event_reference_is_a_conflict(store):
+    from kscli.domain.model import Event
+    from kscli.store.schema import to_row
+
+    with store.write() as ledger:
+        ledger.tx.insert("events", [to_row(Event("KS-20260131-AAAAAA", T0, "S-1", "x", {}))])
+        with pytest.raises(Conflict):
+            ledger.tx.insert("events", [to_row(Event("KS-20260131-AAAAAA", T0, "S-2", "y", {}))])
+
+
+def test_licenses_incidents_charges_and_secrets_round_trip(store):
+    lic = License("L-1001", "Editor", T0, "ab" * 32, "FC3W", "3f9a1c2e", status="active",
+                  seats=2, activations=(Activation("laptop", T0),), sub_id="S-1001", issued=True)
+    inc = Incident("I-1001", "S-1001", "it broke", T0)
+    charge = Charge("C-1001", T0.date(), "ACME CLOUD 123", Decimal("9.99"), "USD", "h1",
+                    sub_id="S-1001", statement="jan.csv", imported_at=T0)
+    with store.write() as ledger:
+        ledger.add(make_sub("S-1001"))
+        ledger.add(lic)
+        ledger.add(inc)
+        ledger.add(charge)
+        ledger.put_secret("L-1001", "SECRET")
+        ledger.put_secret("L-1001", "SECRET-2")
+    with store.read() as ledger:
+        assert ledger.license("L-1001") == lic
+        assert ledger.license_by_hash("ab" * 32) == lic
+        assert list(ledger.licenses(sub_id="S-1001")) == [lic]
+        assert ledger.incident("I-1001") == inc
+        assert list(ledger.incidents("S-1001")) == [inc]
+        assert ledger.charge_by_hash("h1") == charge
+        assert list(ledger.charges(unmatched=True)) == []
+        assert ledger.secret("L-1001") == "SECRET-2"
+
+
+def test_a_duplicate_key_hash_is_a_conflict(store):
+    lic = License("L-1001", "Editor", T0, "cd" * 32, "FC3W", "3f9a1c2e")
+    with store.write() as ledger:
+        ledger.add(lic)
+        with pytest.raises(Conflict):
+            ledger.add(License("L-1002", "Editor", T0, "cd" * 32, "FC3W", "3f9a1c2e"))
+
+
+def test_dump_and_load_rows_round_trip_exactly(store, tmp_path):
+    with store.write() as ledger:
+        for i in range(5):
+            ledger.add(make_sub(ledger.next_id("S-")))
+            ledger.append_event(f"S-{1001 + i}", "created", {"i": i}, T0)
+        ledger.put_secret("L-1", "never exported")
+        dumped = ledger.dump_rows()
+    assert "secrets" not in dumped
+    other = open_store(str(tmp_path / "copy.json"))
+    with other.write() as ledger:
+        ledger.load_rows(dumped)
+    with other.read() as ledger:
+        assert ledger.dump_rows() == dumped
+        assert ledger.next_id  # counters came along:
+    with other.write() as ledger:
+        assert ledger.next_id("S-") == "S-1006"
+
+
+def test_concurrent_writers_lose_no_update(store):
+    with store.write() as ledger:
+        ledger.add(make_sub("S-1001"))
+    errors = []
+
+    def worker(n):
+        try:
+            for _ in range(5):
+                with open_store(store.location if store.kind != "postgres" else store.url,
+                                busy_timeout=20).write() as ledger:
+                    ledger.append_event("S-1001", f"w{n}", {}, T0)
+                    ledger.next_id("X-")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with store.read() as ledger:
+        assert len(list(ledger.events("S-1001"))) == 20
+    with store.write() as ledger:
+        assert ledger.next_id("X-") == "X-1021"
+
+
+def test_schema_version_is_current_after_a_write(store):
+    from kscli.store.schema import SCHEMA_VERSION
+
+    assert store.schema_version() is None
+    with store.write():
+        pass
+    assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_checks_pass_on_a_healthy_ledger(store):
+    with store.write() as ledger:
+        ledger.add(make_sub("S-1001"))
+    checks = store.checks()
+    assert checks and all(passed for _, passed, _ in checks), checks
+
+
+# -- file backends only ---------------------------------------------------------------
+
+@pytest.fixture
+def file_store(store_path):
+    return open_store(store_path, busy_timeout=0.3)
+
+
+@pytest.mark.parametrize("content", [b"garbage that is not a ledger\n" * 3, b"{\"half\": ",
+                                     b"SQLite format 3\x00" + b"\x00" * 50])
+def test_an_unreadable_ledger_is_refused_and_left_untouched(file_store, content):
+    os.makedirs(os.path.dirname(file_store.path), exist_ok=True)
+    with open(file_store.path, "wb") as handle:
+        handle.write(content)
+    for opener in (file_store.read, file_store.write):
+        with pytest.raises(StoreUnreadable) as caught:
+            with opener():
+                pass
+        assert file_store.path in caught.value.message
+    with open(file_store.path, "rb") as handle:
+        assert handle.read() == content
+
+
+def test_files_and_folders_are_private(file_store):
+    with file_store.write() as ledger:
+        ledger.add(make_sub("S-1001"))
+    folder = os.path.dirname(file_store.path)
+    assert os.stat(folder).st_mode & 0o777 == 0o700
+    for name in os.listdir(folder):
+        mode = os.stat(os.path.join(folder, name)).st_mode & 0o777
+        assert mode == 0o600, (name, oct(mode))
+
+
+def test_a_writer_held_past_the_timeout_gets_store_busy(file_store):
+    with file_store.write() as ledger:
+        ledger.add(make_sub("S-1001"))
+    release = threading.Event()
+    held = threading.Event()
+
+    def holder():
+        with open_store(file_store.path, busy_timeout=5).write() as ledger:
+            ledger.append_event("S-1001", "hold", {}, T0)
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    try:
+        with pytest.raises(StoreBusy):
+            with file_store.write() as ledger:
+                ledger.append_event("S-1001", "late", {}, T0)
+    finally:
+        release.set()
+        thread.join()
+    with file_store.read() as ledger:
+        assert [e.action for e in ledger.events("S-1001")] == ["hold"]

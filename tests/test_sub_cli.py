@@ -1,0 +1,363 @@
+"""`kscli sub`, `renew`, `sweep`, `init`, `export` and `import` through the CLI, on both backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+from freezegun import freeze_time
+
+from tests.conftest import Kscli, ledger_path
+
+REF = re.compile(r"^KS-\d{8}-[0-9A-HJKMNP-TV-Z]{6}$")
+
+
+def events_of(kscli, sub_id):
+    return kscli.json("sub", "history", sub_id)
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_add_prints_the_subscription_with_id_and_reference(kscli, add_sub):
+    sub = add_sub(vendor="Acme", price="9.99", currency="usd")
+    assert sub["id"] == "S-1001"
+    assert REF.match(sub["reference"])
+    assert sub["price"] == "9.99" and sub["currency"] == "USD"
+    assert sub["period_end"] == "2026-12-22T10:00:00Z"
+    assert sub["status"] == "active" and sub["auto_renew"] is True
+    table = kscli("sub", "show", "S-1001")
+    assert "Acme" in table.stdout and "9.99 USD" in table.stdout
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+@pytest.mark.parametrize("argv, fragment", [
+    (["--price", "-5"], "negative"),
+    (["--price", "abc"], "not an amount"),
+    (["--price", "9.999"], "decimals"),
+    (["--currency", "EURO"], "ISO 4217"),
+    (["--plan", "weekly"], "not a plan"),
+    (["--started", "2026-02-30"], "not a valid date"),
+    (["--commitment", "10d"], "months"),
+    (["--partner", "Northwind"], "together"),
+])
+def test_bad_values_exit_2_with_one_line_and_write_nothing(kscli, store_path, argv, fragment):
+    base = {"--vendor": "Acme", "--product": "Cloud", "--plan": "monthly", "--price": "9.99",
+            "--currency": "USD"}
+    args = ["sub", "add"]
+    for flag, value in base.items():
+        if flag not in argv:
+            args += [flag, value]
+    result = kscli(*args, *argv)
+    assert result.exit_code == 2
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not os.path.exists(store_path)
+
+
+def test_unknown_id_exits_3_naming_the_fix_without_creating_the_ledger(kscli, store_path):
+    result = kscli("sub", "show", "S-7")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: no subscription S-7 in ")
+    assert "`kscli sub list` shows the ids" in result.stderr
+    assert not os.path.exists(store_path)
+    assert kscli("renew", "off", "S-7").exit_code == 3
+
+
+def test_unknown_id_under_json_prints_the_refusal_object(kscli, add_sub):
+    add_sub()
+    result = kscli("sub", "show", "S-9999", fmt="json")
+    assert result.exit_code == 3
+    assert result.json() == {"error": "not-found", "message": result.json()["message"]}
+    assert "S-9999" in result.json()["message"]
+
+
+def test_list_of_a_missing_ledger_is_empty_and_creates_nothing(kscli, store_path):
+    assert kscli.json("sub", "list") == []
+    result = kscli("sub", "list")
+    assert result.exit_code == 0 and "no subscriptions" in result.stderr
+    assert not os.path.exists(store_path)
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_renew_off_says_active_until_and_never_shows_plain_active(kscli, add_sub):
+    add_sub()
+    result = kscli("renew", "off", "S-1001")
+    assert result.exit_code == 0
+    assert "auto-renew off, active until 2026-12-22" in result.stdout
+    assert REF.search(result.stdout.split("reference")[-1].strip())
+    data = kscli.json("sub", "show", "S-1001")
+    assert data["status"] == "active" and data["auto_renew"] is False
+    assert data["ends_at"] == "2026-12-22T10:00:00Z"
+    row = [line for line in kscli("sub", "list").stdout.splitlines() if "S-1001" in line][0]
+    assert " active " not in row and "ending" in row and "ends 2026-12-22" in row
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_a_command_that_changes_nothing_says_so_and_adds_no_event(kscli, add_sub):
+    add_sub()
+    kscli("renew", "off", "S-1001")
+    before = len(events_of(kscli, "S-1001"))
+    again = kscli("renew", "off", "S-1001")
+    assert again.exit_code == 0 and "nothing changed" in again.stderr
+    assert len(events_of(kscli, "S-1001")) == before
+    as_json = kscli.json("renew", "off", "S-1001")
+    assert as_json["changed"] is False and "reference" not in as_json
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_renew_on_undoes_renew_off(kscli, add_sub):
+    add_sub()
+    kscli("renew", "off", "S-1001")
+    data = kscli.json("renew", "on", "S-1001")
+    assert data["auto_renew"] is True and data["ends_at"] is None and REF.match(data["reference"])
+
+
+def test_cancel_off_a_terminal_needs_yes(kscli, add_sub):
+    add_sub()
+    result = kscli("sub", "cancel", "S-1001")
+    assert result.exit_code == 2 and "--yes" in result.stderr
+    assert kscli.json("sub", "show", "S-1001")["status"] == "active"
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_cancel_keeps_service_to_period_end_and_records_a_reference(kscli, add_sub):
+    add_sub()
+    data = kscli.json("sub", "cancel", "S-1001", "--yes")
+    assert data["status"] == "cancelled" and data["ends_at"] == "2026-12-22T10:00:00Z"
+    assert REF.match(data["reference"])
+    history = events_of(kscli, "S-1001")
+    assert [e["action"] for e in history] == ["created", "cancelled"]
+    assert history[-1]["reference"] == data["reference"]
+    assert history[-1]["detail"]["refund"] is False
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_cancel_inside_commitment_is_refused_with_date_and_exit_4(kscli, add_sub):
+    add_sub(commitment="12m")
+    result = kscli("sub", "cancel", "S-1001", "--yes")
+    assert result.exit_code == 4
+    assert "can be cancelled from 2027-11-22" in result.stderr and "[cancel.commitment]" in result.stderr
+    refusal = kscli("sub", "cancel", "S-1001", "--yes", fmt="json")
+    assert refusal.exit_code == 4
+    assert refusal.json()["error"] == "commitment-active"
+    assert refusal.json()["clause"] == "cancel.commitment"
+    assert [e["action"] for e in events_of(kscli, "S-1001")] == ["created"]
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_partner_purchase_is_refused_with_portal_and_recorded_with_at_partner(kscli, add_sub):
+    add_sub(partner="Northwind", partner_portal="https://portal.northwind.example")
+    result = kscli("sub", "cancel", "S-1001", "--yes")
+    assert result.exit_code == 4 and "https://portal.northwind.example" in result.stderr
+    data = kscli.json("sub", "cancel", "S-1001", "--yes", "--at-partner", "PX-42")
+    assert data["status"] == "cancelled"
+    assert events_of(kscli, "S-1001")[-1]["detail"]["partner_reference"] == "PX-42"
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_cancel_immediately_ends_service_now(kscli, add_sub):
+    add_sub()
+    data = kscli.json("sub", "cancel", "S-1001", "--immediately", "--yes")
+    assert data["status"] == "expired" and data["ended_at"] == "2026-11-22T10:00:00Z"
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_dispute_is_a_flag_not_a_cancellation(kscli, add_sub):
+    add_sub()
+    data = kscli.json("sub", "dispute", "S-1001")
+    assert data["disputed"] is True and data["status"] == "active" and data["auto_renew"] is True
+    assert "not a cancellation" in data["message"]
+
+
+def test_sweep_renews_catches_up_and_is_idempotent(kscli, add_sub):
+    with freeze_time("2026-01-31T09:00:00Z"):
+        add_sub()
+        add_sub(vendor="Stark", no_auto_renew=True)
+    with freeze_time("2026-05-01T00:00:00Z"):
+        first = kscli.json("sweep")
+        assert [(c["subject"], c["action"]) for c in first] == [
+            ("S-1001", "renewed"), ("S-1001", "renewed"), ("S-1001", "renewed"),
+            ("S-1002", "expired")]
+        assert all(REF.match(c["reference"]) for c in first)
+        assert kscli.json("sweep") == []
+        sub = kscli.json("sub", "show", "S-1001")
+        assert sub["period_start"] == "2026-04-30T09:00:00Z"
+        assert sub["period_end"] == "2026-05-31T09:00:00Z"
+        assert kscli.json("sub", "show", "S-1002")["status"] == "expired"
+        renewals = [e for e in events_of(kscli, "S-1001") if e["action"] == "renewed"]
+        assert [e["detail"]["expected_charge"] for e in renewals] == ["9.99"] * 3
+
+
+def test_sweep_dry_run_changes_nothing(kscli, add_sub):
+    with freeze_time("2026-01-31T09:00:00Z"):
+        add_sub()
+    with freeze_time("2026-03-01T00:00:00Z"):
+        assert len(kscli.json("sweep", "--dry-run")) == 1
+        assert len(kscli.json("sweep", "--dry-run")) == 1
+        assert len(kscli.json("sweep")) == 1
+
+
+def test_sweep_refuses_a_clock_set_back_unless_trusted(kscli, add_sub):
+    with freeze_time("2026-06-01T00:00:00Z"):
+        add_sub()
+    with freeze_time("2026-05-31T23:00:00Z"):
+        result = kscli("sweep")
+        assert result.exit_code == 4 and "--trust-clock" in result.stderr
+        assert kscli("sweep", "--trust-clock").exit_code == 0
+    with freeze_time("2026-05-31T23:55:00Z"):  # within ten minutes: fine
+        assert kscli("sweep").exit_code == 0
+
+
+def test_renew_due_lists_what_renews_and_what_ends(kscli, add_sub):
+    with freeze_time("2026-11-01T00:00:00Z"):
+        add_sub()
+        add_sub(vendor="Stark", no_auto_renew=True)
+        add_sub(vendor="Initech", plan="annual", price="120")
+    with freeze_time("2026-11-26T00:00:00Z"):
+        due = kscli.json("renew", "due", "--within", "7d")
+        assert [(d["id"], d["action"]) for d in due] == [("S-1001", "renews"), ("S-1002", "ends")]
+        assert kscli.json("renew", "due", "--within", "2d") == []
+        assert kscli.json("renew", "due", "--as-of", "2027-10-30", "--within", "3d")[0]["id"] == "S-1003"
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_list_filters_sorts_and_totals_per_currency(kscli, add_sub):
+    add_sub(vendor="Acme", price="10.00", currency="USD", account="ada")
+    add_sub(vendor="Globex", plan="annual", price="120.00", currency="USD", account="bob")
+    add_sub(vendor="Fonts", plan="annual", price="12000", currency="JPY", account="ada")
+    add_sub(vendor="Stark", price="5.00", currency="EUR", no_auto_renew=True)
+    assert [s["id"] for s in kscli.json("sub", "list", "--account", "ada")] == ["S-1001", "S-1003"]
+    assert [s["id"] for s in kscli.json("sub", "list", "--vendor", "GLOBEX")] == ["S-1002"]
+    assert [s["id"] for s in kscli.json("sub", "list", "--status", "ending")] == ["S-1004"]
+    assert [s["id"] for s in kscli.json("sub", "list", "--sort", "vendor")] == [
+        "S-1001", "S-1003", "S-1002", "S-1004"]
+    assert [s["id"] for s in kscli.json("sub", "list", "--renewing-within", "1m")] == [
+        "S-1001", "S-1004"]
+    table = kscli("sub", "list").stdout
+    assert "total USD: 20.00 a month, 240.00 a year (2 renewing)" in table
+    assert "total JPY: 1000 a month, 12000 a year (1 renewing)" in table
+    assert "total EUR" not in table  # auto-renew off: it will not bill again
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_every_format_renders_a_listing(kscli, add_sub):
+    add_sub()
+    assert kscli("sub", "list", fmt="plain").stdout.startswith("S-1001\tAcme")
+    lines = kscli("sub", "list", fmt="jsonl").stdout.splitlines()
+    assert json.loads(lines[0])["id"] == "S-1001"
+    csv_out = kscli("sub", "list", fmt="csv").stdout.splitlines()
+    assert csv_out[0].startswith("id,account,vendor") and csv_out[1].startswith("S-1001,")
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_hostile_names_are_stored_and_printed_safely(kscli, add_sub):
+    evil = "Evil'; DROP TABLE subs; --\x1b[31m\nRED"
+    add_sub(vendor=evil, product="=HYPERLINK(\"http://x\")")
+    assert kscli.json("sub", "show", "S-1001")["vendor"] == evil
+    table = kscli("sub", "list").stdout
+    assert "\x1b" not in table and "\\x1b[31m" in table
+    csv_out = kscli("sub", "list", fmt="csv").stdout
+    assert "'=HYPERLINK" in csv_out
+
+
+def test_quiet_prints_nothing_on_success_but_errors_still_show(store_path):
+    from click.testing import CliRunner
+
+    from kscli.cli import cli
+
+    ok = CliRunner().invoke(cli, ["--store", store_path, "--quiet", "sub", "add", "--vendor", "A",
+                                  "--product", "B", "--plan", "monthly", "--price", "1",
+                                  "--currency", "USD"])
+    assert ok.exit_code == 0 and ok.stdout == "" and ok.stderr == ""
+    bad = CliRunner().invoke(cli, ["--store", store_path, "--quiet", "sub", "show", "S-5"])
+    assert bad.exit_code == 3 and "S-5" in bad.stderr
+
+
+def test_environment_variables_select_store_and_format(tmp_path, monkeypatch):
+    path = ledger_path(tmp_path, "json")
+    monkeypatch.setenv("KSCLI_STORE", path)
+    monkeypatch.setenv("KSCLI_FORMAT", "json")
+    runner = Kscli(None)
+    runner("sub", "add", "--vendor", "A", "--product", "B", "--plan", "monthly", "--price", "1",
+           "--currency", "USD")
+    assert os.path.exists(path)
+    assert json.loads(runner("sub", "list").stdout)[0]["vendor"] == "A"
+
+
+def test_default_store_lives_in_the_user_data_folder(tmp_path):
+    runner = Kscli(None)
+    runner("init")
+    data_home = tmp_path / "home" / ".local" / "share" / "kscli"
+    assert (data_home / "kscli.db").exists()
+    assert oct(data_home.stat().st_mode & 0o777) == "0o700"
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_init_sample_shows_every_status(kscli):
+    assert kscli("init", "--sample").exit_code == 0
+    subs = kscli.json("sub", "list")
+    statuses = {s["display_status"] for s in subs}
+    assert {"active", "ending", "cancelled", "expired"} <= statuses
+    assert any(s["channel"] == "partner" for s in subs)
+    assert any(s["commitment_end"] for s in subs)
+    assert any(s["kind"] == "support" for s in subs)
+    again = kscli("init", "--sample")
+    assert again.exit_code == 1 and "already holds records" in again.stderr
+
+
+def test_export_import_export_is_identical_across_backends(tmp_path):
+    with freeze_time("2026-11-22T10:00:00Z"):
+        source = Kscli(ledger_path(tmp_path / "a", "sqlite"))
+        source("init", "--sample")
+        first = source("export").stdout
+        dump = tmp_path / "dump.json"
+        dump.write_text(first)
+        to_json = Kscli(str(tmp_path / "b" / "ledger.json"))
+        assert to_json("import", str(dump)).exit_code == 0
+        second = to_json("export").stdout
+        back = Kscli(str(tmp_path / "c" / "ledger.db"))
+        (tmp_path / "dump2.json").write_text(second)
+        assert back("import", str(tmp_path / "dump2.json")).exit_code == 0
+        third = back("export").stdout
+    assert first == second == third
+    assert json.loads(first)["tables"]["subs"][0]["id"] == "S-1001"
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("not json", "not valid JSON"),
+    ('{"format": "other"}', "not a kscli export"),
+    ('{"format": "kscli-export", "schema": 99, "tables": {}}', "schema 99"),
+    ('{"format": "kscli-export", "schema": 2, "tables": {"subs": [{"id": "S-1", "price": "abc"}]}}',
+     "not a valid dec"),
+    ('{"format": "kscli-export", "schema": 2, "tables": {"subs": [{"id": 5}]}}', "expected text"),
+])
+def test_import_of_a_bad_file_exits_2_and_writes_nothing(kscli, store_path, tmp_path, content, fragment):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = kscli("import", str(bad))
+    assert result.exit_code == 2 and fragment in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(store_path) or kscli.json("sub", "list") == []
+
+
+def test_import_into_a_ledger_with_records_is_refused(kscli, add_sub, tmp_path):
+    add_sub()
+    dump = tmp_path / "d.json"
+    dump.write_text(kscli("export").stdout)
+    result = kscli("import", str(dump))
+    assert result.exit_code == 1 and "empty ledger" in result.stderr
+    assert len(kscli.json("sub", "list")) == 1
+
+
+def test_an_unreadable_ledger_exits_6_and_is_left_untouched(kscli, store_path):
+    os.makedirs(os.path.dirname(store_path), exist_ok=True)
+    with open(store_path, "wb") as handle:
+        handle.write(b"\x00garbage" * 10)
+    for argv in (["sub", "list"], ["sub", "add", "--vendor", "A", "--product", "B", "--plan",
+                                   "monthly", "--price", "1", "--currency", "USD"], ["sweep"]):
+        result = kscli(*argv)
+        assert result.exit_code == 6, argv
+        assert store_path in result.stderr and "untouched" in result.stderr
+    with open(store_path, "rb") as handle:
+        assert handle.read() == b"\x00garbage" * 10
