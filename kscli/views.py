@@ -7,11 +7,16 @@ currency. Scripts depend on these shapes: add keys, never rename or remove one.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kscli.domain import licenses as license_rules
 from kscli.domain.calendar import iso
-from kscli.domain.model import Charge, Event, Incident, Subscription
+from kscli.domain.keys import mask
+from kscli.domain.model import Charge, Event, Incident, License, Subscription
 from kscli.domain.subscriptions import display_status, ends_at
+
+if TYPE_CHECKING:
+    from kscli.domain.statement import Finding
 
 
 def sub_view(sub: Subscription) -> dict[str, Any]:
@@ -41,6 +46,34 @@ def sub_view(sub: Subscription) -> dict[str, Any]:
         "ended_at": iso(sub.ended_at),
         "refuse_service": sub.refuse_service,
     }
+
+
+def license_view(lic: License, now: datetime, key: str | None = None) -> dict[str, Any]:
+    """A key as of ``now`` (its effective status); the key itself only when given."""
+    shown = license_rules.effective(lic, now)
+    view: dict[str, Any] = {
+        "id": lic.id,
+        "product": lic.product,
+        "account": lic.account,
+        "sub_id": lic.sub_id,
+        "key_masked": mask(lic.key_last4),
+        "key_last4": lic.key_last4,
+        "fingerprint": lic.fingerprint,
+        "status": shown.status,
+        "status_reason": shown.status_reason,
+        "purchased_at": iso(lic.purchased_at),
+        "activation_deadline": license_rules.activation_deadline(lic.purchased_at).isoformat(),
+        "window_closes_at": iso(license_rules.window_closes_at(lic.purchased_at)),
+        "seats": lic.seats,
+        "seats_used": license_rules.seats_used(lic),
+        "activations": [{"machine": a.machine, "at": iso(a.at)} for a in lic.activations],
+        "issued": lic.issued,
+        "secret_store": lic.secret_store,
+        "created_at": iso(lic.created_at),
+    }
+    if key is not None:
+        view["key"] = key
+    return view
 
 
 def event_view(event: Event) -> dict[str, Any]:
@@ -74,6 +107,21 @@ def charge_view(charge: Charge) -> dict[str, Any]:
         "sub_id": charge.sub_id,
         "statement": charge.statement,
         "imported_at": iso(charge.imported_at),
+    }
+
+
+def finding_view(finding: Finding) -> dict[str, Any]:
+    """A charge that should not have happened (`kscli charges check`)."""
+    return {
+        "kind": finding.kind,
+        "sub_id": finding.sub_id,
+        "charge_id": finding.charge_id,
+        "posted_on": finding.posted_on.isoformat(),
+        "amount": str(finding.amount),
+        "currency": finding.currency,
+        "service_ended": finding.service_ended.isoformat() if finding.service_ended else None,
+        "reference": finding.reference,
+        "message": finding.message,
     }
 
 

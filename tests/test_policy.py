@@ -343,9 +343,9 @@ def mutated_default(draw) -> str:
             lines[index] = f"{key}= {draw(TOML_VALUES)}"
         elif action == "header":
             name = draw(st.sampled_from(["regions.EU", "regions.eu", "days", "regions", "x"]))
+            plan = draw(st.sampled_from(["annual", "12m", "24m"]))
             lines.insert(
-                index,
-                f'[clause."refund.money-back".{name}]\n{draw(st.sampled_from(["annual", "12m", "24m"]))} = {draw(TOML_VALUES)}',
+                index, f'[clause."refund.money-back".{name}]\n{plan} = {draw(TOML_VALUES)}'
             )
         else:
             lines[index] = draw(st.text(max_size=20))

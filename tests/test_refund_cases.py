@@ -567,10 +567,9 @@ def test_a_custom_policy_with_30_days_changes_the_answer():
 
 
 def test_a_region_table_gives_monthly_plans_a_window_there_only():
-    text = default_policy_text().replace(
-        '[clause."refund.not-started"]',
-        '[clause."refund.money-back".regions.EU]\nannual = 60\nmonthly = 14\n\n[clause."refund.not-started"]',
-    )
+    eu_table = '[clause."refund.money-back".regions.EU]\nannual = 60\nmonthly = 14\n\n'
+    next_clause = '[clause."refund.not-started"]'
+    text = default_policy_text().replace(next_clause, eu_table + next_clause)
     policy = parse_policy(text)
     eu = decide_refund(make_sub(plan="monthly", region="eu"), now=day_n(14), policy=policy)
     us = decide_refund(make_sub(plan="monthly", region="US"), now=day_n(14), policy=policy)

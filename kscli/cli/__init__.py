@@ -57,23 +57,24 @@ class LazyGroup(click.Group):
             import importlib
 
             module, attr, _ = self.lazy[name]
-            command = getattr(importlib.import_module(module), attr)
+            try:
+                command = getattr(importlib.import_module(module), attr)
+            except Exception:
+                if ctx.resilient_parsing:  # completing in a shell: never a traceback
+                    return None
+                raise
             self.add_command(command, name)
-            del self.lazy[name]
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx, formatter):
-        rows = []
-        for name in self.list_commands(ctx):
-            if name in self.lazy:
-                rows.append((name, self.lazy[name][2]))
-            else:
-                command = self.commands[name]
-                if not command.hidden:
-                    rows.append((name, command.get_short_help_str(limit=60)))
+        # The registry's summaries, whether or not a module is loaded yet, so that
+        # `kscli --help` reads the same in every process.
+        rows = [(name, self.lazy[name][2]) for name in sorted(self.lazy)]
+        rows += [(name, cmd.get_short_help_str(limit=60)) for name, cmd in sorted(self.commands.items())
+                 if name not in self.lazy and not cmd.hidden]
         if rows:
             with formatter.section("Commands"):
-                formatter.write_dl(rows)
+                formatter.write_dl(sorted(rows))
 
 
 class RootGroup(LazyGroup):
@@ -85,15 +86,27 @@ class RootGroup(LazyGroup):
         except KscliError as exc:
             _fail(ctx.find_object(App), exc)
             ctx.exit(int(exc.exit_code))
+        except BrokenPipeError:
+            _quiet_stdout()
+            ctx.exit(0)
 
     def main(self, *args, **kwargs):
+        if os.environ.get("_KSCLI_COMPLETE"):
+            import kscli.cli.shell  # noqa: F401 - registers kscli's completion scripts
         try:
             return super().main(*args, **kwargs)
         except BrokenPipeError:
-            # `kscli sub list | head`: the reader left; exit quietly.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            _quiet_stdout()
             sys.exit(0)
+
+
+def _quiet_stdout() -> None:
+    """`kscli sub list | head`: the reader left; exit quietly, without a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _version(ctx, param, value):

@@ -4,29 +4,33 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from kscli import clock
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
-@dataclass
 class App:
-    store_spec: str | None = None
-    fmt: str = "table"
-    policy_path: str | None = None
-    quiet: bool = False
-    _store: Any = field(default=None, repr=False)
-    _policy: Any = field(default=None, repr=False)
-    _now: datetime | None = field(default=None, repr=False)
+    """Plain attributes, no dataclass: this module is on every command's start-up path."""
+
+    def __init__(self, store_spec: str | None = None, fmt: str = "table",
+                 policy_path: str | None = None, quiet: bool = False) -> None:
+        self.store_spec = store_spec
+        self.fmt = fmt
+        self.policy_path = policy_path
+        self.quiet = quiet
+        self._store: Any = None
+        self._policy: Any = None
+        self._now: datetime | None = None
 
     @property
     def now(self) -> datetime:
         """The time of this command, read once from the clock."""
         if self._now is None:
+            from kscli import clock
+
             self._now = clock.now()
         return self._now
 
@@ -43,11 +47,21 @@ class App:
     def policy(self):
         if self._policy is None:
             from kscli import policy_files
+            from kscli.domain.errors import BadValue
+            from kscli.domain.policy import PolicyError
 
-            if self.policy_path:
-                self._policy = policy_files.load_policy(self.policy_path)
-            else:
-                self._policy = policy_files.load_default()
+            try:
+                if self.policy_path:
+                    self._policy = policy_files.load_policy(self.policy_path)
+                else:
+                    self._policy = policy_files.load_default()
+            except PolicyError as exc:  # the message names the file and the problem
+                raise BadValue(
+                    exc.message,
+                    code="bad-policy",
+                    hint=f"`kscli policy check {self.policy_path}` lists every problem"
+                    if self.policy_path and os.path.isfile(self.policy_path) else None,
+                ) from None
         return self._policy
 
     @property

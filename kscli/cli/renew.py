@@ -34,7 +34,7 @@ def off(sub_id):
     from kscli.views import sub_view
 
     app = get_app()
-    show_outcome(app, renew_off(app.store, sub_id, app.now), sub_view, SUB_FIELDS, sub_record)
+    show_outcome(app, renew_off(app.store, sub_id, app.now, app.policy), sub_view, SUB_FIELDS, sub_record)
 
 
 @renew.command("on")
@@ -50,7 +50,7 @@ def on(sub_id):
     from kscli.views import sub_view
 
     app = get_app()
-    show_outcome(app, renew_on(app.store, sub_id, app.now), sub_view, SUB_FIELDS, sub_record)
+    show_outcome(app, renew_on(app.store, sub_id, app.now, app.policy), sub_view, SUB_FIELDS, sub_record)
 
 
 @renew.command("due")

@@ -206,7 +206,8 @@ def cancel(sub_id, immediately, at_partner, yes):
     app = get_app()
     what = "end its service now" if immediately else "stop its renewal at the end of the period"
     confirm_or_refuse(f"Cancel {sub_id} and {what}?", yes)
-    outcome = cancel_sub(app.store, sub_id, app.now, immediately=immediately, at_partner=at_partner)
+    outcome = cancel_sub(app.store, sub_id, app.now, immediately=immediately, at_partner=at_partner,
+                         policy=app.policy)
     show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
 
 
@@ -254,5 +255,5 @@ def dispute(sub_id, note):
     from kscli.views import sub_view
 
     app = get_app()
-    outcome = dispute_sub(app.store, sub_id, app.now, note)
+    outcome = dispute_sub(app.store, sub_id, app.now, note, policy=app.policy)
     show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)

@@ -261,7 +261,10 @@ class _Checker:
                 return None
             start = found
         if key is not None:
-            pattern = re.compile(rf"^\s*\[?[\"']?{re.escape(key)}\b")
+            # `key = ...` at the start of a line, or inside an inline table `{ key = ... }`
+            pattern = re.compile(
+                rf"^\s*\[?[\"']?{re.escape(key)}\b|[{{,]\s*[\"']?{re.escape(key)}[\"']?\s*="
+            )
             for i in range(start, len(lines)):
                 if pattern.search(lines[i]) or (
                     i > start and f".{key}" in lines[i] and "[" in lines[i]

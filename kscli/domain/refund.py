@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from kscli.domain.calendar import UTC, add_business_days, add_months, whole_days, window_last_day
-from kscli.domain.model import Event, Incident, License, PlanError, Subscription
+from kscli.domain.model import Event, Incident, License, PlanError, Subscription, parse_plan
 from kscli.domain.money import MINOR_DIGITS, normalize
 from kscli.domain.policy import Policy, normalize_ground
 
@@ -462,11 +462,11 @@ def _ground_words(ground: str) -> str:
 
 
 def _plan_words(plan: str) -> str:
-    if plan in ("annual", "12m"):
-        return "annual plans"
-    if plan in ("monthly", "1m"):
-        return "monthly plans"
-    return f"{plan} plans"
+    """``annual plans``, ``monthly plans``, ``24m plans`` (``12m`` reads as annual)."""
+    try:
+        return f"{parse_plan(plan)} plans"
+    except PlanError:
+        return f"{plan} plans"
 
 
 def _region(sub: Subscription) -> str:

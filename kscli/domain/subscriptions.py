@@ -11,11 +11,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kscli.domain.calendar import add_months, iso
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Subscription, plan_months
+
+if TYPE_CHECKING:
+    from kscli.domain.policy import Policy
 
 ID_PREFIX = "S-"
 
@@ -132,7 +135,19 @@ def _day(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%d") if when else "-"
 
 
-def renew_off(sub: Subscription, now: datetime) -> Change:
+def _decided(detail: dict[str, Any], policy: Policy | None) -> dict[str, Any]:
+    """An event's detail naming the version of the policy whose clause decided it.
+
+    The clause ids are the policy's stable ids; recording the version keeps an old
+    explanation tied to the rule that applied then, whatever the policy says later.
+    """
+    if policy is not None:
+        policy.clause(detail["clause"])  # the clause id is one of the policy's
+        detail["policy_version"] = policy.version
+    return detail
+
+
+def renew_off(sub: Subscription, now: datetime, policy: Policy | None = None) -> Change:
     if sub.status != "active" or sub.period_end is None:
         raise NoChange(f"{sub.id} is {sub.status}: it does not renew; nothing changed", sub)
     if not sub.auto_renew:
@@ -149,10 +164,10 @@ def renew_off(sub: Subscription, now: datetime) -> Change:
             f" (the commitment runs to {_day(sub.commitment_end)}: the plan keeps renewing until then)"
         )
         detail["clause"] = "cancel.commitment"
-    return Change(new, "renew-off", message, detail)
+    return Change(new, "renew-off", message, _decided(detail, policy))
 
 
-def renew_on(sub: Subscription, now: datetime) -> Change:
+def renew_on(sub: Subscription, now: datetime, policy: Policy | None = None) -> Change:
     if sub.status != "active" or sub.period_end is None:
         raise Refused(
             f"{sub.id} is {sub.status}: only an active subscription can renew "
@@ -166,7 +181,7 @@ def renew_on(sub: Subscription, now: datetime) -> Change:
         new,
         "renew-on",
         f"{sub.id}: auto-renew on, next renewal {_day(sub.period_end)}",
-        {"clause": "cancel.end-of-term"},
+        _decided({"clause": "cancel.end-of-term"}, policy),
     )
 
 
@@ -176,6 +191,7 @@ def cancel(
     *,
     immediately: bool = False,
     at_partner: str | None = None,
+    policy: Policy | None = None,
 ) -> Change:
     if sub.status in ("cancelled", "expired", "refunded"):
         if not (immediately and sub.status == "cancelled"):
@@ -210,7 +226,7 @@ def cancel(
         message = (
             f"{sub.id}: cancelled, service ended now; no refund for unused time [refund.no-proration]"
         )
-        return Change(new, "cancelled", message, detail)
+        return Change(new, "cancelled", message, _decided(detail, policy))
     new = dataclasses.replace(sub, status="cancelled", auto_renew=False, cancelled_at=now)
     end = ends_at(new)
     detail["ends_at"] = iso(end)
@@ -218,10 +234,11 @@ def cancel(
         f"{sub.id}: cancelled, active until {_day(end)}; future billing stopped, "
         "cancelling alone refunds nothing [cancel.anytime, cancel.end-of-term]"
     )
-    return Change(new, "cancelled", message, detail)
+    return Change(new, "cancelled", message, _decided(detail, policy))
 
 
-def dispute(sub: Subscription, now: datetime, note: str | None = None) -> Change:
+def dispute(sub: Subscription, now: datetime, note: str | None = None,
+            policy: Policy | None = None) -> Change:
     if sub.disputed:
         raise NoChange(f"{sub.id}: a dispute is already recorded; nothing changed", sub)
     new = dataclasses.replace(sub, disputed=True)
@@ -233,7 +250,7 @@ def dispute(sub: Subscription, now: datetime, note: str | None = None) -> Change
         "disputed",
         f"{sub.id}: dispute recorded; a bank or card dispute is not a cancellation, "
         f"{sub.id} stays {display_status(sub)} [cancel.direct]",
-        detail,
+        _decided(detail, policy),
     )
 
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Callable
+import sys
 
 from kscli.domain.errors import KscliError
-
-# Other parts of kscli add checks here: each returns a list of result dicts.
-EXTRA_CHECKS: list[Callable[[Any], list[dict[str, str]]]] = []
 
 
 def line(check: str, result: str, detail: str) -> dict[str, str]:
@@ -30,31 +27,157 @@ def _mode_check(name: str, path: str, want_private: bool = True) -> dict[str, st
 
 
 def run_checks(app) -> list[dict[str, str]]:
+    """Every check, in order: the store, the policy, then information lines."""
+    results: list[dict[str, str]] = []
+    results.extend(_store_checks(app))
+    results.extend(_policy_checks(app))
+    results.extend(_secrets_checks(app))
+    results.extend(_completion_checks())
+    return results
+
+
+def _store_checks(app) -> list[dict[str, str]]:
+    """Where the ledger is, its schema version and integrity, and the modes of its files."""
     results: list[dict[str, str]] = []
     try:
         store = app.store
-        results.append(line("store", "ok", f"{store.kind} ledger at {store.location}"))
-        for name, passed, detail in store.checks():
-            results.append(line(name, "ok" if passed else "FAIL", detail))
-        path = getattr(store, "path", None)
-        if path and os.path.exists(path):
-            for check in (_mode_check("ledger file", path),
-                          _mode_check("ledger folder", os.path.dirname(os.path.abspath(path)), False)):
-                if check:
-                    results.append(check)
+    except Exception as exc:  # noqa: BLE001 - doctor reports, it does not crash
+        return [line("store", "FAIL", getattr(exc, "message", None) or str(exc))]
+    try:
+        checks = store.checks()
     except KscliError as exc:
-        results.append(line("store", "FAIL", exc.message))
+        results.append(line("store", "FAIL", f"{store.kind} ledger: {exc.message}"
+                            + (f" ({exc.hint})" if exc.hint else "")))
+    except Exception as exc:  # noqa: BLE001
+        results.append(line("store", "FAIL", f"{store.kind} ledger at {store.location}: "
+                                             f"{type(exc).__name__}: {exc}"))
+    else:
+        results.append(line("store", "ok", f"{store.kind} ledger at {store.location}"))
+        for name, passed, detail in checks:
+            results.append(line(name, "ok" if passed else "FAIL", detail))
+    path = getattr(store, "path", None)
+    if path and os.path.exists(path):
+        for check in (_mode_check("ledger file", path),
+                      _mode_check("ledger folder", os.path.dirname(os.path.abspath(path)), False)):
+            if check:
+                results.append(check)
+    return results
+
+
+def _policy_checks(app) -> list[dict[str, str]]:
+    """The effective policy; a policy file is also linted and its mode checked."""
+    results: list[dict[str, str]] = []
+    path = app.policy_path
     try:
         policy = app.policy
         results.append(line("policy", "ok", f"version {policy.version} from {policy.source}"))
-        if app.policy_path:
-            check = _mode_check("policy file", app.policy_path, want_private=False)
-            if check:
-                results.append(check)
-    except KscliError as exc:
-        results.append(line("policy", "FAIL", exc.message))
-    except Exception as exc:  # a policy that cannot be read is a failed check, not a crash
-        results.append(line("policy", "FAIL", str(exc)))
-    for extra in EXTRA_CHECKS:
-        results.extend(extra(app))
+    except Exception as exc:  # noqa: BLE001 - a policy that cannot be read is a failed check
+        hint = f" (`kscli policy check {path}` lists every problem)" if path else ""
+        return [line("policy", "FAIL", (getattr(exc, "message", None) or str(exc)) + hint)]
+    if path:
+        try:
+            from kscli.policy_files import lint_policy_file
+
+            problems = lint_policy_file(path)
+        except Exception as exc:  # noqa: BLE001
+            problems = []
+            results.append(line("policy file", "FAIL", str(exc)))
+        errors = [p for p in problems if p.severity == "error"]
+        warnings = [p for p in problems if p.severity != "error"]
+        if errors:
+            results.append(line("policy file", "FAIL",
+                                f"{path}: {len(errors)} error(s), first: {errors[0]} "
+                                f"(`kscli policy check {path}` lists them)"))
+        elif warnings:
+            results.append(line("policy file", "WARN",
+                                f"{path}: {len(warnings)} warning(s), first: {warnings[0]} "
+                                f"(`kscli policy check {path}` lists them)"))
+        check = _mode_check("policy file mode", path, want_private=False)
+        if check:
+            results.append(check)
+    return results
+
+
+def completion_places(home: str | None = None, env: dict[str, str] | None = None,
+                      ) -> dict[str, list[str]]:
+    """Where each shell looks for kscli's completion file, user folders first."""
+    env = dict(os.environ) if env is None else env
+    home = home or env.get("HOME") or os.path.expanduser("~")
+    data = env.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
+    config = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    bash_user = env.get("BASH_COMPLETION_USER_DIR") or os.path.join(data, "bash-completion")
+    system = [os.path.join(sys.prefix, "share"), "/usr/local/share", "/usr/share"]
+    return {
+        "bash": [os.path.join(bash_user, "completions", "kscli"),
+                 os.path.join(bash_user, "completions", "kscli.bash"),
+                 os.path.join(home, ".bash_completion.d", "kscli"),
+                 *(os.path.join(s, "bash-completion", "completions", "kscli") for s in system),
+                 "/etc/bash_completion.d/kscli"],
+        "zsh": [os.path.join(data, "zsh", "site-functions", "_kscli"),
+                os.path.join(home, ".zfunc", "_kscli"),
+                os.path.join(home, ".zsh", "completions", "_kscli"),
+                os.path.join(home, ".zsh", "completion", "_kscli"),
+                *(os.path.join(s, "zsh", "site-functions", "_kscli") for s in system),
+                "/usr/share/zsh/vendor-completions/_kscli"],
+        "fish": [os.path.join(config, "fish", "completions", "kscli.fish"),
+                 os.path.join(data, "fish", "vendor_completions.d", "kscli.fish"),
+                 *(os.path.join(s, "fish", "vendor_completions.d", "kscli.fish") for s in system)],
+    }
+
+
+_RC_FILES = {"bash": (".bashrc", ".bash_profile", ".profile"), "zsh": (".zshrc",)}
+
+
+def _in_rc(home: str, shell: str) -> str | None:
+    """An rc file that loads the completion with `kscli completion SHELL`."""
+    for name in _RC_FILES.get(shell, ()):
+        path = os.path.join(home, name)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read(1_000_000)
+        except OSError:
+            continue
+        if f"kscli completion {shell}" in text or "_KSCLI_COMPLETE" in text:
+            return path
+    return None
+
+
+def _completion_checks() -> list[dict[str, str]]:
+    """Whether shell completion is installed: information, never a failure."""
+    try:
+        home = os.environ.get("HOME") or os.path.expanduser("~")
+        found = []
+        for shell, places in completion_places(home).items():
+            path = next((p for p in places if os.path.isfile(p)), None) or _in_rc(home, shell)
+            if path:
+                found.append(f"{shell} ({path})")
+        if found:
+            return [line("completion", "info", "installed for " + ", ".join(found))]
+        return [line("completion", "info", "not installed: `kscli completion bash|zsh|fish` "
+                                           "prints the script (the README says where it goes)")]
+    except Exception as exc:  # noqa: BLE001 - information only
+        return [line("completion", "info", f"could not tell ({type(exc).__name__})")]
+
+
+def _secrets_checks(app) -> list[dict[str, str]]:
+    """Where license keys go: information, never a failure (a headless machine falls
+    back to the ledger file by design)."""
+    from kscli.secrets import LEDGER, keyring_backend
+
+    location, kept = "the ledger", 0
+    try:
+        location = app.store.location
+        with app.store.read() as ledger:
+            kept = sum(1 for lic in ledger.licenses() if lic.secret_store == LEDGER)
+    except KscliError:
+        pass  # the store check above already reports it
+    backend, detail = keyring_backend()
+    if backend is None:
+        results = [line("secrets", "info", f"{detail}: new license keys are kept in the "
+                                           f"ledger file {location} (private, mode 0600)")]
+    else:
+        results = [line("secrets", "info", f"license keys go to the system keyring ({detail})")]
+    if kept:
+        results.append(line("secrets", "info",
+                            f"{kept} license key(s) are kept in the ledger file, not a keyring"))
     return results

@@ -8,6 +8,7 @@ from decimal import Decimal
 from kscli.domain import subscriptions as rules
 from kscli.domain.calendar import add_months
 from kscli.domain.model import Incident
+from kscli.services.licenses import fill_sample_keys
 from kscli.store.base import Ledger
 from kscli.views import sub_view
 
@@ -75,11 +76,9 @@ def fill_sample(ledger: Ledger, now: datetime) -> None:
     _add(ledger, now, started=now - 100 * day, plan="annual", price="12000", currency="JPY",
          vendor="Tokyo Font Works", product="Font Library")
     # A one-time software sale.
-    _add(ledger, now, started=now - 5 * day, plan="once", price="149.00", currency="USD",
-         vendor="Wayne Software", product="Photo Editor", kind="software")
-    for step in SAMPLE_STEPS:
-        step(ledger, now)
-
-
-# Other parts of kscli (license keys) add their sample records here.
-SAMPLE_STEPS: list = []
+    photo = _add(ledger, now, started=now - 5 * day, plan="once", price="149.00",
+                 currency="USD", vendor="Wayne Software", product="Photo Editor",
+                 kind="software")
+    # License keys: unactivated, active on a laptop, lapsed, and Photo Editor's key,
+    # issued (so that sale is final).
+    fill_sample_keys(ledger, now, photo)

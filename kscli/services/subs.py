@@ -39,24 +39,28 @@ def apply_change(store: Store, sub_id: str, now: datetime,
     return Outcome(change.sub, change.message, event)
 
 
-def renew_off(store: Store, sub_id: str, now: datetime) -> Outcome:
-    return apply_change(store, sub_id, now, rules.renew_off)
+# `policy` (the effective Policy): when given, the event records its version.
+def renew_off(store: Store, sub_id: str, now: datetime, policy=None) -> Outcome:
+    return apply_change(store, sub_id, now, lambda sub, when: rules.renew_off(sub, when, policy))
 
 
-def renew_on(store: Store, sub_id: str, now: datetime) -> Outcome:
-    return apply_change(store, sub_id, now, rules.renew_on)
+def renew_on(store: Store, sub_id: str, now: datetime, policy=None) -> Outcome:
+    return apply_change(store, sub_id, now, lambda sub, when: rules.renew_on(sub, when, policy))
 
 
 def cancel(store: Store, sub_id: str, now: datetime, *, immediately: bool = False,
-           at_partner: str | None = None) -> Outcome:
+           at_partner: str | None = None, policy=None) -> Outcome:
     return apply_change(
         store, sub_id, now,
-        lambda sub, when: rules.cancel(sub, when, immediately=immediately, at_partner=at_partner),
+        lambda sub, when: rules.cancel(sub, when, immediately=immediately, at_partner=at_partner,
+                                       policy=policy),
     )
 
 
-def dispute(store: Store, sub_id: str, now: datetime, note: str | None = None) -> Outcome:
-    return apply_change(store, sub_id, now, lambda sub, when: rules.dispute(sub, when, note))
+def dispute(store: Store, sub_id: str, now: datetime, note: str | None = None,
+            policy=None) -> Outcome:
+    return apply_change(store, sub_id, now,
+                        lambda sub, when: rules.dispute(sub, when, note, policy))
 
 
 def check_clock(ledger: Ledger, now: datetime, trust_clock: bool) -> None:
@@ -82,11 +86,6 @@ class SweepReport:
                              "reference": reference})
 
 
-# Other parts of kscli (license keys) register sweep steps here: each is called with
-# (ledger, now, dry_run, report) inside the sweep's transaction.
-SWEEP_STEPS: list[Callable[[Ledger, datetime, bool, SweepReport], None]] = []
-
-
 def sweep(store: Store, now: datetime, *, dry_run: bool = False,
           trust_clock: bool = False) -> SweepReport:
     """Apply every time-based transition due up to ``now``, in one transaction.
@@ -108,8 +107,11 @@ def sweep(store: Store, now: datetime, *, dry_run: bool = False,
                 report.add(sub.id, change.action, change.message, reference)
             if changes and not dry_run:
                 ledger.save(changes[-1].sub)
-        for step in SWEEP_STEPS:
-            step(ledger, now, dry_run, report)
+        # License keys whose activation window passed unactivated (imported here:
+        # kscli.services.licenses itself uses check_clock from this module).
+        from kscli.services.licenses import lapse_due
+
+        lapse_due(ledger, now, dry_run, report)
     return report
 
 

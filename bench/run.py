@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""kscli benchmarks: start-up, listing, renewals and import, as ratios in one run.
+
+Measure a regular install, not an editable one (an import-hook finder costs every
+start): ``pip install . && python bench/run.py``. Every figure is printed beside the
+baseline measured in the same run (``python -c "import click"``), so machines of
+different speeds give comparable ratios.
+
+    python bench/run.py                 # the quick set plus 200,000 subscriptions
+    python bench/run.py --big 20000     # a smaller large ledger
+    python bench/run.py --pg postgresql://user@127.0.0.1:5432/postgres   # also PostgreSQL
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+def kscli_command() -> list[str]:
+    found = shutil.which("kscli")
+    if not found:
+        sys.exit("kscli is not on PATH: pip install . first")
+    return [found]
+
+
+def timed(argv: list[str], env: dict | None = None, stdout=subprocess.DEVNULL) -> tuple[float, int]:
+    """Wall time in seconds and peak memory in MB of one run of a command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode not in (0,):
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err.strip()}")
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def median_time(argv: list[str], runs: int, env: dict | None = None) -> float:
+    timed(argv, env)  # warm the file cache
+    return statistics.median(timed(argv, env)[0] for _ in range(runs))
+
+
+def make_export(path: str, count: int) -> None:
+    """A kscli export with ``count`` subscriptions, written without kscli itself."""
+    from kscli.domain.subscriptions import new_subscription
+    from kscli.store.schema import SCHEMA_VERSION, SUBS, to_row
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    vendors = ["Acme", "Globex", "Initech", "Hooli", "Stark", "Umbrella", "Wayne", "Tyrell"]
+    with open(path, "w") as out:
+        out.write('{"format": "kscli-export", "version": 1, "schema": %d, "tables": {"subs": [\n'
+                  % SCHEMA_VERSION)
+        for i in range(count):
+            sub = new_subscription(
+                f"S-{1001 + i}", account=f"acct-{i % 500}", vendor=vendors[i % len(vendors)],
+                product=f"Product {i % 37}", plan="monthly" if i % 3 else "annual",
+                kind="subscription", price=Decimal(f"{5 + i % 50}.99"), currency="USD",
+                started_at=start + timedelta(minutes=i * 3 % 500000), commitment_months=None,
+                auto_renew=bool(i % 4), partner_name=None, partner_portal=None, region=None,
+                now=start,
+            )
+            out.write(("," if i else "") + json.dumps(dict(zip(SUBS.names, to_row(sub)))) + "\n")
+        out.write('], "counters": [{"name": "S-", "value": %d}]}}\n' % (1000 + count))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--big", type=int, default=200_000, help="subscriptions in the large ledger")
+    parser.add_argument("--runs", type=int, default=15, help="runs per start-up figure")
+    parser.add_argument("--pg", help="a PostgreSQL URL to also measure that backend")
+    args = parser.parse_args()
+    kscli = kscli_command()
+    work = tempfile.mkdtemp(prefix="kscli-bench-")
+    env = {**os.environ, "KSCLI_STORE": os.path.join(work, "none.db")}
+    rows: list[tuple[str, str, str]] = []
+
+    def report(name: str, figure: str, target: str) -> None:
+        rows.append((name, figure, target))
+        print(f"{name:58} {figure:>22}   {target}", flush=True)
+
+    print(f"kscli benchmarks ({sys.executable}, {os.cpu_count()} cores)\n")
+    base = median_time([sys.executable, "-c", "import click"], args.runs)
+    report('baseline: python -c "import click"', f"{base * 1000:.1f} ms", "1.00x")
+    for label, argv, target in [
+        ("kscli --version", ["--version"], "<= 1.25x"),
+        ("kscli --help", ["--help"], "<= 1.4x"),
+        ("kscli license validate KEY", ["license", "validate", "1QASW-A7YHB-XDP0G-JE7WK-RFC3W"], "<= 1.4x"),
+    ]:
+        t = median_time(kscli + argv, args.runs, env)
+        report(label, f"{t / base:.2f}x ({t * 1000:.1f} ms)", target)
+
+    small_export = os.path.join(work, "small.json")
+    make_export(small_export, 100)
+    small = os.path.join(work, "small.db")
+    timed(kscli + ["--store", small, "import", small_export])
+    for label, fmt, target in [("sub list, 100 subscriptions, json", "json", "<= 1.8x"),
+                               ("sub list, 100 subscriptions, table", "table", "<= 2.3x")]:
+        t = median_time(kscli + ["--store", small, "--format", fmt, "sub", "list"], args.runs)
+        report(label, f"{t / base:.2f}x ({t * 1000:.1f} ms)", target)
+
+    big_export = os.path.join(work, "big.json")
+    make_export(big_export, args.big)
+    backends = [("sqlite", os.path.join(work, "big.db"), small)]
+    if args.pg:
+        backends.append(("postgres", args.pg, None))
+    for name, spec, small_spec in backends:
+        t, _ = timed(kscli + ["--store", spec, "import", big_export])
+        target = ">= 50,000/s" if name == "sqlite" else ">= 20,000/s"
+        report(f"[{name}] import {args.big:,} subscriptions", f"{args.big / t:,.0f} subs/s", target)
+        due = ["renew", "due", "--within", "7d", "--as-of", "2026-06-10"]
+        t_big = median_time(kscli + ["--store", spec, "--format", "json"] + due, 5)
+        if small_spec:
+            t_small = median_time(kscli + ["--store", small_spec, "--format", "json"] + due, 5)
+            report(f"[{name}] renew due, {args.big:,} vs 100 subscriptions",
+                   f"{t_big / t_small:.2f}x", "<= 1.3x")
+            sqlite_due = t_big
+        else:
+            report(f"[{name}] renew due, {args.big:,} subscriptions vs SQLite",
+                   f"{t_big / sqlite_due:.2f}x ({t_big * 1000:.0f} ms)", "<= 2x")
+        empty = median_time(kscli + ["--store", os.path.join(work, "empty.db"), "--format", "jsonl",
+                                     "sub", "list"], 3)
+        t, mem = timed(kscli + ["--store", spec, "--format", "jsonl", "sub", "list"])
+        per_row = (t - empty) / args.big * 1e6
+        target = "<= 10 us, < 150 MB" if name == "sqlite" else "<= 20 us, constant memory"
+        report(f"[{name}] sub list --format jsonl, {args.big:,} rows",
+               f"{per_row:.1f} us/row, {mem} MB", target)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""`kscli license`: license keys.
+
+A key is a secret: outputs show it masked (``*****-*****-*****-*****-*FC3W  fp
+3f9a1c2e``) unless ``--reveal`` is given, and `license issue` prints new keys once.
+Wherever a command takes a KEY, ``-`` reads it from stdin.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import click
+
+from kscli.cli import params as p
+from kscli.cli.app import get_app
+
+_ID = re.compile(r"^\s*L-?(\d{1,9})\s*$|^\s*(\d{1,9})\s*$", re.IGNORECASE)
+STATUSES = ("unactivated", "active", "deactivated", "revoked")
+
+LICENSE_FIELDS = (
+    ("id", "id"), ("product", "product"), ("account", "account"), ("subscription", "sub_id"),
+    ("key", "key_text"), ("status", "status_text"), ("purchased", "purchased_at"),
+    ("last day to activate", "deadline_text"), ("seats", "seats_text"),
+    ("activations", "activations_text"), ("issued", "issued"), ("key kept in", "secret_store"),
+)
+CSV_KEYS = ("id", "product", "account", "sub_id", "key_masked", "fingerprint", "status",
+            "status_reason", "purchased_at", "activation_deadline", "seats", "seats_used",
+            "activations", "issued", "secret_store")
+
+
+def _complete_ids(ctx, param, incomplete):
+    from kscli.cli.complete import complete_ids
+
+    return complete_ids(ctx, "L-", incomplete)
+
+
+def _valid_key(text: str, *, prefix: str = "invalid key", extra: dict | None = None,
+               suggest: bool = False) -> str:
+    """The canonical symbols of a key, checked offline before any store is opened.
+
+    A refusal says what is wrong and where, never the key; a swap's suggestion (a
+    near-copy of the key) goes only into the hint on stderr, and only when asked.
+    """
+    from kscli.domain import keys
+    from kscli.domain.licenses import KeyRejected
+
+    try:
+        return keys.validate(text)
+    except keys.InvalidKey as exc:
+        hint = f"did you mean {exc.suggestion}?" if suggest and exc.suggestion else None
+        raise KeyRejected(exc, hint=hint, prefix=prefix, extra=extra) from None
+
+
+def _target(value: str):
+    """ID|KEY: a key id such as L-1001 (or 1001), or a key (``-`` reads stdin)."""
+    from kscli.services.licenses import Target
+
+    text = p.read_secret_arg(value)
+    match = _ID.match(text)
+    if match:
+        return Target(license_id="L-" + (match.group(1) or match.group(2)))
+    return Target.of_key(_valid_key(text, prefix="not a key id like L-1001, nor a valid key"))
+
+
+def _purchased(value, now):
+    if value is not None and value > now:
+        raise click.BadParameter("a purchase cannot be in the future", param_hint="--purchased")
+    return value or now
+
+
+def _keeper_warning(app, keeper) -> None:
+    """The one warning of a command whose keys went to the ledger file."""
+    from kscli.cli.output import note
+
+    if keeper.fallback:
+        note(f"warning: {keeper.fallback}: license keys are kept in the ledger file "
+             f"{app.store.location} (private, mode 0600); `kscli doctor` says where keys go")
+
+
+def license_record(lic, now, key: str | None = None) -> dict[str, Any]:
+    """The view plus the lines a person reads (table and plain output)."""
+    from kscli.domain import licenses as rules
+    from kscli.views import day, license_view
+
+    record = license_view(lic, now, key)
+    record["key_text"] = key if key is not None else f"{record['key_masked']}  fp {lic.fingerprint}"
+    record["status_text"] = record["status"] + (f" ({record['status_reason']})"
+                                                if record["status_reason"] else "")
+    deadline = rules.activation_deadline(lic.purchased_at)
+    text = deadline.isoformat()
+    if record["status"] == "unactivated":
+        left = (deadline - now.date()).days
+        text += " (today)" if left == 0 else f" ({left} day{'s' if left != 1 else ''} left)"
+    elif record["status_reason"] == rules.LAPSED:
+        text += " (window closed)"
+    record["deadline_text"] = text
+    record["seats_text"] = f"{record['seats_used']} of {lic.seats} used"
+    record["activations_text"] = ", ".join(f"{a.machine} ({day(a.at)})" for a in lic.activations)
+    return record
+
+
+def _show(app, outcome) -> None:
+    from kscli.cli.common import show_outcome
+    from kscli.views import license_view
+
+    show_outcome(app, outcome, lambda lic: license_view(lic, app.now), LICENSE_FIELDS,
+                 lambda lic: license_record(lic, app.now))
+
+
+@click.group()
+def license():  # noqa: A001 - the command is `kscli license`
+    """License keys: add, list, show, activate, deactivate, validate, issue.
+
+    A key must be activated within one year of purchase; the whole last day counts
+    (in UTC) [license.activation-window]. Keys are shown masked unless --reveal is
+    given. Wherever a command takes a KEY, - reads it from standard input.
+
+    \b
+    Example:
+      kscli license add - --product "Photo Editor" --purchased 2026-03-01 < key.txt
+    """
+
+
+@license.command("add")
+@click.argument("key", metavar="KEY")
+@click.option("--product", required=True, type=p.TEXT, help="What the key unlocks.")
+@click.option("--purchased", type=p.WHEN, help="When it was bought (default: now).")
+@click.option("--account", type=p.TEXT, help="Whose it is (default: the subscription's account).")
+@click.option("--sub", "sub_id", type=p.SUB_ID, help="The subscription or sale it belongs to.")
+@click.option("--seats", type=click.IntRange(1, 10000), default=1, show_default=True,
+              help="On how many machines it may be active at once.")
+def add(key, product, purchased, account, sub_id, seats):
+    """Record a key (validated first) and print it masked, with its id.
+
+    The key itself goes to the system keyring, or into the ledger file where no
+    keyring works (with a warning).
+
+    \b
+    Examples:
+      kscli license add 1QASW-A7YHB-XDP0G-JE7WK-RFC3W --product "Photo Editor"
+      pbpaste | kscli license add - --product "Photo Editor" --sub S-1009
+    """
+    from kscli.secrets import Keeper
+    from kscli.services.licenses import add_license
+
+    symbols = _valid_key(p.read_secret_arg(key))
+    app = get_app()
+    keeper = Keeper()
+    outcome = add_license(app.store, app.now, symbols=symbols, product=product,
+                          purchased_at=_purchased(purchased, app.now), keeper=keeper,
+                          seats=seats, account=account, sub_id=sub_id)
+    _keeper_warning(app, keeper)
+    _show(app, outcome)
+
+
+@license.command("issue")
+@click.option("--product", required=True, type=p.TEXT, help="What the keys unlock.")
+@click.option("--count", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="How many keys to make.")
+@click.option("--purchased", type=p.WHEN, help="When they were bought (default: now).")
+@click.option("--account", type=p.TEXT, help="Whose they are (default: the subscription's account).")
+@click.option("--sub", "sub_id", type=p.SUB_ID, help="The subscription or sale they belong to.")
+@click.option("--seats", type=click.IntRange(1, 10000), default=1, show_default=True,
+              help="On how many machines each may be active at once.")
+def issue(product, count, purchased, account, sub_id, seats):
+    """Make new keys, record them as issued, and print them in full, once.
+
+    This is the one output that shows keys without --reveal: copy them now
+    (`kscli license show ID --reveal` shows one again). An issued key makes a
+    one-time software sale final [refund.software-final].
+
+    \b
+    Example:
+      kscli --format json license issue --product "Photo Editor" --sub S-1009
+    """
+    from kscli.cli.output import emit_list, note
+    from kscli.secrets import Keeper
+    from kscli.services.licenses import issue_licenses
+    from kscli.views import license_view
+
+    app = get_app()
+    keeper = Keeper()
+    issued = issue_licenses(app.store, app.now, product=product,
+                            purchased_at=_purchased(purchased, app.now), keeper=keeper,
+                            count=count, seats=seats, account=account, sub_id=sub_id)
+    _keeper_warning(app, keeper)
+    if app.quiet:
+        return
+    records = [{**license_view(i.license, app.now, i.key), "reference": i.event.reference}
+               for i in issued]
+    emit_list(app.fmt, records,
+              [("ID", "id"), ("Key", "key"), ("Product", "product"),
+               ("Last day to activate", "activation_deadline"), ("Reference", "reference")])
+    if app.fmt == "table":
+        note(f"issued {len(issued)} key(s), shown this once: copy them now "
+             "(`kscli license show ID --reveal` shows one again)")
+
+
+@license.command("list")
+@click.option("--unactivated", is_flag=True,
+              help="Only keys not activated yet (same as --status unactivated).")
+@click.option("--due-within", "due_within", type=p.DURATION, metavar="DURATION",
+              help="Only unactivated keys whose last day to activate is within this time, like 30d.")
+@click.option("--status", type=click.Choice(STATUSES), multiple=True,
+              help="Only these statuses (repeatable).")
+@click.option("--product", help="Only this product (any case).")
+@click.option("--reveal", is_flag=True, help="Show the keys themselves.")
+@p.as_of_option
+def list_(unactivated, due_within, status, product, reveal, as_of):
+    """List keys: masked key, status, last day to activate, seats.
+
+    A key never activated shows as deactivated from the moment its window closes,
+    whether or not `kscli sweep` has run.
+
+    \b
+    Examples:
+      kscli license list --unactivated --due-within 30d
+      kscli --format json license list --status active
+    """
+    from kscli.cli.output import emit_list
+    from kscli.services.licenses import listing
+
+    app = get_app()
+    now = as_of or app.now
+    statuses = set(status) | ({"unactivated"} if unactivated else set())
+    keeper = None
+    if reveal:
+        from kscli.secrets import Keeper
+
+        keeper = Keeper()
+    found = listing(app.store, now, statuses=sorted(statuses), product=product,
+                    due_until=due_within.add_to(now) if due_within else None, keeper=keeper)
+    records = [license_record(lic, now, key) if not app.json
+               else _json_view(lic, now, key, reveal) for lic, key in found]
+    filtered = bool(statuses or product or due_within)
+    emit_list(
+        app.fmt, records,
+        [(k, k) for k in CSV_KEYS + (("key",) if reveal else ())] if app.fmt == "csv" else
+        [("ID", "id"), ("Product", "product"), ("Key", "key"), ("Status", "status"),
+         ("Purchased", "purchased"), ("Last day", "activation_deadline"), ("Seats", "seats"),
+         ("Account", "account")],
+        table_row=None if app.fmt == "csv" else _row,
+        empty="no license keys match" if filtered else
+        f"no license keys in {app.store.location} yet (add one with `kscli license add`)",
+    )
+
+
+def _json_view(lic, now, key, reveal):
+    from kscli.views import license_view
+
+    view = license_view(lic, now, key)
+    if reveal and key is None:
+        view["key"] = None  # --reveal asked for it, but it could not be found
+    return view
+
+
+def _row(record) -> list:
+    return [record["id"], record["product"], record["key_text"], record["status"],
+            record["purchased_at"][:10], record["deadline_text"],
+            f"{record['seats_used']}/{record['seats']}", record["account"]]
+
+
+@license.command("show")
+@click.argument("target", metavar="ID|KEY", shell_complete=_complete_ids)
+@click.option("--reveal", is_flag=True, help="Show the key itself.")
+@p.as_of_option
+def show(target, reveal, as_of):
+    """Show one key: masked key and fingerprint, status, window, seats, activations.
+
+    \b
+    Examples:
+      kscli license show L-1001
+      kscli license show - --reveal < key.txt
+    """
+    from kscli.cli.output import emit_object, note
+    from kscli.services.licenses import show as show_license
+
+    wanted = _target(target)
+    app = get_app()
+    now = as_of or app.now
+    keeper = None
+    if reveal:
+        from kscli.secrets import Keeper
+
+        keeper = Keeper()
+    lic, key = show_license(app.store, wanted, keeper)
+    if reveal and key is None:
+        note(f"{lic.id}: the key itself was not found in the {lic.secret_store}")
+    if app.json:
+        emit_object(app.fmt, _json_view(lic, now, key, reveal))
+    else:
+        emit_object(app.fmt, license_record(lic, now, key), fields=LICENSE_FIELDS)
+
+
+@license.command("activate")
+@click.argument("target", metavar="ID|KEY", shell_complete=_complete_ids)
+@click.option("--machine", required=True, type=p.TEXT, help="A label for the machine.")
+@click.option("--trust-clock", is_flag=True,
+              help="Act even though the clock reads earlier than the newest event.")
+def activate(target, machine, trust_clock):
+    """Activate a key on a machine, within its window and its seats.
+
+    The one-year window gates the first activation only; after it the key is
+    deactivated and the command exits 4 [license.activation-window]. Activating on
+    the same machine again changes nothing.
+
+    \b
+    Examples:
+      kscli license activate L-1001 --machine laptop
+      kscli license activate - --machine build-01 < key.txt
+    """
+    from kscli.services.licenses import activate as activate_license
+
+    wanted = _target(target)
+    app = get_app()
+    _show(app, activate_license(app.store, wanted, machine, app.now, trust_clock=trust_clock))
+
+
+@license.command("deactivate")
+@click.argument("target", metavar="ID|KEY", shell_complete=_complete_ids)
+@click.option("--machine", required=True, type=p.TEXT, help="The machine to free a seat from.")
+def deactivate(target, machine):
+    """Deactivate a key on one machine, freeing its seat.
+
+    \b
+    Example:
+      kscli license deactivate L-1001 --machine old-laptop
+    """
+    from kscli.services.licenses import deactivate as deactivate_license
+
+    wanted = _target(target)
+    app = get_app()
+    _show(app, deactivate_license(app.store, wanted, machine, app.now))
+
+
+@license.command("validate")
+@click.argument("key", metavar="KEY")
+def validate(key):
+    """Check a key offline: no ledger, no keyring (for CI). Exit 0 valid, 4 invalid.
+
+    Says what is wrong and where (length, a bad symbol at position N, a failed
+    check); where one swap of neighbouring symbols would fix it, suggests that on
+    stderr.
+
+    \b
+    Examples:
+      kscli license validate 1QASW-A7YHB-XDP0G-JE7WK-RFC3W
+      kscli license validate - < key.txt
+    """
+    from kscli.cli.output import emit_object
+    from kscli.domain import keys
+
+    app = get_app()
+    symbols = _valid_key(p.read_secret_arg(key), extra={"valid": False}, suggest=True)
+    last4 = keys.last4(symbols)
+    view = {"valid": True, "key_masked": keys.mask(last4), "key_last4": last4,
+            "fingerprint": keys.fingerprint(symbols)}
+    if app.quiet:
+        return
+    if app.fmt in ("json", "jsonl", "csv"):
+        emit_object(app.fmt, view)
+    else:
+        click.echo(f"valid  {view['key_masked']}  fp {view['fingerprint']}")

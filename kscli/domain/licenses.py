@@ -1,0 +1,249 @@
+"""License key rules: the one-year activation window, seats, activation, revocation.
+
+Each rule takes a License and ``now`` and returns a Change (the new record, the event
+to append, the sentence to print), raises Refused naming what forbids it, or raises
+NoChange when there is nothing to do.
+
+The window [license.activation-window]: the last day to activate is the purchase date
+in UTC plus one calendar year (29 February gives 28 February), and that whole day
+counts, so activation is allowed while ``now`` is before 00:00 UTC of the day after.
+It gates the first activation only. A key still unactivated after it is deactivated
+with the reason ``activation-window-elapsed``; :func:`effective` shows that from the
+very moment the window closes, whether or not the lapse was recorded yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from kscli.domain import keys
+from kscli.domain.calendar import UTC, add_years, start_of_day
+from kscli.domain.errors import NoChange, Refused
+from kscli.domain.model import Activation, License
+
+ID_PREFIX = "L-"
+CLAUSE = "license.activation-window"
+LAPSED = "activation-window-elapsed"
+WINDOW_YEARS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A new state for a key and the event that records it."""
+
+    license: License
+    action: str
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # when the change took effect, if not now
+
+
+class WindowElapsed(Refused):
+    """An activation after the window closed.
+
+    ``lapse`` is the change to record (the key's deactivation) when it was not
+    recorded yet: the refusal still writes it.
+    """
+
+    def __init__(self, message: str, lapse: Change | None = None) -> None:
+        super().__init__(message, code=LAPSED, clause=CLAUSE)
+        self.lapse = lapse
+
+
+class KeyRejected(Refused):
+    """A key the validator refuses (exit 4, code ``invalid-key``).
+
+    The message says what is wrong and where, never the key itself; ``extra`` adds
+    fields to the JSON object of the refusal.
+    """
+
+    def __init__(self, invalid: keys.InvalidKey, *, hint: str | None = None,
+                 prefix: str = "invalid key", extra: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{prefix}: {invalid.message}", code=keys.CODE, hint=hint)
+        self.kind = invalid.kind
+        self.position = invalid.position
+        self.extra = dict(extra or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**self.extra, **super().to_dict(), "kind": self.kind}
+        if self.position is not None:
+            out["position"] = self.position
+        return out
+
+
+# --- the window ------------------------------------------------------------------
+
+def activation_deadline(purchased_at: datetime) -> date:
+    """The last day to activate: the purchase date (UTC) plus one calendar year."""
+    return add_years(purchased_at.astimezone(UTC).date(), WINDOW_YEARS)
+
+
+def window_closes_at(purchased_at: datetime) -> datetime:
+    """00:00 UTC of the day after the last day: the first moment activation is refused."""
+    return start_of_day(activation_deadline(purchased_at) + timedelta(days=1))
+
+
+def window_open(lic: License, now: datetime) -> bool:
+    return now < window_closes_at(lic.purchased_at)
+
+
+def is_lapsed(lic: License, now: datetime) -> bool:
+    """Never activated and past its window, whether or not the lapse is recorded."""
+    return lic.status == "unactivated" and not window_open(lic, now)
+
+
+def effective(lic: License, now: datetime) -> License:
+    """The key as every command shows it at ``now``.
+
+    An unactivated key past its window is deactivated (reason
+    ``activation-window-elapsed``) from the moment the window closes; asked about an
+    earlier time (``--as-of``), a recorded lapse is not there yet.
+    """
+    if is_lapsed(lic, now):
+        return dataclasses.replace(lic, status="deactivated", status_reason=LAPSED)
+    if lic.status == "deactivated" and lic.status_reason == LAPSED and window_open(lic, now):
+        return dataclasses.replace(lic, status="unactivated", status_reason=None)
+    return lic
+
+
+def due_by(lic: License, now: datetime, until: datetime) -> bool:
+    """Still unactivated at ``now`` with its last day on or before ``until``'s day."""
+    shown = effective(lic, now)
+    return (shown.status == "unactivated"
+            and activation_deadline(lic.purchased_at) <= until.astimezone(UTC).date())
+
+
+def seats_used(lic: License) -> int:
+    return len(lic.activations)
+
+
+# --- records and events ----------------------------------------------------------------
+
+def new_license(license_id: str, *, symbols: str, product: str, purchased_at: datetime,
+                now: datetime, seats: int = 1, account: str | None = None,
+                sub_id: str | None = None, issued: bool = False,
+                secret_store: str = "keyring") -> License:
+    """A key just recorded: unactivated; only its hash, last four and fingerprint kept."""
+    return License(
+        id=license_id, product=product, purchased_at=purchased_at,
+        key_hash=keys.key_hash(symbols), key_last4=keys.last4(symbols),
+        fingerprint=keys.fingerprint(symbols), seats=seats, account=account, sub_id=sub_id,
+        issued=issued, secret_store=secret_store, created_at=now,
+    )
+
+
+def key_detail(lic: License) -> dict[str, str]:
+    """How an event names a key: never the key, only its last four and fingerprint."""
+    return {"key_last4": lic.key_last4, "fingerprint": lic.fingerprint}
+
+
+def _day(value: date | datetime) -> str:
+    return value.strftime("%Y-%m-%d")
+
+
+def _closed_sentence(lic: License) -> str:
+    closes = window_closes_at(lic.purchased_at)
+    return (f"its activation window closed at {closes:%Y-%m-%d %H:%M} UTC (the last day to "
+            f"activate was {_day(activation_deadline(lic.purchased_at))}, one year after the "
+            f"purchase on {_day(lic.purchased_at.astimezone(UTC))})")
+
+
+def lapse(lic: License, now: datetime) -> Change:
+    """Record the deactivation of a key whose window passed unactivated."""
+    if not is_lapsed(lic, now):
+        raise NoChange(f"{lic.id}: nothing to lapse", lic)
+    closes = window_closes_at(lic.purchased_at)
+    new = dataclasses.replace(lic, status="deactivated", status_reason=LAPSED)
+    return Change(
+        new, "deactivated",
+        f"{lic.id}: never activated, {_closed_sentence(lic)}: deactivated [{CLAUSE}]",
+        {"reason": LAPSED, "clause": CLAUSE,
+         "activation_deadline": _day(activation_deadline(lic.purchased_at)), **key_detail(lic)},
+        at=closes,
+    )
+
+
+def _same_machine(a: str, b: str) -> bool:
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def _seats_text(lic: License) -> str:
+    return f"{seats_used(lic)} of {lic.seats} seat{'s' if lic.seats != 1 else ''} used"
+
+
+def activate(lic: License, machine: str, now: datetime) -> Change:
+    """Activate a key on a machine.
+
+    The window gates the first activation only; seats are enforced; the same machine
+    again changes nothing. A first activation after the window raises WindowElapsed
+    carrying the lapse to record.
+    """
+    if lic.status == "revoked":
+        raise Refused(f"{lic.id} was revoked: it cannot be activated", code="key-revoked")
+    if any(_same_machine(a.machine, machine) for a in lic.activations):
+        raise NoChange(f"{lic.id} is already activated on {machine}; nothing changed", lic)
+    if lic.status == "deactivated" and lic.status_reason == LAPSED:
+        raise WindowElapsed(
+            f"{lic.id} cannot be activated: it was never activated and {_closed_sentence(lic)}; "
+            f"the key is deactivated [{CLAUSE}]"
+        )
+    if lic.status == "deactivated":
+        raise Refused(f"{lic.id} is deactivated ({lic.status_reason or 'no reason given'}): "
+                      "it cannot be activated", code="key-deactivated")
+    if is_lapsed(lic, now):
+        raise WindowElapsed(
+            f"{lic.id} cannot be activated: it was never activated and {_closed_sentence(lic)}; "
+            f"the key is now deactivated [{CLAUSE}]",
+            lapse(lic, now),
+        )
+    if seats_used(lic) >= lic.seats:
+        machines = ", ".join(a.machine for a in lic.activations)
+        raise Refused(
+            f"{lic.id} is active on {seats_used(lic)} of {lic.seats} seats ({machines}): "
+            f"no seat left for {machine}",
+            code="seats-exhausted",
+            hint=f"free one with `kscli license deactivate {lic.id} --machine NAME`",
+        )
+    first = lic.status == "unactivated"
+    new = dataclasses.replace(lic, status="active", status_reason=None,
+                              activations=(*lic.activations, Activation(machine, now)))
+    detail: dict[str, Any] = {"machine": machine, "seats_used": seats_used(new),
+                              "seats": new.seats, **key_detail(lic)}
+    if first:
+        detail["clause"] = CLAUSE
+        detail["activation_deadline"] = _day(activation_deadline(lic.purchased_at))
+    return Change(new, "activated", f"{lic.id}: activated on {machine} ({_seats_text(new)})",
+                  detail)
+
+
+def deactivate(lic: License, machine: str, now: datetime) -> Change:
+    """Remove a machine's activation, freeing its seat; the key stays activated."""
+    kept = tuple(a for a in lic.activations if not _same_machine(a.machine, machine))
+    if len(kept) == len(lic.activations):
+        where = ", ".join(a.machine for a in lic.activations) or "no machine"
+        raise NoChange(
+            f"{lic.id} is not activated on {machine} (it is on {where}); nothing changed", lic
+        )
+    removed = next(a for a in lic.activations if _same_machine(a.machine, machine))
+    new = dataclasses.replace(lic, activations=kept)
+    return Change(
+        new, "machine-deactivated",
+        f"{lic.id}: deactivated on {removed.machine}, seat freed ({_seats_text(new)})",
+        {"machine": removed.machine, "seats_used": seats_used(new), "seats": new.seats,
+         **key_detail(lic)},
+    )
+
+
+def revoke(lic: License, now: datetime, reason: str | None = None) -> Change:
+    """Revoke a key (a refunded sale): it can never be activated again."""
+    if lic.status == "revoked":
+        raise NoChange(f"{lic.id} is already revoked; nothing changed", lic)
+    new = dataclasses.replace(lic, status="revoked", status_reason=reason)
+    detail: dict[str, Any] = {**key_detail(lic)}
+    if reason:
+        detail["reason"] = reason
+    return Change(new, "revoked", f"{lic.id}: revoked" + (f" ({reason})" if reason else ""),
+                  detail)

@@ -1,0 +1,224 @@
+"""Refund use cases: check eligibility (read-only) and record a refund request.
+
+Both load the subscription with its incidents, license keys and events, and let the
+pure policy engine (kscli.domain.refund) decide. A request decides again inside its
+write transaction, so what is recorded is what the policy said at that moment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kscli.domain import subscriptions as rules
+from kscli.domain.calendar import iso
+from kscli.domain.errors import BadValue, Refused
+from kscli.domain.model import Event, Incident, License, Subscription
+from kscli.domain.policy import Policy, normalize_ground
+from kscli.domain.refund import ALREADY_REFUNDED, RefundDecision, decide_refund, discretion_override
+from kscli.services.subs import check_clock
+from kscli.store.base import Ledger, Store
+
+REFUSE_SERVICE_CLAUSE = "refund.not-started"
+REFUSE_SERVICE_NOTE = "the customer may be refused further service [refund.not-started]"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the policy decides on: a subscription as it stands at ``now``, and its records."""
+
+    sub: Subscription
+    incidents: tuple[Incident, ...]
+    licenses: tuple[License, ...]
+    events: tuple[Event, ...]
+    transitions: tuple[rules.Change, ...] = ()  # renewals or expiry due but not yet swept
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    """A refund request: the decision, and what was recorded if it was granted."""
+
+    sub: Subscription
+    decision: RefundDecision
+    event: Event | None = None
+    revoked: tuple[str, ...] = ()  # ids of the license keys revoked
+    overrides: RefundDecision | None = None  # the policy's own answer, for a discretion refund
+
+    @property
+    def changed(self) -> bool:
+        return self.event is not None
+
+
+def facts_at(ledger: Ledger, sub_id: str, now: datetime, *, past: bool = True) -> Facts:
+    """The facts about a subscription as they stood (or will stand) at ``now``.
+
+    Renewals and expiry due by ``now`` count whether or not `sweep` has run. With
+    ``past`` (a question, which may be asked --as-of an earlier time), a ``now`` in an
+    earlier billing period asks about that period, and a cancellation, refund,
+    incident, key or event recorded after ``now`` was not a fact yet. So the same facts
+    always give the same answer, whatever the time the question is asked. A request
+    (``past=False``) acts on the ledger as it is.
+    """
+    sub = ledger.require_sub(sub_id)
+    if now < sub.started_at and now < (sub.created_at or sub.started_at):
+        raise BadValue(
+            f"{iso(now)[:10]} is before {sub.id} started ({iso(sub.started_at)[:10]}) and before "
+            "it was recorded: there is nothing to decide yet",
+            hint="ask about a date from the start of the subscription on",
+        )
+    history = list(ledger.events(sub_id))
+    if not past:
+        transitions = tuple(rules.due_transitions(sub, now))
+        sub = transitions[-1].sub if transitions else sub
+        return Facts(sub, tuple(ledger.incidents(sub_id)),
+                     tuple(ledger.licenses(sub_id=sub_id)), tuple(history), transitions)
+    sub = _as_it_stood(sub, history, now)
+    transitions = tuple(rules.due_transitions(sub, now))
+    if transitions:
+        sub = transitions[-1].sub
+    elif sub.period_end is not None and now < sub.period_start:
+        start = sub.started_at
+        end = rules.period_end_after(sub, start)
+        while end <= now:
+            start, end = end, rules.period_end_after(sub, end)
+        sub = dataclasses.replace(sub, period_start=start, period_end=end)
+
+    incidents = []
+    for incident in ledger.incidents(sub_id):
+        if incident.opened_at > now:
+            continue
+        if incident.closed_at is not None and incident.closed_at > now:
+            incident = dataclasses.replace(incident, state="open", closed_at=None)
+        incidents.append(incident)
+    licenses = [
+        lic for lic in ledger.licenses(sub_id=sub_id)
+        if (lic.created_at or lic.purchased_at) <= now
+    ]
+    events = [event for event in history if event.at <= now]
+    return Facts(sub, tuple(incidents), tuple(licenses), tuple(events), transitions)
+
+
+def _as_it_stood(sub: Subscription, history: list[Event], now: datetime) -> Subscription:
+    """Undo a cancellation, expiry or refund recorded after ``now`` (an earlier --as-of).
+
+    Auto-renewal is replayed from the events up to ``now``: on at creation unless the
+    created record said otherwise, then each renew-off, renew-on and cancellation.
+    """
+    status, cancelled_at, ended_at = sub.status, sub.cancelled_at, sub.ended_at
+    if status in ("expired", "refunded") and ended_at is not None and ended_at > now:
+        status, ended_at = "cancelled", None
+    if status == "cancelled" and (cancelled_at is None or cancelled_at > now):
+        status, cancelled_at = "active", None
+    if (status, cancelled_at, ended_at) == (sub.status, sub.cancelled_at, sub.ended_at):
+        return sub
+    auto_renew = sub.period_end is not None
+    for event in history:
+        if event.action == "created":
+            auto_renew = bool(event.detail.get("subscription", {}).get("auto_renew", auto_renew))
+        elif event.at <= now and event.action in ("renew-off", "renew-on", "cancelled"):
+            auto_renew = event.action == "renew-on"
+    return dataclasses.replace(sub, status=status, cancelled_at=cancelled_at, ended_at=ended_at,
+                               auto_renew=auto_renew and status == "active")
+
+
+def decide(facts: Facts, now: datetime, policy: Policy, ground: str | None) -> RefundDecision:
+    return decide_refund(
+        facts.sub, now=now, policy=policy, incidents=facts.incidents, licenses=facts.licenses,
+        events=facts.events, ground=ground,
+    )
+
+
+def check_refund(store: Store, sub_id: str, now: datetime, policy: Policy,
+                 ground: str | None = None) -> tuple[Subscription, RefundDecision]:
+    """Whether a refund of ``sub_id`` would be granted at ``now``; changes nothing."""
+    with store.read() as ledger:
+        facts = facts_at(ledger, sub_id, now)
+    return facts.sub, decide(facts, now, policy, ground)
+
+
+def request_refund(store: Store, sub_id: str, now: datetime, policy: Policy, *,
+                   ground: str | None = None, reason: str | None = None,
+                   discretion: bool = False) -> RefundOutcome:
+    """Decide and, if eligible, record the refund, all in one write transaction.
+
+    Granted: the subscription becomes ``refunded`` and its service ends now, its license
+    keys are revoked, and one event keeps the amount, the clause, the reasons, the
+    expected credit dates and the policy version. Not granted: nothing changes.
+    ``discretion`` records a manual override under refund.discretion; it needs a reason.
+    """
+    why = (reason or "").strip()
+    if discretion and not why:
+        raise BadValue("a refund at the provider's discretion needs a reason",
+                       hint="add --reason TEXT")
+    with store.write() as ledger:
+        check_clock(ledger, now, trust_clock=False)  # a clock set back reopens windows
+        facts = facts_at(ledger, sub_id, now, past=False)
+        verdict = decide(facts, now, policy, ground)
+        overrides = None
+        if discretion:
+            if verdict.error == ALREADY_REFUNDED:
+                raise Refused(f"{sub_id}: {verdict.message}", code=ALREADY_REFUNDED,
+                              clause=verdict.clause)
+            overrides = verdict
+            verdict = discretion_override(facts.sub, now=now, policy=policy, reason=why)
+        if not verdict.eligible:
+            return RefundOutcome(facts.sub, verdict)
+
+        # Renewals or expiry that fell due before the request are recorded first, as
+        # `sweep` would have, so the history shows the period that was refunded.
+        for change in facts.transitions:
+            ledger.append_event(sub_id, change.action, change.detail, now, change.at)
+
+        refunded = dataclasses.replace(
+            facts.sub, status="refunded", auto_renew=False, ended_at=now,
+            refuse_service=facts.sub.refuse_service or verdict.clause == REFUSE_SERVICE_CLAUSE,
+        )
+        ledger.save(refunded)
+        revoked = _revoke_licenses(ledger, facts.licenses, now)
+        detail = _event_detail(verdict, refunded, now, ground, why, overrides, revoked)
+        event = ledger.append_event(sub_id, "refunded", detail, now)
+    return RefundOutcome(refunded, verdict, event, revoked, overrides)
+
+
+def _revoke_licenses(ledger: Ledger, licenses: tuple[License, ...],
+                     now: datetime) -> tuple[str, ...]:
+    """Revoke every key of the refunded subscription not revoked yet; their ids.
+
+    Each revocation is recorded the way `kscli license` records it (an event on the key).
+    """
+    from kscli.services.licenses import revoke_in
+
+    return tuple(
+        lic.id for lic in licenses if revoke_in(ledger, lic.id, now, reason="refunded") is not None
+    )
+
+
+def _event_detail(decision: RefundDecision, sub: Subscription, now: datetime, ground: str | None,
+                  reason: str, overrides: RefundDecision | None,
+                  revoked: tuple[str, ...]) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "clause": decision.clause,
+        "amount": str(decision.to_dict()["amount"]),
+        "currency": decision.currency,
+        "period_start": iso(sub.period_start),
+        "policy_version": decision.policy_version,
+        "credit_from": decision.credit_from.isoformat() if decision.credit_from else None,
+        "credit_by": decision.credit_by.isoformat() if decision.credit_by else None,
+        "reasons": [finding.to_dict() for finding in decision.reasons],
+        "ended_at": iso(now),
+    }
+    if ground:
+        detail["ground"] = normalize_ground(ground)
+    if reason:
+        detail["reason"] = reason
+    if overrides is not None:
+        detail["manual"] = True
+        detail["overrides"] = {"clause": overrides.clause, "eligible": overrides.eligible}
+    if decision.clause == REFUSE_SERVICE_CLAUSE:
+        detail["refuse_service"] = True
+        detail["note"] = REFUSE_SERVICE_NOTE
+    if revoked:
+        detail["revoked_licenses"] = list(revoked)
+    return detail

@@ -1,0 +1,661 @@
+"""The PostgreSQL backend: one ledger on a server, shared by a team and by cron hosts.
+
+``kscli --store postgresql://USER@HOST:PORT/DB`` (or ``KSCLI_STORE``). The connection
+goes through libpq, so its own settings apply: ``PGPASSWORD``, ``PGPASSFILE``
+(``~/.pgpass``), ``PGSSLMODE``, and service names (``postgresql:///?service=NAME`` or
+``PGSERVICE``), so that no password has to appear on a command line. The driver
+(psycopg 3, the ``kscli[postgres]`` extra) is imported only when such a ledger is used.
+
+How it stays correct with many writers on many hosts
+----------------------------------------------------
+Every write transaction runs at READ COMMITTED and starts by taking one
+transaction-level advisory lock, ``pg_advisory_xact_lock(LOCK_KEY)``, before it reads
+anything. Writers therefore run one after another, exactly as SQLite's ``BEGIN
+IMMEDIATE`` makes them do, and the lock goes away by itself at COMMIT, at ROLLBACK or
+when a connection dies. Because READ COMMITTED takes a new snapshot for each statement,
+every statement after the lock sees all that the previous writer committed: the next
+number of a counter, a reference already used, a subscription a concurrent ``sweep``
+has just renewed (which is then no longer due). Two ``sweep`` runs started at the same
+moment on two cron hosts therefore renew each subscription once and record each lapse
+once. (At REPEATABLE READ or SERIALIZABLE the snapshot would be taken by the statement
+that waits for the lock, before the other writer committed; SERIALIZABLE would then
+make one of them fail instead of wait.) The wait is bounded by the busy timeout through
+``SET LOCAL lock_timeout``; past it the command fails with StoreBusy (exit 5).
+
+Readers take no lock: a REPEATABLE READ READ ONLY transaction gives every read command
+one consistent snapshot, and listings stream through a server-side cursor, a batch of
+rows at a time, so memory stays constant however large the ledger.
+
+A ledger that does not exist yet (no database, or no kscli tables in it) reads as an
+empty one and is never created by a read; ``kscli init`` or the first write creates it.
+The schema version lives in the ``kscli_meta`` table and migrations run inside the
+writer's transaction (DDL is transactional in PostgreSQL), so a failed migration leaves
+the ledger as it was. A schema newer than this kscli is refused untouched (exit 6).
+
+Text columns use the "C" collation and NULLs sort first, so that every listing and the
+export come out in the same order, byte for byte, as from SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from itertools import chain, islice
+from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import unquote, urlsplit
+
+from kscli.domain.errors import BadValue, KscliError, StoreBusy, StoreUnreadable
+from kscli.store.base import Conflict, Ledger, Store, Tx
+from kscli.store.schema import SCHEMA_VERSION, TABLES
+from kscli.store.sql import Statements, schema_statements
+
+# The advisory lock every kscli writer holds for the length of its transaction: "kscli"
+# in ASCII. Advisory locks are per database, so two ledgers on one server never wait
+# for each other.
+LOCK_KEY = 0x6B73636C69
+
+CONNECT_TIMEOUT = 5  # seconds to wait for the server to answer at all
+BATCH = 2000  # rows fetched per round trip by a streaming select
+COPY_FROM = 64  # inserts of at least this many rows go through COPY
+MIN_SERVER = 120000  # PostgreSQL 12 or newer
+
+_SERIAL = "BIGSERIAL PRIMARY KEY"
+_META = "kscli_meta"
+_PASSWORD_PARAMS = ("password",)
+
+
+# -- the DSN, masked ----------------------------------------------------------------
+
+def _split_query(query: str) -> list[tuple[str, str]]:
+    items = []
+    for token in query.split("&"):
+        if token:
+            key, _, value = token.partition("=")
+            items.append((key, value))
+    return items
+
+
+def mask_dsn(url: str) -> str:
+    """The URL with any password replaced by ``***``: ``postgresql://ada:***@db:5432/kscli``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "postgresql://***"
+    netloc_end = len(rest)
+    for mark in "/?#":
+        at = rest.find(mark)
+        if at != -1:
+            netloc_end = min(netloc_end, at)
+    netloc, tail = rest[:netloc_end], rest[netloc_end:]
+    userinfo, at, hosts = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    netloc = f"{userinfo}@{hosts}" if at else hosts
+    path, qmark, query = tail.partition("?")
+    query = query.split("#", 1)[0]
+    if qmark:
+        parts = [f"{k}=***" if unquote(k).lower() in _PASSWORD_PARAMS else (f"{k}={v}" if v or "=" in k else k)
+                 for k, v in _split_query(query)]
+        tail = path + "?" + "&".join(parts)
+    else:
+        tail = path.split("#", 1)[0]
+    return f"{scheme}://{netloc}{tail}"
+
+
+def _secrets_in(url: str) -> list[str]:
+    """Every spelling of a password written in the URL, to scrub from messages."""
+    found: list[str] = []
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        query = parts.query
+    except ValueError:
+        netloc, query = url.partition("://")[2], ""
+    userinfo = netloc.rpartition("@")[0]
+    if ":" in userinfo:
+        found.append(userinfo.split(":", 1)[1])
+    for key, value in _split_query(query):
+        if unquote(key).lower() in _PASSWORD_PARAMS:
+            found.append(value)
+    out = []
+    for secret in found:
+        for spelling in (secret, unquote(secret)):
+            if spelling and spelling not in out:
+                out.append(spelling)
+    return sorted(out, key=len, reverse=True)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+# -- statements --------------------------------------------------------------------
+
+class _PgStatements(Statements):
+    """The shared statements with ``%s`` placeholders, NULLs sorted as SQLite sorts them.
+
+    SQLite puts NULLs first in ascending order and last in descending order;
+    PostgreSQL does the opposite unless told. Keys and ``seq`` are never NULL, so they
+    keep plain ordering (and their indexes).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%s")
+
+    def select(self, table: str, where: Sequence[tuple[str, str, Any]], order: Sequence[str],
+               limit: int | None, descending: bool) -> tuple[str, list[Any]]:
+        sql, params = super().select(table, where, (), None, False)
+        if order:
+            key = TABLES[table].key
+            plain = " DESC" if descending else ""
+            nulls = " DESC NULLS LAST" if descending else " NULLS FIRST"
+            terms = []
+            for column in order:
+                if column == "id":  # S-999 before S-1000
+                    terms += [f"length(id){plain}", f"id{plain}"]
+                elif column in (key, "seq"):
+                    terms.append(f"{column}{plain}")
+                else:
+                    terms.append(f"{column}{nulls}")
+            sql += " ORDER BY " + ", ".join(terms)
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return sql, params
+
+
+_STATEMENTS = _PgStatements()
+_INSERT_NEW = {name: _STATEMENTS.insert(name) + " ON CONFLICT DO NOTHING" for name in TABLES}
+_COPY = {name: f"COPY {name} ({', '.join(t.names)}) FROM STDIN" for name, t in TABLES.items()}
+_TEXT = re.compile(r"\bTEXT\b")
+_INDEX_COLUMNS = re.compile(r"^(CREATE INDEX IF NOT EXISTS \S+ ON \S+ )\((.*)\)$")
+
+
+def _pg_ddl(statement: str) -> str:
+    """Adapt the shared DDL: "C" collation on text, indexes ordered with NULLs first."""
+    if statement.startswith("CREATE TABLE"):
+        return _TEXT.sub('TEXT COLLATE "C"', statement)
+    match = _INDEX_COLUMNS.match(statement)
+    if match:
+        columns = ", ".join(f"{c.strip()} NULLS FIRST" for c in match.group(2).split(","))
+        return f"{match.group(1)}({columns})"
+    return statement
+
+
+def migration_statements(from_version: int, to_version: int = SCHEMA_VERSION) -> list[str]:
+    """The statements that take a ledger from one schema version to another (0 = none)."""
+    return [_pg_ddl(s) for s in schema_statements(from_version, to_version, serial=_SERIAL)]
+
+
+# -- transactions over rows ------------------------------------------------------------
+
+class PgTx(Tx):
+    """One transaction on a psycopg connection; rows are tuples in column order."""
+
+    def __init__(self, conn: Any, writable: bool) -> None:
+        self.conn = conn
+        self.writable = writable
+        self.cur = conn.cursor()
+        self._cursors = 0
+
+    def get(self, table: str, key: str) -> tuple | None:
+        return self.cur.execute(_STATEMENTS.get(table), (key,)).fetchone()
+
+    def select(self, table: str, where: Sequence[tuple[str, str, Any]] = (),
+               order: Sequence[str] = (), limit: int | None = None,
+               descending: bool = False) -> Iterator[tuple]:
+        sql, params = _STATEMENTS.select(table, where, order, limit, descending)
+        if limit is not None and limit <= BATCH:
+            return iter(self.conn.execute(sql, params).fetchall())
+        return self._stream(sql, params)
+
+    def _stream(self, sql: str, params: list[Any]) -> Iterator[tuple]:
+        """Rows through a server-side cursor, BATCH at a time: constant memory."""
+        self._cursors += 1
+        cursor = self.conn.cursor(name=f"kscli_rows_{self._cursors}")
+        cursor.itersize = BATCH
+        try:
+            cursor.execute(sql, params)
+            while True:
+                rows = cursor.fetchmany(BATCH)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            try:
+                cursor.close()
+            except Exception:  # the transaction or connection is already gone
+                pass
+
+    def insert(self, table: str, rows: Iterable[tuple]) -> None:
+        import psycopg
+
+        it = iter(rows)
+        head = list(islice(it, COPY_FROM))
+        if not head:
+            return
+        if len(head) == 1 and len(head) < COPY_FROM:
+            # One row (a new event, a new record): ON CONFLICT keeps the transaction
+            # usable after a repeated reference, so the caller can pick another one.
+            try:
+                self.cur.execute(_INSERT_NEW[table], head[0])
+            except psycopg.IntegrityError as exc:
+                raise Conflict(_one_line(exc.diag.message_primary or exc)) from None
+            if self.cur.rowcount == 0:
+                raise Conflict(f"{table}: a row with the same key or unique value exists")
+            return
+        try:
+            with self.conn.transaction():  # a savepoint: all of these rows or none
+                if len(head) < COPY_FROM:
+                    self.cur.executemany(_STATEMENTS.insert(table), head)
+                else:
+                    with self.cur.copy(_COPY[table]) as copy:
+                        write = copy.write_row
+                        for row in chain(head, it):
+                            write(row)
+        except psycopg.IntegrityError as exc:
+            detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
+            raise Conflict(f"{table}: {_one_line(detail)}") from None
+
+    def update(self, table: str, row: tuple) -> None:
+        sql, values = _STATEMENTS.update(table, row)
+        self.cur.execute(sql, values)
+
+    def count(self, table: str) -> int:
+        return self.cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    def next_number(self, name: str, first: int) -> int:
+        return self.cur.execute(
+            "INSERT INTO counters (name, value) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+            (name, first),
+        ).fetchone()[0]
+
+
+# -- the store ------------------------------------------------------------------------
+
+class _MissingDatabase(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class PostgresStore(Store):
+    kind = "postgres"
+
+    def __init__(self, url: str, busy_timeout: float = 10.0) -> None:
+        super().__init__(mask_dsn(url))
+        self.url = url
+        self.busy_timeout = busy_timeout
+        self._secrets = _secrets_in(url)
+
+    # -- messages ---------------------------------------------------------------------
+    def _scrub(self, text: Any) -> str:
+        text = _one_line(text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _server(self) -> str:
+        """host:port as far as the URL and libpq's environment say (for messages)."""
+        try:
+            from psycopg.conninfo import conninfo_to_dict
+
+            params = conninfo_to_dict(self.url)
+        except Exception:
+            params = {}
+        host = str(params.get("host") or os.environ.get("PGHOST") or "")
+        port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
+        service = params.get("service") or os.environ.get("PGSERVICE")
+        if not host and service:
+            return f"service {service}"
+        if not host or host.startswith("/"):
+            return f"{host or 'the local socket'} port {port}"
+        hosts, ports = host.split(","), port.split(",")
+        if len(ports) < len(hosts):
+            ports += [ports[-1]] * (len(hosts) - len(ports))
+        return ",".join(f"{h}:{p or '5432'}" for h, p in zip(hosts, ports))
+
+    def _unreadable(self, why: str, hint: str | None = None) -> StoreUnreadable:
+        return StoreUnreadable(
+            f"{self.location} is not a usable kscli ledger ({self._scrub(why)}); kscli left it untouched",
+            hint=hint or "check the database, or point --store at another ledger",
+        )
+
+    def _busy(self) -> StoreBusy:
+        return StoreBusy(f"{self.location} stayed busy for {self.busy_timeout:g}s",
+                         hint="another kscli is writing; try again later")
+
+    def _lost(self, exc: Exception, committing: bool = False) -> StoreBusy:
+        reason = self._scrub(exc)
+        if committing:
+            return StoreBusy(
+                f"lost the connection to the PostgreSQL server at {self._server()} while "
+                f"committing ({reason}); the change may or may not have been saved",
+                hint="check with `kscli sub history ID` before trying again",
+            )
+        return StoreBusy(
+            f"lost the connection to the PostgreSQL server at {self._server()} ({reason}); "
+            "nothing was changed",
+            hint="try again when the server is reachable",
+        )
+
+    def _translate(self, exc: Exception, *, committing: bool = False) -> KscliError:
+        """A psycopg error as the kscli error a user can act on."""
+        import psycopg
+        from psycopg import errors as e
+
+        if isinstance(exc, (e.LockNotAvailable, e.QueryCanceled)):
+            return self._busy()
+        if isinstance(exc, (e.SerializationFailure, e.DeadlockDetected)):
+            return StoreBusy(f"{self.location} is busy ({self._scrub(exc)})", hint="try again")
+        if isinstance(exc, e.InsufficientPrivilege):
+            return self._unreadable(str(exc), hint="ask the database owner to grant this role "
+                                                   "access to the kscli tables")
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return self._lost(exc, committing)
+        return self._unreadable(str(exc))
+
+    # -- connections ------------------------------------------------------------------
+    def _driver(self):
+        try:
+            import psycopg
+        except ImportError:
+            raise StoreUnreadable(
+                f"{self.location} is a PostgreSQL ledger, and the PostgreSQL driver "
+                "(psycopg 3) is not installed",
+                hint='install it with: pip install "kscli[postgres]"',
+            ) from None
+        return psycopg
+
+    def _connect_options(self) -> dict[str, Any]:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            given = conninfo_to_dict(self.url)
+        except Exception as exc:
+            raise BadValue(f"the store URL {self.location} is not valid ({self._scrub(exc)})",
+                           hint="write it as postgresql://USER@HOST:PORT/DATABASE") from None
+        options: dict[str, Any] = {}
+        if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+            options["connect_timeout"] = CONNECT_TIMEOUT
+        if "application_name" not in given and not os.environ.get("PGAPPNAME"):
+            options["application_name"] = "kscli"
+        return options
+
+    def _open(self, url: str) -> Any:
+        """A connection, or _MissingDatabase; other failures become kscli errors."""
+        psycopg = self._driver()
+        options = self._connect_options()
+        try:
+            return psycopg.connect(url, **options)
+        except psycopg.OperationalError as exc:
+            text = str(exc)
+            missing = re.search(r'database "(.+?)" does not exist', text)
+            if missing:
+                raise _MissingDatabase(missing.group(1)) from None
+            reasons = re.findall(r'failed: (.*?)(?:\n|$)', text)
+            reason = self._scrub("; ".join(dict.fromkeys(r.strip() for r in reasons if r.strip()))
+                                 or text.replace("connection failed:", ""))
+            lowered = text.lower()
+            if any(word in lowered for word in ("password", "authentication", "pg_hba.conf",
+                                                "role \"", "permission denied")):
+                raise StoreUnreadable(
+                    f"the PostgreSQL server at {self._server()} refused the connection to "
+                    f"{self.location}: {reason}",
+                    hint="give the password through PGPASSWORD, ~/.pgpass (PGPASSFILE) or a "
+                         "service file, never on the command line",
+                ) from None
+            raise StoreBusy(
+                f"cannot connect to the PostgreSQL server at {self._server()} for "
+                f"{self.location}: {reason}",
+                hint="check that the server is running and reachable, then try again",
+            ) from None
+        except psycopg.Error as exc:  # a URL libpq cannot parse
+            raise BadValue(f"the store URL {self.location} is not valid ({self._scrub(exc)})",
+                           hint="write it as postgresql://USER@HOST:PORT/DATABASE") from None
+
+    def _connect(self, *, create: bool) -> Any | None:
+        """A connection to the ledger's database; None when it does not exist and
+        ``create`` is false. With ``create``, a missing database is created."""
+        try:
+            return self._open(self.url)
+        except _MissingDatabase as missing:
+            if not create:
+                return None
+            self._create_database(missing.name)
+        try:
+            return self._open(self.url)
+        except _MissingDatabase as missing:
+            raise self._unreadable(f'database "{missing.name}" does not exist') from None
+
+    def _create_database(self, name: str) -> None:
+        """Create the ledger's database (a first write on a server with none yet)."""
+        import psycopg
+        from psycopg import sql
+        from psycopg.conninfo import make_conninfo
+
+        last: Exception | None = None
+        for maintenance in ("postgres", "template1"):
+            try:
+                conn = self._open(make_conninfo(self.url, dbname=maintenance))
+            except _MissingDatabase:
+                continue
+            try:
+                conn.autocommit = True
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                return
+            except psycopg.errors.DuplicateDatabase:
+                return  # another kscli created it meanwhile
+            except psycopg.Error as exc:
+                last = exc
+                break
+            finally:
+                conn.close()
+        raise StoreUnreadable(
+            f'database "{name}" does not exist on the PostgreSQL server at {self._server()} '
+            f"and kscli could not create it ({self._scrub(last or 'no maintenance database')})",
+            hint=f"ask the server's administrator to run: createdb {name}",
+        )
+
+    @staticmethod
+    def _close(conn: Any) -> None:
+        try:
+            conn.close()
+        except Exception:  # closing a connection that already broke
+            pass
+
+    # -- schema -----------------------------------------------------------------------
+    def _version(self, cur: Any) -> int:
+        """The stored schema version (0 = no kscli tables here yet); refuses newer ones."""
+        meta, subs = cur.execute(
+            f"SELECT to_regclass('{_META}') IS NOT NULL, to_regclass('subs') IS NOT NULL"
+        ).fetchone()
+        if not meta:
+            if subs:
+                raise self._unreadable("it holds a table named subs but no kscli_meta table: "
+                                       "not a kscli ledger")
+            return 0
+        row = cur.execute(f"SELECT value FROM {_META} WHERE key = 'schema_version'").fetchone()
+        if row is None or not str(row[0]).isdigit():
+            raise self._unreadable("kscli_meta holds no schema version")
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise self._unreadable(
+                f"schema version {version} is newer than this kscli understands "
+                f"({SCHEMA_VERSION}); upgrade kscli",
+                hint="upgrade kscli on this host (pip install -U kscli)",
+            )
+        return version
+
+    def _migrate(self, cur: Any, version: int) -> None:
+        cur.execute(f'CREATE TABLE IF NOT EXISTS {_META} (key TEXT COLLATE "C" PRIMARY KEY, '
+                    "value TEXT NOT NULL)")
+        for statement in migration_statements(version, SCHEMA_VERSION):
+            cur.execute(statement)
+        cur.execute(f"INSERT INTO {_META} (key, value) VALUES ('schema_version', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    (str(SCHEMA_VERSION),))
+
+    def _lock(self, cur: Any) -> None:
+        """Take the writers' lock, waiting at most the busy timeout (see the module doc)."""
+        if self.busy_timeout <= 0:
+            if not cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+                raise self._busy()
+            return
+        ms = max(1, int(self.busy_timeout * 1000))
+        cur.execute(f"SET LOCAL lock_timeout = '{ms}ms'; SELECT pg_advisory_xact_lock({LOCK_KEY})")
+
+    # -- the Store interface ------------------------------------------------------------
+    def exists(self) -> bool:
+        return bool(self.schema_version())
+
+    def schema_version(self) -> int | None:
+        conn = self._connect(create=False)
+        if conn is None:
+            return None
+        try:
+            conn.read_only = True
+            version = self._version(conn.cursor())
+            return version or None
+        except KscliError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from None
+        finally:
+            self._close(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Ledger]:
+        from kscli.store.memory import empty_ledger
+
+        conn = self._connect(create=False)
+        if conn is None:
+            yield empty_ledger(self.location)
+            return
+        import psycopg
+
+        try:
+            try:
+                conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                conn.read_only = True
+                version = self._version(conn.cursor())
+                if version < SCHEMA_VERSION and version > 0:
+                    conn.rollback()
+                    with self.write():  # migrate once, then read
+                        pass
+            except KscliError:
+                raise
+            except psycopg.Error as exc:
+                raise self._translate(exc) from None
+            if version == 0:
+                conn.rollback()
+                yield empty_ledger(self.location)
+                return
+            try:
+                yield Ledger(PgTx(conn, writable=False), self.location)
+                conn.rollback()  # nothing to keep: a read-only snapshot
+            except psycopg.Error as exc:
+                raise self._translate(exc) from None
+        finally:
+            self._close(conn)
+
+    @contextmanager
+    def write(self) -> Iterator[Ledger]:
+        import psycopg
+
+        conn = self._connect(create=True)
+        try:
+            try:
+                cur = conn.cursor()
+                self._lock(cur)
+                version = self._version(cur)
+                if version < SCHEMA_VERSION:
+                    self._migrate(cur, version)
+            except KscliError:
+                self._rollback(conn)
+                raise
+            except psycopg.Error as exc:
+                self._rollback(conn)
+                raise self._translate(exc) from None
+            try:
+                yield Ledger(PgTx(conn, writable=True), self.location)
+            except psycopg.Error as exc:
+                self._rollback(conn)
+                raise self._translate(exc) from None
+            except BaseException:
+                self._rollback(conn)
+                raise
+            try:
+                conn.commit()
+            except psycopg.Error as exc:
+                raise self._translate(exc, committing=True) from None
+        finally:
+            self._close(conn)
+
+    @staticmethod
+    def _rollback(conn: Any) -> None:
+        try:
+            conn.rollback()
+        except Exception:  # a broken connection: the server rolls back by itself
+            pass
+
+    def checks(self) -> list[tuple[str, bool, str]]:
+        try:
+            conn = self._connect(create=False)
+        except KscliError as exc:
+            return [("connection", False, exc.message)]
+        if conn is None:
+            return [("connection", True, f"the server at {self._server()} answers"),
+                    ("ledger", True, f"{self.location} does not exist yet "
+                                     "(created by `kscli init` or the first write)")]
+        import psycopg
+
+        results: list[tuple[str, bool, str]] = []
+        try:
+            info = conn.info
+            tls = ", TLS" if getattr(info.pgconn, "ssl_in_use", False) else ""
+            where = info.host if info.host.startswith("/") else f"{info.host}:{info.port}"
+            results.append(("connection", True,
+                            f"connected to {where} as {info.user}, database {info.dbname}{tls}"))
+            version = info.server_version
+            shown = info.parameter_status("server_version") or str(version)
+            results.append(("server", version >= MIN_SERVER,
+                            f"PostgreSQL {shown}" + ("" if version >= MIN_SERVER
+                                                     else " (kscli needs PostgreSQL 12 or newer)")))
+            conn.read_only = True
+            cur = conn.cursor()
+            try:
+                stored = self._version(cur)
+            except StoreUnreadable as exc:
+                results.append(("schema", False, exc.message))
+                return results
+            if stored == 0:
+                results.append(("schema", True, f"no kscli tables in database {info.dbname} yet "
+                                                "(created by `kscli init` or the first write)"))
+                return results
+            results.append(("schema", True,
+                            f"schema version {stored} (this kscli writes {SCHEMA_VERSION})"))
+            dangling = 0
+            for name in ("licenses", "incidents", "charges"):
+                if TABLES[name].since > stored:
+                    continue
+                dangling += cur.execute(
+                    f"SELECT count(*) FROM {name} t WHERE t.sub_id IS NOT NULL AND NOT EXISTS "
+                    "(SELECT 1 FROM subs s WHERE s.id = t.sub_id)"
+                ).fetchone()[0]
+            results.append(("references", dangling == 0,
+                            "every key and incident points at a subscription" if not dangling
+                            else f"{dangling} rows point at a missing subscription"))
+            holder = cur.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND ((classid::bigint << 32) | objid::bigint) = %s",
+                (LOCK_KEY,),
+            ).fetchone()[0]
+            results.append(("writers", True, "a kscli is writing right now" if holder
+                            else "no kscli is writing right now"))
+        except psycopg.Error as exc:
+            results.append(("connection", False, self._translate(exc).message))
+        finally:
+            self._close(conn)
+        return results
