@@ -48,9 +48,11 @@ def sub_view(sub: Subscription) -> dict[str, Any]:
     }
 
 
-def license_view(lic: License, now: datetime, key: str | None = None) -> dict[str, Any]:
-    """A key as of ``now`` (its effective status); the key itself only when given."""
-    shown = license_rules.effective(lic, now)
+def license_view(lic: License, now: datetime, key: str | None = None, *,
+                 years: int) -> dict[str, Any]:
+    """A key as of ``now`` (its effective status) under an activation window of
+    ``years`` (the effective policy's); the key itself only when given."""
+    shown = license_rules.effective(lic, now, years=years)
     view: dict[str, Any] = {
         "id": lic.id,
         "product": lic.product,
@@ -62,8 +64,9 @@ def license_view(lic: License, now: datetime, key: str | None = None) -> dict[st
         "status": shown.status,
         "status_reason": shown.status_reason,
         "purchased_at": iso(lic.purchased_at),
-        "activation_deadline": license_rules.activation_deadline(lic.purchased_at).isoformat(),
-        "window_closes_at": iso(license_rules.window_closes_at(lic.purchased_at)),
+        "activation_deadline": license_rules.activation_deadline(
+            lic.purchased_at, years=years).isoformat(),
+        "window_closes_at": iso(license_rules.window_closes_at(lic.purchased_at, years=years)),
         "seats": lic.seats,
         "seats_used": license_rules.seats_used(lic),
         "activations": [{"machine": a.machine, "at": iso(a.at)} for a in lic.activations],

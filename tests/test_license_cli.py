@@ -15,7 +15,9 @@ from freezegun import freeze_time
 from keyring.backend import KeyringBackend
 
 from kscli.domain import keys
+from kscli.policy_files import default_policy_text
 from kscli.store import open_store
+from tests.conftest import Kscli
 from tests.memory_keyring import vault
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -429,9 +431,69 @@ def test_a_lapsed_key_shows_deactivated_before_sweep_and_sweep_records_it_once(k
         assert kscli.json("sweep") == []
         recorded = [e for e in events(kscli) if e["action"] == "deactivated"]
         assert [(e["subject"], e["reference"]) for e in recorded] == [("L-1001", swept[0]["reference"])]
-    with freeze_time("2025-02-28T23:59:59Z"):  # asked about the day before, it was not lapsed
+        # A recorded lapse is final: --as-of shows the recorded state, it does not rewind it.
         before = kscli.json("license", "show", "L-1001", "--as-of", "2025-02-28T23:59:59Z")
-        assert before["status"] == "unactivated"
+        assert before["status"] == "deactivated"
+
+
+# --- the window comes from the policy ------------------------------------------------------------
+
+def two_year_policy(tmp_path) -> str:
+    """The built-in policy with a two-year activation window."""
+    text = default_policy_text()
+    assert text.count("\nyears = 1\n") == 1
+    path = tmp_path / "two-years.toml"
+    path.write_text(text.replace("\nyears = 1\n", "\nyears = 2\n"), encoding="utf-8")
+    return str(path)
+
+
+def test_a_two_year_policy_keeps_a_key_bought_18_months_ago_activatable(kscli, tmp_path):
+    policy = two_year_policy(tmp_path)
+    with freeze_time("2024-02-29T09:00:00Z"):
+        for _ in range(3):
+            add_key(kscli)
+    with freeze_time("2025-08-29T12:00:00Z"):
+        default = {k["id"]: k for k in kscli.json("license", "list")}
+        assert (default["L-1001"]["status"], default["L-1001"]["status_reason"]) == (
+            "deactivated", "activation-window-elapsed")
+        assert default["L-1001"]["activation_deadline"] == "2025-02-28"
+        custom = {k["id"]: k for k in kscli.json("--policy", policy, "license", "list")}
+        assert (custom["L-1001"]["status"], custom["L-1001"]["status_reason"]) == (
+            "unactivated", None)
+        assert custom["L-1001"]["activation_deadline"] == "2026-02-28"
+        assert custom["L-1001"]["window_closes_at"] == "2026-03-01T00:00:00Z"
+        table = kscli("--policy", policy, "license", "list", "--unactivated")
+        assert "2026-02-28 (183 days left)" in table.stdout
+        shown = kscli.json("--policy", policy, "license", "show", "L-1002")
+        assert shown["activation_deadline"] == "2026-02-28"
+        late = kscli("license", "activate", "L-1002", "--machine", "laptop")
+        assert late.exit_code == 4
+        assert "the last day to activate was 2025-02-28, one year after" in late.stderr
+        ok = kscli.json("--policy", policy, "license", "activate", "L-1001", "--machine", "laptop")
+        assert (ok["status"], ok["activation_deadline"]) == ("active", "2026-02-28")
+        assert kscli.json("--policy", policy, "sweep") == []  # L-1003 is not due under it
+        swept = kscli.json("sweep")
+        assert [(c["subject"], c["action"]) for c in swept] == [("L-1003", "deactivated")]
+    with freeze_time("2026-03-01T00:00:00Z"):
+        closed = kscli("--policy", policy, "license", "activate", "L-1003", "--machine", "pc")
+        assert closed.exit_code == 4
+        assert "the last day to activate was 2026-02-28, 2 years after" in closed.stderr
+
+
+def test_a_bad_policy_file_stops_key_commands_before_writing_but_not_validate(kscli, store_path,
+                                                                              tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(default_policy_text().replace("\nyears = 1\n", "\nyears = 0\n"),
+                   encoding="utf-8")
+    key = keys.generate()
+    refused = kscli("--policy", str(bad), "license", "add", key, "--product", "P")
+    assert refused.exit_code == 2
+    assert "years" in refused.stderr and refused.stderr.count("\n") == 1
+    assert not os.path.exists(store_path)
+    missing = str(tmp_path / "missing.toml")
+    assert kscli("--policy", missing, "license", "validate", key).exit_code == 0
+    assert kscli("--policy", str(bad), "license", "validate", key).exit_code == 0
+    assert not os.path.exists(store_path)
 
 
 # --- where keys are kept -----------------------------------------------------------------------
@@ -474,6 +536,41 @@ def test_a_headless_machine_keeps_keys_in_the_ledger_and_warns_once(kscli, store
     assert "3 license key(s) are kept in the ledger file" in secrets[-1]["detail"]
     if os.name == "posix":
         assert os.stat(store_path).st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("backend_name", ["keyring.backends.fail.Keyring",
+                                          "tests.test_license_cli.BrokenKeyring"])
+def test_keys_kept_in_the_ledger_warn_once_per_ledger_with_one_event(kscli, tmp_path, monkeypatch,
+                                                                     backend_name):
+    add_key(kscli)  # a working keyring: no event, no warning
+    assert not [e for e in events(kscli) if e["subject"] == "ledger"]
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend_name)
+    first = kscli("license", "issue", "--product", "Photo Editor", "--count", "2", fmt="json")
+    assert first.exit_code == 0
+    assert first.stderr.count("warning:") == 1
+    assert "license keys are kept in the ledger file" in first.stderr
+    assert "once per ledger" in first.stderr
+    second = kscli("license", "issue", "--product", "Photo Editor", fmt="json")
+    key = keys.generate()
+    third = kscli("license", "add", "-", "--product", "Photo Editor", input=key + "\n")
+    for later in (second, third):
+        assert later.exit_code == 0
+        assert "warning" not in later.stderr
+    assert [k["secret_store"] for k in kscli.json("license", "list")] == ["keyring"] + ["ledger"] * 4
+    noted = [e for e in events(kscli) if e["action"] == "secrets-in-ledger"]
+    assert len(noted) == 1 and noted[0]["subject"] == "ledger"
+    detail = json.loads(noted[0]["detail"])
+    assert detail["keyring"] == backend_name
+    for item in first.json() + second.json():
+        assert_no_key(json.dumps(noted), item["key"])
+    assert_no_key(json.dumps(noted), key)
+    for _ in range(2):  # doctor says it every time
+        secrets = [r for r in kscli.json("doctor") if r["check"] == "secrets"]
+        assert {r["result"] for r in secrets} == {"info"}
+        assert "4 license key(s) are kept in the ledger file" in secrets[-1]["detail"]
+    other = Kscli(str(tmp_path / "other" / "kscli.db"))  # another ledger warns for itself
+    assert other("license", "issue", "--product", "P").stderr.count("warning:") == 1
+    assert "warning" not in other("license", "issue", "--product", "P").stderr
 
 
 def test_no_key_appears_in_outputs_errors_events_or_the_export(kscli, add_sub):

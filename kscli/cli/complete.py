@@ -50,10 +50,12 @@ def _records(ledger, prefix: str):
     elif prefix == "L-":
         from kscli import clock
         from kscli.domain.licenses import effective  # a lapsed key shows as deactivated
+        from kscli.policy_files import load_default
 
         now = clock.now()
+        years = load_default().activation_years()  # descriptions use the built-in policy
         for lic in ledger.licenses():
-            yield lic.id, _describe(effective(lic, now).status + ":", lic.product)
+            yield lic.id, _describe(effective(lic, now, years=years).status + ":", lic.product)
     elif prefix == "I-":
         for inc in ledger.incidents():
             yield inc.id, _describe(inc.state + ":", inc.sub_id, inc.summary)

@@ -43,7 +43,8 @@ def sweep(dry_run, trust_clock):
     from kscli.services.subs import sweep as run_sweep
 
     app = get_app()
-    report = run_sweep(app.store, app.now, dry_run=dry_run, trust_clock=trust_clock)
+    report = run_sweep(app.store, app.now, policy=app.policy, dry_run=dry_run,
+                       trust_clock=trust_clock)
     if app.quiet:
         return
     emit_list(app.fmt, report.changes,

@@ -70,24 +70,32 @@ def _purchased(value, now):
 
 
 def _keeper_warning(app, keeper) -> None:
-    """The one warning of a command whose keys went to the ledger file."""
+    """The one warning of a ledger whose keys went to the ledger file: the command that
+    recorded its `secrets-in-ledger` event warns; later ones stay silent."""
     from kscli.cli.output import note
 
-    if keeper.fallback:
+    if keeper.warn:
         note(f"warning: {keeper.fallback}: license keys are kept in the ledger file "
-             f"{app.store.location} (private, mode 0600); `kscli doctor` says where keys go")
+             f"{app.store.location} (private, mode 0600); this is said once per ledger, "
+             "`kscli doctor` says where keys go")
 
 
-def license_record(lic, now, key: str | None = None) -> dict[str, Any]:
+def _years(app) -> int:
+    """The activation window of the effective policy (read before the ledger is touched,
+    so that a bad --policy file changes nothing)."""
+    return app.policy.activation_years()
+
+
+def license_record(lic, now, key: str | None = None, *, years: int) -> dict[str, Any]:
     """The view plus the lines a person reads (table and plain output)."""
     from kscli.domain import licenses as rules
     from kscli.views import day, license_view
 
-    record = license_view(lic, now, key)
+    record = license_view(lic, now, key, years=years)
     record["key_text"] = key if key is not None else f"{record['key_masked']}  fp {lic.fingerprint}"
     record["status_text"] = record["status"] + (f" ({record['status_reason']})"
                                                 if record["status_reason"] else "")
-    deadline = rules.activation_deadline(lic.purchased_at)
+    deadline = rules.activation_deadline(lic.purchased_at, years=years)
     text = deadline.isoformat()
     if record["status"] == "unactivated":
         left = (deadline - now.date()).days
@@ -100,21 +108,22 @@ def license_record(lic, now, key: str | None = None) -> dict[str, Any]:
     return record
 
 
-def _show(app, outcome) -> None:
+def _show(app, outcome, years: int) -> None:
     from kscli.cli.common import show_outcome
     from kscli.views import license_view
 
-    show_outcome(app, outcome, lambda lic: license_view(lic, app.now), LICENSE_FIELDS,
-                 lambda lic: license_record(lic, app.now))
+    show_outcome(app, outcome, lambda lic: license_view(lic, app.now, years=years),
+                 LICENSE_FIELDS, lambda lic: license_record(lic, app.now, years=years))
 
 
 @click.group()
 def license():  # noqa: A001 - the command is `kscli license`
     """License keys: add, list, show, activate, deactivate, validate, issue.
 
-    A key must be activated within one year of purchase; the whole last day counts
-    (in UTC) [license.activation-window]. Keys are shown masked unless --reveal is
-    given. Wherever a command takes a KEY, - reads it from standard input.
+    A key must be activated within the activation window of the policy
+    [license.activation-window]: one year of purchase by default, the whole last
+    day counting (in UTC). Keys are shown masked unless --reveal is given.
+    Wherever a command takes a KEY, - reads it from standard input.
 
     \b
     Example:
@@ -146,12 +155,13 @@ def add(key, product, purchased, account, sub_id, seats):
 
     symbols = _valid_key(p.read_secret_arg(key))
     app = get_app()
+    years = _years(app)
     keeper = Keeper()
     outcome = add_license(app.store, app.now, symbols=symbols, product=product,
                           purchased_at=_purchased(purchased, app.now), keeper=keeper,
-                          seats=seats, account=account, sub_id=sub_id)
+                          years=years, seats=seats, account=account, sub_id=sub_id)
     _keeper_warning(app, keeper)
-    _show(app, outcome)
+    _show(app, outcome, years)
 
 
 @license.command("issue")
@@ -180,15 +190,17 @@ def issue(product, count, purchased, account, sub_id, seats):
     from kscli.views import license_view
 
     app = get_app()
+    years = _years(app)
     keeper = Keeper()
     issued = issue_licenses(app.store, app.now, product=product,
                             purchased_at=_purchased(purchased, app.now), keeper=keeper,
-                            count=count, seats=seats, account=account, sub_id=sub_id)
+                            years=years, count=count, seats=seats, account=account,
+                            sub_id=sub_id)
     _keeper_warning(app, keeper)
     if app.quiet:
         return
-    records = [{**license_view(i.license, app.now, i.key), "reference": i.event.reference}
-               for i in issued]
+    records = [{**license_view(i.license, app.now, i.key, years=years),
+                "reference": i.event.reference} for i in issued]
     emit_list(app.fmt, records,
               [("ID", "id"), ("Key", "key"), ("Product", "product"),
                ("Last day to activate", "activation_deadline"), ("Reference", "reference")])
@@ -223,16 +235,17 @@ def list_(unactivated, due_within, status, product, reveal, as_of):
 
     app = get_app()
     now = as_of or app.now
+    years = _years(app)
     statuses = set(status) | ({"unactivated"} if unactivated else set())
     keeper = None
     if reveal:
         from kscli.secrets import Keeper
 
         keeper = Keeper()
-    found = listing(app.store, now, statuses=sorted(statuses), product=product,
+    found = listing(app.store, now, years=years, statuses=sorted(statuses), product=product,
                     due_until=due_within.add_to(now) if due_within else None, keeper=keeper)
-    records = [license_record(lic, now, key) if not app.json
-               else _json_view(lic, now, key, reveal) for lic, key in found]
+    records = [license_record(lic, now, key, years=years) if not app.json
+               else _json_view(lic, now, key, reveal, years) for lic, key in found]
     filtered = bool(statuses or product or due_within)
     emit_list(
         app.fmt, records,
@@ -246,10 +259,10 @@ def list_(unactivated, due_within, status, product, reveal, as_of):
     )
 
 
-def _json_view(lic, now, key, reveal):
+def _json_view(lic, now, key, reveal, years: int):
     from kscli.views import license_view
 
-    view = license_view(lic, now, key)
+    view = license_view(lic, now, key, years=years)
     if reveal and key is None:
         view["key"] = None  # --reveal asked for it, but it could not be found
     return view
@@ -279,6 +292,7 @@ def show(target, reveal, as_of):
     wanted = _target(target)
     app = get_app()
     now = as_of or app.now
+    years = _years(app)
     keeper = None
     if reveal:
         from kscli.secrets import Keeper
@@ -288,9 +302,9 @@ def show(target, reveal, as_of):
     if reveal and key is None:
         note(f"{lic.id}: the key itself was not found in the {lic.secret_store}")
     if app.json:
-        emit_object(app.fmt, _json_view(lic, now, key, reveal))
+        emit_object(app.fmt, _json_view(lic, now, key, reveal, years))
     else:
-        emit_object(app.fmt, license_record(lic, now, key), fields=LICENSE_FIELDS)
+        emit_object(app.fmt, license_record(lic, now, key, years=years), fields=LICENSE_FIELDS)
 
 
 @license.command("activate")
@@ -301,9 +315,9 @@ def show(target, reveal, as_of):
 def activate(target, machine, trust_clock):
     """Activate a key on a machine, within its window and its seats.
 
-    The one-year window gates the first activation only; after it the key is
-    deactivated and the command exits 4 [license.activation-window]. Activating on
-    the same machine again changes nothing.
+    The activation window [license.activation-window], one year by default, gates
+    the first activation only; after it the key is deactivated and the command
+    exits 4. Activating on the same machine again changes nothing.
 
     \b
     Examples:
@@ -314,7 +328,9 @@ def activate(target, machine, trust_clock):
 
     wanted = _target(target)
     app = get_app()
-    _show(app, activate_license(app.store, wanted, machine, app.now, trust_clock=trust_clock))
+    years = _years(app)
+    _show(app, activate_license(app.store, wanted, machine, app.now, years=years,
+                                trust_clock=trust_clock), years)
 
 
 @license.command("deactivate")
@@ -331,7 +347,8 @@ def deactivate(target, machine):
 
     wanted = _target(target)
     app = get_app()
-    _show(app, deactivate_license(app.store, wanted, machine, app.now))
+    years = _years(app)
+    _show(app, deactivate_license(app.store, wanted, machine, app.now), years)
 
 
 @license.command("validate")

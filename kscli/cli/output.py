@@ -44,6 +44,10 @@ def csv_cell(value: Any) -> str:
     return text
 
 
+# One encoder, built once: json.dumps with options builds a new one on every call.
+_ONE_LINE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), indent=2)
 
@@ -75,13 +79,13 @@ def emit_list(fmt: str, records: Iterable[dict[str, Any]], columns: Sequence[tup
     write = sys.stdout.write
     if fmt == "jsonl":
         for record in records:
-            write(json.dumps(record, ensure_ascii=False) + "\n")
+            write(_ONE_LINE(record) + "\n")
             count += 1
         return count
     if fmt == "json":
         write("[")
         for record in records:
-            write(("\n  " if count == 0 else ",\n  ") + json.dumps(record, ensure_ascii=False))
+            write(("\n  " if count == 0 else ",\n  ") + _ONE_LINE(record))
             count += 1
         write("\n]\n" if count else "]\n")
         return count

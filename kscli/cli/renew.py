@@ -74,9 +74,7 @@ def due(within, as_of):
     until = within.add_to(now)
 
     def records():
-        for sub in renewing(app.store, until):
-            if sub.period_end is None or sub.period_end < now:
-                continue
+        for sub in renewing(app.store, now, until):
             renews = renews_at_period_end(sub)
             yield {"id": sub.id, "vendor": sub.vendor, "product": sub.product,
                    "account": sub.account, "price": str(sub.price), "currency": sub.currency,

@@ -109,12 +109,13 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
     order = {"renewal": ("period_end", "id"), "started": ("started_at", "id"),
              "price": ("currency", "id"), "id": ("id",)}.get(sort, (sort, "id"))
     with app.store.read() as ledger:
+        if until is not None:  # renewing within: active only, period ending in the window
+            stored = ["active"]
         subs = ledger.subs(status=stored, vendor=vendor, account=account,
+                           period_end_from=now if until is not None else None,
                            period_end_before=until, order=order)
         if wanted:
             subs = (s for s in subs if display_status(s) in wanted)
-        if until is not None:
-            subs = (s for s in subs if s.status == "active" and s.period_end and s.period_end >= now)
         if sort == "price" or app.fmt == "table":
             subs = list(subs)
             if sort == "price":

@@ -137,7 +137,10 @@ def iso(when: datetime | None) -> str | None:
     """ISO 8601 UTC text with a ``Z``, to the second; None stays None."""
     if when is None:
         return None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if when.tzinfo is not UTC:
+        when = when.astimezone(UTC)
+    # isoformat is several times faster than strftime; listings call this per field.
+    return when.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def from_iso(text: str | None) -> datetime | None:

@@ -1,15 +1,18 @@
-"""License key rules: the one-year activation window, seats, activation, revocation.
+"""License key rules: the activation window, seats, activation, revocation.
 
 Each rule takes a License and ``now`` and returns a Change (the new record, the event
 to append, the sentence to print), raises Refused naming what forbids it, or raises
 NoChange when there is nothing to do.
 
 The window [license.activation-window]: the last day to activate is the purchase date
-in UTC plus one calendar year (29 February gives 28 February), and that whole day
-counts, so activation is allowed while ``now`` is before 00:00 UTC of the day after.
-It gates the first activation only. A key still unactivated after it is deactivated
-with the reason ``activation-window-elapsed``; :func:`effective` shows that from the
-very moment the window closes, whether or not the lapse was recorded yet.
+in UTC plus ``years`` calendar years (29 February gives 28 February), and that whole
+day counts, so activation is allowed while ``now`` is before 00:00 UTC of the day
+after. ``years`` is the policy's (``Policy.activation_years()``, one in the default
+policy): every function that needs the window takes it as a parameter, and this module
+keeps no length of its own. The window gates the first activation only. A key still
+unactivated after it is deactivated with the reason ``activation-window-elapsed``;
+:func:`effective` shows that from the very moment the window closes, whether or not
+the lapse was recorded yet.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from kscli.domain.model import Activation, License
 ID_PREFIX = "L-"
 CLAUSE = "license.activation-window"
 LAPSED = "activation-window-elapsed"
-WINDOW_YEARS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,44 +78,43 @@ class KeyRejected(Refused):
 
 # --- the window ------------------------------------------------------------------
 
-def activation_deadline(purchased_at: datetime) -> date:
-    """The last day to activate: the purchase date (UTC) plus one calendar year."""
-    return add_years(purchased_at.astimezone(UTC).date(), WINDOW_YEARS)
+def activation_deadline(purchased_at: datetime, *, years: int) -> date:
+    """The last day to activate: the purchase date (UTC) plus ``years`` calendar years."""
+    return add_years(purchased_at.astimezone(UTC).date(), years)
 
 
-def window_closes_at(purchased_at: datetime) -> datetime:
+def window_closes_at(purchased_at: datetime, *, years: int) -> datetime:
     """00:00 UTC of the day after the last day: the first moment activation is refused."""
-    return start_of_day(activation_deadline(purchased_at) + timedelta(days=1))
+    return start_of_day(activation_deadline(purchased_at, years=years) + timedelta(days=1))
 
 
-def window_open(lic: License, now: datetime) -> bool:
-    return now < window_closes_at(lic.purchased_at)
+def window_open(lic: License, now: datetime, *, years: int) -> bool:
+    return now < window_closes_at(lic.purchased_at, years=years)
 
 
-def is_lapsed(lic: License, now: datetime) -> bool:
+def is_lapsed(lic: License, now: datetime, *, years: int) -> bool:
     """Never activated and past its window, whether or not the lapse is recorded."""
-    return lic.status == "unactivated" and not window_open(lic, now)
+    return lic.status == "unactivated" and not window_open(lic, now, years=years)
 
 
-def effective(lic: License, now: datetime) -> License:
-    """The key as every command shows it at ``now``.
+def effective(lic: License, now: datetime, *, years: int) -> License:
+    """The key as every command shows it at ``now``, under a window of ``years``.
 
     An unactivated key past its window is deactivated (reason
-    ``activation-window-elapsed``) from the moment the window closes; asked about an
-    earlier time (``--as-of``), a recorded lapse is not there yet.
+    ``activation-window-elapsed``) from the moment the window closes. A lapse once
+    recorded is final: a later policy with a longer window does not reopen it, as a
+    recorded decision keeps the policy it was made under.
     """
-    if is_lapsed(lic, now):
+    if is_lapsed(lic, now, years=years):
         return dataclasses.replace(lic, status="deactivated", status_reason=LAPSED)
-    if lic.status == "deactivated" and lic.status_reason == LAPSED and window_open(lic, now):
-        return dataclasses.replace(lic, status="unactivated", status_reason=None)
     return lic
 
 
-def due_by(lic: License, now: datetime, until: datetime) -> bool:
+def due_by(lic: License, now: datetime, until: datetime, *, years: int) -> bool:
     """Still unactivated at ``now`` with its last day on or before ``until``'s day."""
-    shown = effective(lic, now)
-    return (shown.status == "unactivated"
-            and activation_deadline(lic.purchased_at) <= until.astimezone(UTC).date())
+    last_day = activation_deadline(lic.purchased_at, years=years)
+    return (effective(lic, now, years=years).status == "unactivated"
+            and last_day <= until.astimezone(UTC).date())
 
 
 def seats_used(lic: License) -> int:
@@ -144,24 +145,30 @@ def _day(value: date | datetime) -> str:
     return value.strftime("%Y-%m-%d")
 
 
-def _closed_sentence(lic: License) -> str:
-    closes = window_closes_at(lic.purchased_at)
+def years_text(years: int) -> str:
+    """``one year``, ``2 years``: the window's length in a sentence."""
+    return "one year" if years == 1 else f"{years} years"
+
+
+def _closed_sentence(lic: License, years: int) -> str:
+    closes = window_closes_at(lic.purchased_at, years=years)
     return (f"its activation window closed at {closes:%Y-%m-%d %H:%M} UTC (the last day to "
-            f"activate was {_day(activation_deadline(lic.purchased_at))}, one year after the "
-            f"purchase on {_day(lic.purchased_at.astimezone(UTC))})")
+            f"activate was {_day(activation_deadline(lic.purchased_at, years=years))}, "
+            f"{years_text(years)} after the purchase on {_day(lic.purchased_at.astimezone(UTC))})")
 
 
-def lapse(lic: License, now: datetime) -> Change:
-    """Record the deactivation of a key whose window passed unactivated."""
-    if not is_lapsed(lic, now):
+def lapse(lic: License, now: datetime, *, years: int) -> Change:
+    """Record the deactivation of a key whose window of ``years`` passed unactivated."""
+    if not is_lapsed(lic, now, years=years):
         raise NoChange(f"{lic.id}: nothing to lapse", lic)
-    closes = window_closes_at(lic.purchased_at)
+    closes = window_closes_at(lic.purchased_at, years=years)
     new = dataclasses.replace(lic, status="deactivated", status_reason=LAPSED)
     return Change(
         new, "deactivated",
-        f"{lic.id}: never activated, {_closed_sentence(lic)}: deactivated [{CLAUSE}]",
+        f"{lic.id}: never activated, {_closed_sentence(lic, years)}: deactivated [{CLAUSE}]",
         {"reason": LAPSED, "clause": CLAUSE,
-         "activation_deadline": _day(activation_deadline(lic.purchased_at)), **key_detail(lic)},
+         "activation_deadline": _day(activation_deadline(lic.purchased_at, years=years)),
+         **key_detail(lic)},
         at=closes,
     )
 
@@ -174,12 +181,12 @@ def _seats_text(lic: License) -> str:
     return f"{seats_used(lic)} of {lic.seats} seat{'s' if lic.seats != 1 else ''} used"
 
 
-def activate(lic: License, machine: str, now: datetime) -> Change:
+def activate(lic: License, machine: str, now: datetime, *, years: int) -> Change:
     """Activate a key on a machine.
 
-    The window gates the first activation only; seats are enforced; the same machine
-    again changes nothing. A first activation after the window raises WindowElapsed
-    carrying the lapse to record.
+    The window (``years`` long) gates the first activation only; seats are enforced;
+    the same machine again changes nothing. A first activation after the window raises
+    WindowElapsed carrying the lapse to record.
     """
     if lic.status == "revoked":
         raise Refused(f"{lic.id} was revoked: it cannot be activated", code="key-revoked")
@@ -187,17 +194,17 @@ def activate(lic: License, machine: str, now: datetime) -> Change:
         raise NoChange(f"{lic.id} is already activated on {machine}; nothing changed", lic)
     if lic.status == "deactivated" and lic.status_reason == LAPSED:
         raise WindowElapsed(
-            f"{lic.id} cannot be activated: it was never activated and {_closed_sentence(lic)}; "
-            f"the key is deactivated [{CLAUSE}]"
+            f"{lic.id} cannot be activated: it was never activated and "
+            f"{_closed_sentence(lic, years)}; the key is deactivated [{CLAUSE}]"
         )
-    if lic.status == "deactivated":
+    if lic.status == "deactivated" and lic.status_reason != LAPSED:
         raise Refused(f"{lic.id} is deactivated ({lic.status_reason or 'no reason given'}): "
                       "it cannot be activated", code="key-deactivated")
-    if is_lapsed(lic, now):
+    if is_lapsed(lic, now, years=years):
         raise WindowElapsed(
-            f"{lic.id} cannot be activated: it was never activated and {_closed_sentence(lic)}; "
-            f"the key is now deactivated [{CLAUSE}]",
-            lapse(lic, now),
+            f"{lic.id} cannot be activated: it was never activated and "
+            f"{_closed_sentence(lic, years)}; the key is now deactivated [{CLAUSE}]",
+            lapse(lic, now, years=years),
         )
     if seats_used(lic) >= lic.seats:
         machines = ", ".join(a.machine for a in lic.activations)
@@ -207,14 +214,16 @@ def activate(lic: License, machine: str, now: datetime) -> Change:
             code="seats-exhausted",
             hint=f"free one with `kscli license deactivate {lic.id} --machine NAME`",
         )
-    first = lic.status == "unactivated"
+    # Never activated before: unactivated, or a lapse recorded under a shorter window
+    # than the one now in force (the only deactivated key that gets this far).
+    first = lic.status != "active"
     new = dataclasses.replace(lic, status="active", status_reason=None,
                               activations=(*lic.activations, Activation(machine, now)))
     detail: dict[str, Any] = {"machine": machine, "seats_used": seats_used(new),
                               "seats": new.seats, **key_detail(lic)}
     if first:
         detail["clause"] = CLAUSE
-        detail["activation_deadline"] = _day(activation_deadline(lic.purchased_at))
+        detail["activation_deadline"] = _day(activation_deadline(lic.purchased_at, years=years))
     return Change(new, "activated", f"{lic.id}: activated on {machine} ({_seats_text(new)})",
                   detail)
 

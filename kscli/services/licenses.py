@@ -3,6 +3,9 @@
 Keys are secrets: the ledger keeps a key's hash, last four symbols and fingerprint;
 the key itself goes where a :class:`kscli.secrets.Keeper` puts it. No event holds
 a key.
+
+The activation window's length is the effective policy's: every use case that shows
+or judges a window takes ``years`` (``Policy.activation_years()``) from its caller.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from kscli.services import Outcome
 from kscli.services.subs import check_clock
 from kscli.store.base import Ledger, Store
 from kscli.views import license_view
+
+SECRETS_SUBJECT = "ledger"
+SECRETS_ACTION = "secrets-in-ledger"
 
 
 @dataclass(frozen=True)
@@ -84,16 +90,35 @@ def _keep(ledger: Ledger, keeper: Keeper, symbols: str, *, product: str,
     return lic
 
 
-def _added_message(lic: License, verb: str, now: datetime) -> str:
-    deadline = rules.activation_deadline(lic.purchased_at)
-    if rules.is_lapsed(lic, now):
+def _note_secrets_in_ledger(ledger: Ledger, keeper: Keeper, now: datetime) -> Event | None:
+    """Record, once per ledger, that keys are kept in it because no keyring works.
+
+    Called inside the transaction that stored the keys. The first time, it appends the
+    ``secrets-in-ledger`` event (naming the keyring backend that failed, never a key)
+    and sets ``keeper.warn`` so that the command warns; once the event exists, later
+    commands stay silent.
+    """
+    if keeper.fallback is None:
+        return None
+    if any(e.action == SECRETS_ACTION for e in ledger.events(SECRETS_SUBJECT)):
+        return None
+    event = ledger.append_event(SECRETS_SUBJECT, SECRETS_ACTION,
+                                {"keyring": keeper.failed_backend, "reason": keeper.fallback},
+                                now)
+    keeper.warn = True
+    return event
+
+
+def _added_message(lic: License, verb: str, now: datetime, years: int) -> str:
+    deadline = rules.activation_deadline(lic.purchased_at, years=years)
+    if rules.is_lapsed(lic, now, years=years):
         return (f"{lic.id}: {verb} a key for {lic.product}; never activated, its activation "
                 f"window closed after {deadline}: it is deactivated [{rules.CLAUSE}]")
     return f"{lic.id}: {verb} a key for {lic.product}, to activate by {deadline}"
 
 
 def add_license(store: Store, now: datetime, *, symbols: str, product: str,
-                purchased_at: datetime, keeper: Keeper, seats: int = 1,
+                purchased_at: datetime, keeper: Keeper, years: int, seats: int = 1,
                 account: str | None = None, sub_id: str | None = None) -> Outcome:
     """Record a key obtained elsewhere; ``symbols`` is already validated."""
     with store.write() as ledger:
@@ -104,12 +129,15 @@ def add_license(store: Store, now: datetime, *, symbols: str, product: str,
         account = _sub_account(ledger, sub_id, account)
         lic = _keep(ledger, keeper, symbols, product=product, purchased_at=purchased_at,
                     now=now, seats=seats, account=account, sub_id=sub_id, issued=False)
-        event = ledger.append_event(lic.id, "created", {"license": license_view(lic, now)}, now)
-    return Outcome(lic, _added_message(lic, "added", now), event)
+        event = ledger.append_event(lic.id, "created",
+                                    {"license": license_view(lic, now, years=years)}, now)
+        _note_secrets_in_ledger(ledger, keeper, now)
+    return Outcome(lic, _added_message(lic, "added", now, years), event)
 
 
 def issue_licenses(store: Store, now: datetime, *, product: str, purchased_at: datetime,
-                   keeper: Keeper, count: int = 1, seats: int = 1, account: str | None = None,
+                   keeper: Keeper, years: int, count: int = 1, seats: int = 1,
+                   account: str | None = None,
                    sub_id: str | None = None,
                    generate: Callable[[], str] = keys.generate) -> list[Issued]:
     """Make ``count`` new keys from ``secrets``, recorded unactivated and issued."""
@@ -122,8 +150,10 @@ def issue_licenses(store: Store, now: datetime, *, product: str, purchased_at: d
                 symbols = keys.validate(generate())  # 110 random bits: practically never
             lic = _keep(ledger, keeper, symbols, product=product, purchased_at=purchased_at,
                         now=now, seats=seats, account=account, sub_id=sub_id, issued=True)
-            event = ledger.append_event(lic.id, "issued", {"license": license_view(lic, now)}, now)
+            event = ledger.append_event(lic.id, "issued",
+                                        {"license": license_view(lic, now, years=years)}, now)
             issued.append(Issued(lic, keys.format_key(symbols), event))
+        _note_secrets_in_ledger(ledger, keeper, now)
     return issued
 
 
@@ -134,7 +164,7 @@ def show(store: Store, target: Target, keeper: Keeper | None = None) -> tuple[Li
         return lic, (keeper.get(ledger, lic) if keeper is not None else None)
 
 
-def listing(store: Store, now: datetime, *, statuses: Sequence[str] = (),
+def listing(store: Store, now: datetime, *, years: int, statuses: Sequence[str] = (),
             product: str | None = None, due_until: datetime | None = None,
             keeper: Keeper | None = None) -> list[tuple[License, str | None]]:
     """Keys by id (by last day to activate with ``due_until``), filtered on their
@@ -143,20 +173,20 @@ def listing(store: Store, now: datetime, *, statuses: Sequence[str] = (),
     out: list[tuple[License, str | None]] = []
     with store.read() as ledger:
         for lic in ledger.licenses():
-            if wanted and rules.effective(lic, now).status not in wanted:
+            if wanted and rules.effective(lic, now, years=years).status not in wanted:
                 continue
             if product and lic.product.casefold() != product.casefold():
                 continue
-            if due_until is not None and not rules.due_by(lic, now, due_until):
+            if due_until is not None and not rules.due_by(lic, now, due_until, years=years):
                 continue
             out.append((lic, keeper.get(ledger, lic) if keeper is not None else None))
     if due_until is not None:
-        out.sort(key=lambda pair: (rules.activation_deadline(pair[0].purchased_at),
+        out.sort(key=lambda pair: (rules.activation_deadline(pair[0].purchased_at, years=years),
                                   len(pair[0].id), pair[0].id))
     return out
 
 
-def activate(store: Store, target: Target, machine: str, now: datetime, *,
+def activate(store: Store, target: Target, machine: str, now: datetime, *, years: int,
              trust_clock: bool = False) -> Outcome:
     """Activate a key on a machine, checking its window inside the write transaction.
 
@@ -167,7 +197,7 @@ def activate(store: Store, target: Target, machine: str, now: datetime, *,
         lic = find(ledger, target)
         check_clock(ledger, now, trust_clock)
         try:
-            change = rules.activate(lic, machine, now)
+            change = rules.activate(lic, machine, now, years=years)
         except NoChange as nothing:
             return Outcome(lic, nothing.message)
         except rules.WindowElapsed as elapsed:
@@ -213,25 +243,30 @@ def revoke(store: Store, target: Target, now: datetime, reason: str | None = Non
     return apply(store, target, now, lambda lic, when: rules.revoke(lic, when, reason))
 
 
-def lapse_due(ledger: Ledger, now: datetime, dry_run: bool, report: Any) -> None:
-    """The sweep's step: one `deactivated` event per key whose window passed unactivated.
+def lapse_due(ledger: Ledger, now: datetime, dry_run: bool, report: Any, *,
+              years: int) -> None:
+    """The sweep's step: one `deactivated` event per key whose window (``years``
+    long) passed unactivated.
 
     Idempotent: a recorded lapse changes the stored status, so it is found once.
     """
-    # A window is at least 365 days long, so nothing bought after this can be due.
-    bound = now - timedelta(days=365)
+    # A window of N calendar years is at least 365 * N days long, so nothing bought
+    # after this can be due.
+    bound = now - timedelta(days=365 * years)
     for lic in list(ledger.licenses(status=("unactivated",), purchased_before=bound)):
         try:
-            change = rules.lapse(lic, now)
+            change = rules.lapse(lic, now, years=years)
         except NoChange:
             continue
         reference = None if dry_run else _record(ledger, change, now).reference
         report.add(lic.id, change.action, change.message, reference)
 
 
-def fill_sample_keys(ledger: Ledger, now: datetime, software_sale: Subscription) -> None:
+def fill_sample_keys(ledger: Ledger, now: datetime, software_sale: Subscription, *,
+                     years: int) -> None:
     """Sample keys for `init --sample`: unactivated, active, lapsed, and the key issued
-    for a one-time software sale. Their keys go into the ledger, never a keyring."""
+    for a one-time software sale. Their keys go into the ledger, never a keyring.
+    ``years`` is the activation window of the policy the sample is made for."""
     keeper = Keeper(use_keyring=False)
     day = timedelta(days=1)
 
@@ -241,16 +276,18 @@ def fill_sample_keys(ledger: Ledger, now: datetime, software_sale: Subscription)
         lic = _keep(ledger, keeper, symbols, product=product, purchased_at=purchased,
                     now=purchased, seats=seats, account=account, sub_id=sub_id, issued=issued)
         ledger.append_event(lic.id, "issued" if issued else "created",
-                            {"license": license_view(lic, purchased)}, now, purchased)
+                            {"license": license_view(lic, purchased, years=years)}, now,
+                            purchased)
         return lic
 
     add("Code Studio", add_months(now, -2) - 4 * day)
     laptop = add("Sketch Pad", add_months(now, -5), seats=2)
     activated_at = laptop.purchased_at + 2 * day
-    change = rules.activate(laptop, "laptop", activated_at)
+    change = rules.activate(laptop, "laptop", activated_at, years=years)
     ledger.save(change.license)
     ledger.append_event(laptop.id, change.action, change.detail, now, activated_at)
-    lapsed = add("Audio Mixer", add_months(now, -13) - 6 * day)
-    _record(ledger, rules.lapse(lapsed, now), now)
+    # Bought a month and six days before its window of ``years`` would still be open.
+    lapsed = add("Audio Mixer", add_months(now, -(12 * years + 1)) - 6 * day)
+    _record(ledger, rules.lapse(lapsed, now, years=years), now)
     add(software_sale.product, software_sale.started_at, account=software_sale.account,
         sub_id=software_sale.id, issued=True)

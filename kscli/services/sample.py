@@ -8,6 +8,7 @@ from decimal import Decimal
 from kscli.domain import subscriptions as rules
 from kscli.domain.calendar import add_months
 from kscli.domain.model import Incident
+from kscli.policy_files import load_default
 from kscli.services.licenses import fill_sample_keys
 from kscli.store.base import Ledger
 from kscli.views import sub_view
@@ -80,5 +81,5 @@ def fill_sample(ledger: Ledger, now: datetime) -> None:
                  currency="USD", vendor="Wayne Software", product="Photo Editor",
                  kind="software")
     # License keys: unactivated, active on a laptop, lapsed, and Photo Editor's key,
-    # issued (so that sale is final).
-    fill_sample_keys(ledger, now, photo)
+    # issued (so that sale is final). Their windows are the built-in policy's.
+    fill_sample_keys(ledger, now, photo, years=load_default().activation_years())

@@ -86,12 +86,19 @@ class SweepReport:
                              "reference": reference})
 
 
-def sweep(store: Store, now: datetime, *, dry_run: bool = False,
+def sweep(store: Store, now: datetime, *, policy=None, dry_run: bool = False,
           trust_clock: bool = False) -> SweepReport:
     """Apply every time-based transition due up to ``now``, in one transaction.
 
-    Idempotent: what is done is recorded, so a second run finds nothing due.
+    ``policy`` (the effective Policy; the built-in one when None) gives the length of
+    the license keys' activation window. Idempotent: what is done is recorded, so a
+    second run finds nothing due.
     """
+    if policy is None:
+        from kscli.policy_files import load_default
+
+        policy = load_default()
+    years = policy.activation_years()
     report = SweepReport()
     opener = store.read if dry_run else store.write
     with opener() as ledger:
@@ -111,15 +118,15 @@ def sweep(store: Store, now: datetime, *, dry_run: bool = False,
         # kscli.services.licenses itself uses check_clock from this module).
         from kscli.services.licenses import lapse_due
 
-        lapse_due(ledger, now, dry_run, report)
+        lapse_due(ledger, now, dry_run, report, years=years)
     return report
 
 
-def renewing(store: Store, until: datetime) -> Iterator[Subscription]:
-    """Active subscriptions that renew (or end) at or before ``until``, soonest first."""
+def renewing(store: Store, since: datetime, until: datetime) -> Iterator[Subscription]:
+    """Active subscriptions whose period ends between ``since`` and ``until``, soonest first."""
     with store.read() as ledger:
-        yield from ledger.subs(status=("active",), period_end_before=until,
-                               order=("period_end", "id"))
+        yield from ledger.subs(status=("active",), period_end_from=since,
+                               period_end_before=until, order=("period_end", "id"))
 
 
 def total_by_currency(subs) -> dict[str, tuple[Decimal, Decimal, int]]:

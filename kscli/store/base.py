@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Iterable, Iterator, Sequence
 
+from kscli.domain.calendar import iso
 from kscli.domain.errors import NotFound
 from kscli.domain.model import Charge, Event, Incident, License, Subscription
 from kscli.store import schema
@@ -135,6 +136,7 @@ class Ledger:
 
     def subs(self, *, status: Sequence[str] | None = None, vendor: str | None = None,
              account: str | None = None, period_end_before: datetime | None = None,
+             period_end_from: datetime | None = None,
              order: Sequence[str] = ("id",)) -> Iterator[Subscription]:
         where: list[tuple[str, str, Any]] = []
         if status:
@@ -143,8 +145,10 @@ class Ledger:
             where.append(("vendor", "ieq", vendor))
         if account:
             where.append(("account", "=", account))
+        if period_end_from is not None:
+            where.append(("period_end", ">=", iso(period_end_from)))
         if period_end_before is not None:
-            where.append(("period_end", "<=", period_end_before.strftime("%Y-%m-%dT%H:%M:%SZ")))
+            where.append(("period_end", "<=", iso(period_end_before)))
         return self._select("subs", where, order=order)
 
     def sub_rows(self, where: Where = (), order: Sequence[str] = ("id",)) -> Iterator[tuple]:

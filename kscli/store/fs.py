@@ -1,8 +1,59 @@
-"""File helpers shared by the file backends: private modes, atomic writes."""
+"""File helpers shared by the file backends: private modes, atomic writes, and the
+boundary that turns a failed write (a full disk, an I/O error, no permission) into a
+one-line Failure naming the file."""
 
 from __future__ import annotations
 
+import errno
+import glob
 import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from kscli.domain.errors import Failure
+
+_FREE = "free some space and run the command again"
+_PERMS = "check the permissions of the file and its folder, or point --store elsewhere"
+WRITE_ERRORS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("the disk is full", _FREE),
+    errno.EDQUOT: ("the disk quota is used up", _FREE),
+    errno.EFBIG: ("the file would pass a size limit", "free some space or raise the limit (ulimit -f)"),
+    errno.EIO: ("an input/output error (is the disk failing?)", "check the disk, then run the command again"),
+    errno.EROFS: ("the file system is read-only", "point --store at a writable place"),
+    errno.EACCES: ("permission denied", _PERMS),
+    errno.EPERM: ("operation not permitted", _PERMS),
+}
+
+
+def cannot_write(path: str, why: str, hint: str) -> Failure:
+    return Failure(f"cannot write {path}: {why}; nothing was changed", code="write-failed",
+                   hint=hint)
+
+
+@contextmanager
+def write_errors(path: str) -> Iterator[None]:
+    """Turn an OSError of a write to ``path`` (full disk, I/O error, permission) into a
+    Failure naming the file, instead of a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        known = WRITE_ERRORS.get(exc.errno)  # type: ignore[arg-type]
+        if known is None:
+            raise
+        raise cannot_write(path, *known) from None
+
+
+def remove_stale_temporaries(path: str) -> None:
+    """Remove temporary copies of ``path`` left by a writer that was killed mid-write.
+
+    Call it only while holding the ledger's write lock: every writer writes its
+    temporary file under that lock, so any one found then is stale.
+    """
+    for stale in glob.glob(glob.escape(path) + ".tmp-*"):
+        try:
+            os.unlink(stale)
+        except OSError:
+            pass
 
 
 def private_umask() -> None:

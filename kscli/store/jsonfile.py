@@ -101,8 +101,9 @@ class JsonStore(Store):
     @contextmanager
     def _locked(self) -> Iterator[None]:
         fs.private_umask()
-        fs.ensure_folder(self.path)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        with fs.write_errors(self.lock_path):
+            fs.ensure_folder(self.path)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             deadline = time.monotonic() + self.busy_timeout
             delay = 0.002
@@ -127,16 +128,18 @@ class JsonStore(Store):
     @contextmanager
     def write(self) -> Iterator[Ledger]:
         with self._locked():
+            fs.remove_stale_temporaries(self.path)  # left by a writer killed mid-write
             tables, version = self._load()
             if 0 < version < SCHEMA_VERSION:
                 backup = f"{self.path}.v{version}.bak"
                 if not os.path.exists(backup):
-                    with open(self.path, "rb") as handle:
+                    with open(self.path, "rb") as handle, fs.write_errors(backup):
                         fs.atomic_write(backup, handle.read())
             tx = MemoryTx(tables, writable=True)
             yield Ledger(tx, self.path)
             if tx.dirty or version != SCHEMA_VERSION:
-                fs.atomic_write(self.path, self._dump(tables))
+                with fs.write_errors(self.path):
+                    fs.atomic_write(self.path, self._dump(tables))
 
     def checks(self) -> list[tuple[str, bool, str]]:
         if not self.exists():

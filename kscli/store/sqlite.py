@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
-from kscli.domain.errors import StoreBusy, StoreUnreadable
+from kscli.domain.errors import KscliError, StoreBusy, StoreUnreadable
 from kscli.store import fs
 from kscli.store.base import Conflict, Ledger, Store, Tx
 from kscli.store.schema import SCHEMA_VERSION
@@ -58,6 +59,27 @@ class SqliteTx(Tx):
         else:
             self.conn.execute("UPDATE counters SET value = ? WHERE name = ?", (value, name))
         return value
+
+
+# SQLite's primary result codes of a write that failed for a reason outside the ledger
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 3, 8, 10, 11, 13
+_SQLITE_NOTADB = 26
+_WRITE_FAILURES = {
+    _SQLITE_FULL: fs.WRITE_ERRORS[errno.ENOSPC],
+    _SQLITE_IOERR: ("a disk I/O error (is the disk full or failing?)",
+                    "free some space or check the disk, then run the command again"),
+    _SQLITE_READONLY: ("the file or its folder is read-only", fs.WRITE_ERRORS[errno.EACCES][1]),
+    _SQLITE_PERM: fs.WRITE_ERRORS[errno.EPERM],
+}
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is open; SQLite may already have done it (after a full disk)."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -144,12 +166,17 @@ class SqliteStore(Store):
         while os.path.exists(target):
             n += 1
             target = f"{self.path}.v{version}.{n}.bak"
-        dest = sqlite3.connect(target)
-        try:
-            conn.backup(dest)
-        finally:
-            dest.close()
-        os.chmod(target, 0o600)
+        with fs.write_errors(target):
+            dest = sqlite3.connect(target)
+            try:
+                conn.backup(dest)
+            except sqlite3.OperationalError as exc:
+                raise fs.cannot_write(target, *_WRITE_FAILURES.get(
+                    (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF,
+                    (str(exc), "free some space or check the disk"))) from None
+            finally:
+                dest.close()
+            os.chmod(target, 0o600)
         return target
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
@@ -167,7 +194,7 @@ class SqliteStore(Store):
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     # -- transactions -------------------------------------------------------------
@@ -199,6 +226,13 @@ class SqliteStore(Store):
                 if _is_busy(exc):
                     raise StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
                                     hint="another kscli is writing; try again") from None
+                if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (_SQLITE_IOERR, _SQLITE_FULL):
+                    # not a damaged ledger: a reader needs room for SQLite's shared-memory file
+                    raise StoreUnreadable(
+                        f"{self.path} cannot be read just now ({exc}: is the disk full or "
+                        "failing?); kscli left it untouched",
+                        hint="free some space or check the disk, then run the command again",
+                    ) from None
                 raise self._unreadable(str(exc)) from None
         finally:
             conn.close()
@@ -206,34 +240,56 @@ class SqliteStore(Store):
     @contextmanager
     def write(self) -> Iterator[Ledger]:
         fs.private_umask()
-        fs.ensure_folder(self.path)
+        with fs.write_errors(self.path):
+            fs.ensure_folder(self.path)
         conn = self._connect(readonly=False)
         try:
             try:
+                # Refuse a newer schema or a foreign database before changing anything
+                # (switching the journal mode rewrites the file's header).
+                self._version(conn)
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 self._prepare(conn)
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.DatabaseError as exc:
-                if _is_busy(exc):
-                    raise StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
-                                    hint="another kscli is writing; try again later") from None
-                raise self._unreadable(str(exc)) from None
+                raise self._write_error(exc) or self._unreadable(str(exc)) from None
             try:
                 yield Ledger(SqliteTx(conn, writable=True), self.path)
+            except sqlite3.DatabaseError as exc:
+                _rollback(conn)
+                failure = self._write_error(exc)
+                if failure is None:
+                    raise
+                raise failure from None
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
             try:
                 conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                if _is_busy(exc):
-                    raise StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
-                                    hint="another kscli is reading; try again") from None
-                raise
+            except sqlite3.DatabaseError as exc:
+                failure = self._write_error(exc, committing=True)
+                _rollback(conn)
+                if failure is None:
+                    raise
+                raise failure from None
         finally:
             conn.close()
+
+    def _write_error(self, exc: sqlite3.DatabaseError, committing: bool = False) -> KscliError | None:
+        """The error to report for a failed write: busy (exit 5), a full disk, an I/O or
+        permission error (exit 1, naming the file), a damaged file (exit 6), else None."""
+        if _is_busy(exc):
+            return StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
+                             hint="another kscli is " + ("reading" if committing else "writing")
+                             + "; try again later")
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if code in _WRITE_FAILURES:
+            return fs.cannot_write(self.path, *_WRITE_FAILURES[code])
+        if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            return self._unreadable(str(exc))
+        return None
 
     def checks(self) -> list[tuple[str, bool, str]]:
         results: list[tuple[str, bool, str]] = []
