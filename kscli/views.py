@@ -9,9 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from kscli.domain import licenses as license_rules
 from kscli.domain.calendar import iso
-from kscli.domain.keys import mask
 from kscli.domain.model import Charge, Event, Incident, License, Subscription
 from kscli.domain.subscriptions import display_status, ends_at
 
@@ -52,6 +50,9 @@ def license_view(lic: License, now: datetime, key: str | None = None, *,
                  years: int) -> dict[str, Any]:
     """A key as of ``now`` (its effective status) under an activation window of
     ``years`` (the effective policy's); the key itself only when given."""
+    from kscli.domain import licenses as license_rules
+    from kscli.domain.keys import mask
+
     shown = license_rules.effective(lic, now, years=years)
     view: dict[str, Any] = {
         "id": lic.id,

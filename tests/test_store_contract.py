@@ -26,9 +26,8 @@ def make_sub(sub_id: str, **changes) -> Subscription:
         region=None, now=T0,
     )
     if changes:
-        import dataclasses
 
-        sub = dataclasses.replace(sub, **changes)
+        sub = sub._replace(**changes)
     return sub
 
 
@@ -85,9 +84,8 @@ def test_save_replaces_a_record(store):
         ledger.add(make_sub("S-1001"))
     with store.write() as ledger:
         sub = ledger.sub("S-1001")
-        import dataclasses
 
-        ledger.save(dataclasses.replace(sub, status="cancelled", auto_renew=False))
+        ledger.save(sub._replace(status="cancelled", auto_renew=False))
     with store.read() as ledger:
         got = ledger.sub("S-1001")
     assert (got.status, got.auto_renew) == ("cancelled", False)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import click
 
 from kscli.cli.app import App, interactive
 from kscli.cli.output import emit_object, note
-from kscli.services import Outcome
+
+if TYPE_CHECKING:
+    from kscli.services import Outcome
 
 SUB_FIELDS: Sequence[tuple[str, str]] = (
     ("id", "id"), ("vendor", "vendor"), ("product", "product"), ("account", "account"),

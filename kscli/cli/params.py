@@ -6,9 +6,8 @@ import sys
 
 import click
 
-from kscli.domain.calendar import CalendarError, parse_duration, parse_when
-from kscli.domain.money import MoneyError, parse_currency
-from kscli.domain.model import PlanError, parse_plan
+# The parsers are imported when a value is converted, not when this module loads:
+# every command imports this module, few use every type.
 
 
 class WhenType(click.ParamType):
@@ -17,6 +16,8 @@ class WhenType(click.ParamType):
     def convert(self, value, param, ctx):
         if not isinstance(value, str):
             return value
+        from kscli.domain.calendar import CalendarError, parse_when
+
         try:
             return parse_when(value)
         except CalendarError as exc:
@@ -29,6 +30,8 @@ class DurationType(click.ParamType):
     def convert(self, value, param, ctx):
         if not isinstance(value, str):
             return value
+        from kscli.domain.calendar import CalendarError, parse_duration
+
         try:
             return parse_duration(value)
         except CalendarError as exc:
@@ -49,6 +52,8 @@ class CurrencyType(click.ParamType):
     name = "CODE"
 
     def convert(self, value, param, ctx):
+        from kscli.domain.money import MoneyError, parse_currency
+
         try:
             return parse_currency(value)
         except MoneyError as exc:
@@ -59,6 +64,8 @@ class PlanType(click.ParamType):
     name = "PLAN"
 
     def convert(self, value, param, ctx):
+        from kscli.domain.model import PlanError, parse_plan
+
         try:
             return parse_plan(value)
         except PlanError as exc:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import calendar as _cal
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import NamedTuple
 
 UTC = timezone.utc
 
@@ -20,8 +20,7 @@ class CalendarError(ValueError):
     """A date, time or duration that cannot be read."""
 
 
-@dataclass(frozen=True, slots=True)
-class Duration:
+class Duration(NamedTuple):
     """A length of time written ``7d``, ``2w``, ``12m`` or ``1y``."""
 
     count: int

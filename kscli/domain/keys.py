@@ -25,7 +25,6 @@ keeps only :func:`key_hash`, :func:`last4` and :func:`fingerprint`.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Callable
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -209,6 +208,8 @@ def mask(last4: str) -> str:
 
 
 def _secret_symbols(count: int) -> str:
+    import secrets  # only issuing needs randomness
+
     return "".join(secrets.choice(ALPHABET) for _ in range(count))
 
 

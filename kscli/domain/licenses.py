@@ -17,10 +17,8 @@ the lapse was recorded yet.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from kscli.domain import keys
 from kscli.domain.calendar import UTC, add_years, start_of_day
@@ -32,14 +30,13 @@ CLAUSE = "license.activation-window"
 LAPSED = "activation-window-elapsed"
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """A new state for a key and the event that records it."""
 
     license: License
     action: str
     message: str
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = {}
     at: datetime | None = None  # when the change took effect, if not now
 
 
@@ -106,7 +103,7 @@ def effective(lic: License, now: datetime, *, years: int) -> License:
     recorded decision keeps the policy it was made under.
     """
     if is_lapsed(lic, now, years=years):
-        return dataclasses.replace(lic, status="deactivated", status_reason=LAPSED)
+        return lic._replace(status="deactivated", status_reason=LAPSED)
     return lic
 
 
@@ -162,7 +159,7 @@ def lapse(lic: License, now: datetime, *, years: int) -> Change:
     if not is_lapsed(lic, now, years=years):
         raise NoChange(f"{lic.id}: nothing to lapse", lic)
     closes = window_closes_at(lic.purchased_at, years=years)
-    new = dataclasses.replace(lic, status="deactivated", status_reason=LAPSED)
+    new = lic._replace(status="deactivated", status_reason=LAPSED)
     return Change(
         new, "deactivated",
         f"{lic.id}: never activated, {_closed_sentence(lic, years)}: deactivated [{CLAUSE}]",
@@ -217,7 +214,7 @@ def activate(lic: License, machine: str, now: datetime, *, years: int) -> Change
     # Never activated before: unactivated, or a lapse recorded under a shorter window
     # than the one now in force (the only deactivated key that gets this far).
     first = lic.status != "active"
-    new = dataclasses.replace(lic, status="active", status_reason=None,
+    new = lic._replace(status="active", status_reason=None,
                               activations=(*lic.activations, Activation(machine, now)))
     detail: dict[str, Any] = {"machine": machine, "seats_used": seats_used(new),
                               "seats": new.seats, **key_detail(lic)}
@@ -237,7 +234,7 @@ def deactivate(lic: License, machine: str, now: datetime) -> Change:
             f"{lic.id} is not activated on {machine} (it is on {where}); nothing changed", lic
         )
     removed = next(a for a in lic.activations if _same_machine(a.machine, machine))
-    new = dataclasses.replace(lic, activations=kept)
+    new = lic._replace(activations=kept)
     return Change(
         new, "machine-deactivated",
         f"{lic.id}: deactivated on {removed.machine}, seat freed ({_seats_text(new)})",
@@ -250,7 +247,7 @@ def revoke(lic: License, now: datetime, reason: str | None = None) -> Change:
     """Revoke a key (a refunded sale): it can never be activated again."""
     if lic.status == "revoked":
         raise NoChange(f"{lic.id} is already revoked; nothing changed", lic)
-    new = dataclasses.replace(lic, status="revoked", status_reason=reason)
+    new = lic._replace(status="revoked", status_reason=reason)
     detail: dict[str, Any] = {**key_detail(lic)}
     if reason:
         detail["reason"] = reason

@@ -7,11 +7,9 @@ forbids it, or raises NoChange when there is nothing to do.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kscli.domain.calendar import add_months, iso
 from kscli.domain.errors import NoChange, Refused
@@ -23,14 +21,13 @@ if TYPE_CHECKING:
 ID_PREFIX = "S-"
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """A new state for a subscription and the event that records it."""
 
     sub: Subscription
     action: str
     message: str
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = {}
     at: datetime | None = None  # when the change took effect, if not now
 
 
@@ -155,7 +152,7 @@ def renew_off(sub: Subscription, now: datetime, policy: Policy | None = None) ->
             f"{sub.id}: auto-renew is already off, active until {_day(ends_at(sub))}; nothing changed",
             sub,
         )
-    new = dataclasses.replace(sub, auto_renew=False)
+    new = sub._replace(auto_renew=False)
     end = ends_at(new)
     message = f"{sub.id}: auto-renew off, active until {_day(end)}"
     detail: dict[str, Any] = {"clause": "cancel.end-of-term", "ends_at": iso(end)}
@@ -176,7 +173,7 @@ def renew_on(sub: Subscription, now: datetime, policy: Policy | None = None) -> 
         )
     if sub.auto_renew:
         raise NoChange(f"{sub.id}: auto-renew is already on; nothing changed", sub)
-    new = dataclasses.replace(sub, auto_renew=True)
+    new = sub._replace(auto_renew=True)
     return Change(
         new,
         "renew-on",
@@ -217,8 +214,7 @@ def cancel(
         detail["partner_reference"] = at_partner
         detail["clause"] = "cancel.partner"
     if immediately:
-        new = dataclasses.replace(
-            sub, status="expired", auto_renew=False, cancelled_at=sub.cancelled_at or now,
+        new = sub._replace(status="expired", auto_renew=False, cancelled_at=sub.cancelled_at or now,
             ended_at=now,
         )
         detail["immediately"] = True
@@ -227,7 +223,7 @@ def cancel(
             f"{sub.id}: cancelled, service ended now; no refund for unused time [refund.no-proration]"
         )
         return Change(new, "cancelled", message, _decided(detail, policy))
-    new = dataclasses.replace(sub, status="cancelled", auto_renew=False, cancelled_at=now)
+    new = sub._replace(status="cancelled", auto_renew=False, cancelled_at=now)
     end = ends_at(new)
     detail["ends_at"] = iso(end)
     message = (
@@ -241,7 +237,7 @@ def dispute(sub: Subscription, now: datetime, note: str | None = None,
             policy: Policy | None = None) -> Change:
     if sub.disputed:
         raise NoChange(f"{sub.id}: a dispute is already recorded; nothing changed", sub)
-    new = dataclasses.replace(sub, disputed=True)
+    new = sub._replace(disputed=True)
     detail: dict[str, Any] = {"clause": "cancel.direct"}
     if note:
         detail["note"] = note
@@ -263,7 +259,7 @@ def due_transitions(sub: Subscription, now: datetime) -> list[Change]:
             boundary = current.period_end
             if renews_at_period_end(current):
                 next_end = period_end_after(current, boundary)
-                current = dataclasses.replace(current, period_start=boundary, period_end=next_end)
+                current = current._replace(period_start=boundary, period_end=next_end)
                 changes.append(
                     Change(
                         current,
@@ -280,7 +276,7 @@ def due_transitions(sub: Subscription, now: datetime) -> list[Change]:
                     )
                 )
                 continue
-            current = dataclasses.replace(current, status="expired", ended_at=boundary)
+            current = current._replace(status="expired", ended_at=boundary)
             changes.append(
                 Change(current, "expired", f"{sub.id}: expired on {_day(boundary)}",
                        {"ended_at": iso(boundary), "clause": "cancel.end-of-term"}, at=boundary)
@@ -289,7 +285,7 @@ def due_transitions(sub: Subscription, now: datetime) -> list[Change]:
         if current.status == "cancelled":
             end = current.ended_at or current.period_end
             if end is not None and end <= now:
-                current = dataclasses.replace(current, status="expired", ended_at=end)
+                current = current._replace(status="expired", ended_at=end)
                 changes.append(
                     Change(current, "expired", f"{sub.id}: service ended on {_day(end)}",
                            {"ended_at": iso(end), "clause": "cancel.end-of-term"}, at=end)

@@ -5,14 +5,12 @@ Services take a Store and ``now`` and return domain results; they never print.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kscli.domain.model import Event
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What a command did: the record as it now stands, a sentence, and the event.
 
     ``event`` is None when nothing changed (the command says so and exits 0).

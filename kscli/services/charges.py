@@ -112,7 +112,7 @@ def import_statement(store: Store, now: datetime, lines: Sequence[StatementLine]
                 if old.sub_id is None:
                     sub_id = matcher(line)
                     if sub_id is not None:
-                        old = replace(old, sub_id=sub_id)
+                        old = old._replace(sub_id=sub_id)
                         ledger.save(old)
                         rematched.append(old)
             else:

@@ -6,7 +6,6 @@ the refund rules of support plans judge [refund.not-started, refund.initial-inci
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 
 from kscli.domain.calendar import iso
@@ -86,7 +85,7 @@ def _close(incident: Incident, state: str, now: datetime) -> Incident:
             code="incident-closed",
             hint=f"open a new incident on {incident.sub_id} with `kscli incident open`",
         )
-    return dataclasses.replace(incident, state=state, closed_at=now)
+    return incident._replace(state=state, closed_at=now)
 
 
 def list_incidents(store: Store, sub_id: str | None = None,

@@ -7,7 +7,6 @@ write transaction, so what is recorded is what the policy said at that moment.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,14 +82,14 @@ def facts_at(ledger: Ledger, sub_id: str, now: datetime, *, past: bool = True) -
         end = rules.period_end_after(sub, start)
         while end <= now:
             start, end = end, rules.period_end_after(sub, end)
-        sub = dataclasses.replace(sub, period_start=start, period_end=end)
+        sub = sub._replace(period_start=start, period_end=end)
 
     incidents = []
     for incident in ledger.incidents(sub_id):
         if incident.opened_at > now:
             continue
         if incident.closed_at is not None and incident.closed_at > now:
-            incident = dataclasses.replace(incident, state="open", closed_at=None)
+            incident = incident._replace(state="open", closed_at=None)
         incidents.append(incident)
     licenses = [
         lic for lic in ledger.licenses(sub_id=sub_id)
@@ -119,7 +118,7 @@ def _as_it_stood(sub: Subscription, history: list[Event], now: datetime) -> Subs
             auto_renew = bool(event.detail.get("subscription", {}).get("auto_renew", auto_renew))
         elif event.at <= now and event.action in ("renew-off", "renew-on", "cancelled"):
             auto_renew = event.action == "renew-on"
-    return dataclasses.replace(sub, status=status, cancelled_at=cancelled_at, ended_at=ended_at,
+    return sub._replace(status=status, cancelled_at=cancelled_at, ended_at=ended_at,
                                auto_renew=auto_renew and status == "active")
 
 
@@ -171,8 +170,8 @@ def request_refund(store: Store, sub_id: str, now: datetime, policy: Policy, *,
         for change in facts.transitions:
             ledger.append_event(sub_id, change.action, change.detail, now, change.at)
 
-        refunded = dataclasses.replace(
-            facts.sub, status="refunded", auto_renew=False, ended_at=now,
+        refunded = facts.sub._replace(
+            status="refunded", auto_renew=False, ended_at=now,
             refuse_service=facts.sub.refuse_service or verdict.clause == REFUSE_SERVICE_CLAUSE,
         )
         ledger.save(refunded)

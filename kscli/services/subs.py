@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Callable, Iterator
@@ -77,9 +76,11 @@ def check_clock(ledger: Ledger, now: datetime, trust_clock: bool) -> None:
         )
 
 
-@dataclass
 class SweepReport:
-    changes: list[dict] = field(default_factory=list)
+    """What a sweep did (or, with --dry-run, would do), one dict a change."""
+
+    def __init__(self) -> None:
+        self.changes: list[dict] = []
 
     def add(self, subject: str, action: str, message: str, reference: str | None) -> None:
         self.changes.append({"subject": subject, "action": action, "message": message,

@@ -7,7 +7,6 @@ domain records and every backend shares one implementation of the ledger's logic
 
 from __future__ import annotations
 
-import secrets as _secrets
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from datetime import date, datetime
@@ -31,7 +30,9 @@ class Conflict(Exception):
 
 def new_reference(now: datetime) -> str:
     """A reference number such as ``KS-20261122-7Q2K9M`` (30 random bits)."""
-    tail = "".join(_secrets.choice(_REF_ALPHABET) for _ in range(6))
+    import secrets  # only writes need it
+
+    tail = "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
     return f"KS-{now.strftime('%Y%m%d')}-{tail}"
 
 

@@ -5,6 +5,10 @@ goes through libpq, so its own settings apply: ``PGPASSWORD``, ``PGPASSFILE``
 (``~/.pgpass``), ``PGSSLMODE``, and service names (``postgresql:///?service=NAME`` or
 ``PGSERVICE``), so that no password has to appear on a command line. The driver
 (psycopg 3, the ``kscli[postgres]`` extra) is imported only when such a ledger is used.
+Unless the URL or the environment sets them, the connection waits at most 5 seconds for
+the server (``connect_timeout``) and uses TCP keepalives, so an unreachable server or a
+dropped network ends the command with exit 5 instead of a hang. Every message shows
+the URL masked (``postgresql://ada:***@db:5432/kscli``), never a password.
 
 How it stays correct with many writers on many hosts
 ----------------------------------------------------
@@ -388,7 +392,8 @@ class PostgresStore(Store):
             return StoreBusy(f"{self.location} is busy ({self._scrub(exc)})", hint="try again")
         if isinstance(exc, psycopg.DataError):
             return BadValue(f"{self.location} cannot store a value ({self._scrub(exc)})",
-                            hint="PostgreSQL text holds no NUL characters; remove them and retry")
+                            hint="PostgreSQL stores no NUL character in text and no whole "
+                                 "number beyond 64 bits; correct the value and retry")
         if isinstance(exc, e.InsufficientPrivilege):
             return self._unreadable(str(exc), hint="ask the database owner to grant this role "
                                                    "access to the kscli tables")

@@ -9,16 +9,14 @@ decimal text, flags are 0 or 1.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from kscli.domain.model import Activation, Charge, Event, Incident, License, Subscription
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     name: str
     key: str
     columns: tuple[tuple[str, str], ...]  # (column, kind)
