@@ -43,7 +43,7 @@ def _valid_key(text: str, *, prefix: str = "invalid key", extra: dict | None = N
     near-copy of the key) goes only into the hint on stderr, and only when asked.
     """
     from kscli.domain import keys
-    from kscli.domain.licenses import KeyRejected
+    from kscli.domain.keys import KeyRejected
 
     try:
         return keys.validate(text)

@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
+
+from kscli.domain.errors import Refused
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 25
@@ -251,3 +254,24 @@ def _swap_fixes(digits: list[int]) -> list[int]:
         if new_value == new_check:
             fixes.append(i)
     return fixes
+
+
+class KeyRejected(Refused):
+    """A key the validator refuses (exit 4, code ``invalid-key``).
+
+    The message says what is wrong and where, never the key itself; ``extra`` adds
+    fields to the JSON object of the refusal.
+    """
+
+    def __init__(self, invalid: InvalidKey, *, hint: str | None = None,
+                 prefix: str = "invalid key", extra: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{prefix}: {invalid.message}", code=CODE, hint=hint)
+        self.kind = invalid.kind
+        self.position = invalid.position
+        self.extra = dict(extra or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**self.extra, **super().to_dict(), "kind": self.kind}
+        if self.position is not None:
+            out["position"] = self.position
+        return out

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from kscli.domain import keys
+from kscli.domain.keys import KeyRejected  # noqa: F401 - part of this module's API
 from kscli.domain.calendar import UTC, add_years, start_of_day
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Activation, License
@@ -50,27 +51,6 @@ class WindowElapsed(Refused):
     def __init__(self, message: str, lapse: Change | None = None) -> None:
         super().__init__(message, code=LAPSED, clause=CLAUSE)
         self.lapse = lapse
-
-
-class KeyRejected(Refused):
-    """A key the validator refuses (exit 4, code ``invalid-key``).
-
-    The message says what is wrong and where, never the key itself; ``extra`` adds
-    fields to the JSON object of the refusal.
-    """
-
-    def __init__(self, invalid: keys.InvalidKey, *, hint: str | None = None,
-                 prefix: str = "invalid key", extra: dict[str, Any] | None = None) -> None:
-        super().__init__(f"{prefix}: {invalid.message}", code=keys.CODE, hint=hint)
-        self.kind = invalid.kind
-        self.position = invalid.position
-        self.extra = dict(extra or {})
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {**self.extra, **super().to_dict(), "kind": self.kind}
-        if self.position is not None:
-            out["position"] = self.position
-        return out
 
 
 # --- the window ------------------------------------------------------------------
