@@ -331,6 +331,11 @@ def test_export_import_export_is_identical_across_backends(tmp_path):
     ('{"format": "kscli-export", "schema": 2, "tables": {"subs": [{"id": "S-1", "price": "abc"}]}}',
      "not a valid dec"),
     ('{"format": "kscli-export", "schema": 2, "tables": {"subs": [{"id": 5}]}}', "expected text"),
+    ('{"format": "kscli-export", "schema": 2, "tables": {"subs": {"id": "S-1"}}}',
+     "expected a list of rows"),
+    ('{"format": "kscli-export", "schema": 2, "tables": {"subs": [{"id": "S-1", "evil": 1}]}}',
+     "unknown columns: evil"),
+    ('{"format": "kscli-export", "schema": 2, "tables": {"subs": [["S-1"]]}}', "expected an object"),
 ])
 def test_import_of_a_bad_file_exits_2_and_writes_nothing(kscli, store_path, tmp_path, content, fragment):
     bad = tmp_path / "bad.json"

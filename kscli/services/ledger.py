@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from operator import itemgetter
+from typing import Any, Iterator, Sequence
 
 from kscli.domain.errors import BadValue, Failure
 from kscli.store.base import Conflict, Store
@@ -34,22 +36,23 @@ def init_ledger(store: Store, now: datetime, *, sample: bool = False) -> str:
 
 
 def export_chunks(store: Store) -> Iterator[str]:
-    """The whole ledger as JSON text, in chunks, in a stable order."""
+    """The whole ledger as JSON text, in chunks, in a stable order: one object a row,
+    keyed by column name, so that people and tools like jq can read it."""
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     with store.read() as ledger:
         yield ('{\n "format": "%s",\n "version": %d,\n "schema": %d,\n "tables": {'
                % (EXPORT_FORMAT, EXPORT_VERSION, SCHEMA_VERSION))
         first_table = True
         for name, table in TABLES.items():
             if name == "secrets":
-                continue
+                continue  # keys never leave the ledger through an export
             yield ("" if first_table else ",") + f'\n  "{name}": ['
             first_table = False
             order = ("seq",) if name == "events" else (table.key,)
             first = True
             names = table.names
             for row in ledger.tx.select(name, (), order=order):
-                yield ("\n   " if first else ",\n   ") + json.dumps(
-                    dict(zip(names, row)), ensure_ascii=False, separators=(",", ":"))
+                yield ("\n   " if first else ",\n   ") + encode(dict(zip(names, row)))
                 first = False
             yield "\n  ]" if not first else "]"
         yield "\n }\n}\n"
@@ -98,7 +101,85 @@ def _check_value(kind: str, value: Any, where: str) -> None:
         raise _bad(where, f"'{value[:40]}' is not a valid {kind} value") from None
 
 
-def parse_export(data: bytes, source: str) -> dict[str, list[dict[str, Any]]]:
+_DT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_DEC = re.compile(r"-?\d{1,12}(\.\d{1,4})?")
+
+
+def _column_ok(kind: str, values: Sequence[Any]) -> bool:
+    """Whether every value of a column is of its kind, checked in bulk (C loops)."""
+    present = [v for v in values if v is not None]
+    types = set(map(type, present))
+    if kind in ("int", "bool"):
+        return types <= {int} and (kind == "int" or set(present) <= {0, 1})
+    if not types <= {str}:
+        return False
+    if kind == "text":
+        return not present or max(map(len, present)) <= 100_000
+    pattern = {"dec": _DEC, "dt": _DT}.get(kind)
+    if pattern is None:
+        return False  # rarer kinds: checked value by value
+    if not all(map(pattern.fullmatch, present)):
+        return False
+    if kind == "dt":
+        try:
+            list(map(datetime.fromisoformat, present))
+        except ValueError:
+            return False
+    return True
+
+
+def _first_bad(kind: str, values: Sequence[Any]) -> int | None:
+    """The index of the first value of a column that is not of its kind, or None.
+
+    An import of 200,000 subscriptions checks millions of cells: the common kinds
+    are checked in bulk first, and only a column that fails is walked cell by cell.
+    """
+    if _column_ok(kind, values):
+        return None
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        try:
+            _check_value(kind, v, "")
+        except BadValue:
+            return i
+        if kind == "dec" and not _DEC.fullmatch(v):
+            return i
+        if kind in ("dt", "text", "int", "bool") and not _column_ok(kind, [v]):
+            return i
+    return None
+
+
+def _table_rows(table, rows: Any, where: str) -> list[tuple]:
+    """A table's rows (objects keyed by column) as tuples in this kscli's column order.
+
+    Keys this kscli does not know are refused; columns a row lacks (an export of an
+    older schema) are empty.
+    """
+    if not isinstance(rows, list):
+        raise _bad(where, "expected a list of rows")
+    names = table.names
+    known = set(names)
+    for i, row in enumerate(rows):
+        if type(row) is not dict:
+            raise _bad(f"{where}, row {i + 1}", "expected an object")
+    if any(len(row) != len(names) for row in rows):
+        for i, row in enumerate(rows):
+            unknown = [str(k) for k in row if k not in known]
+            if unknown:
+                raise _bad(f"{where}, row {i + 1}", f"unknown columns: {', '.join(unknown)}")
+        return [tuple([row.get(c) for c in names]) for row in rows]
+    try:  # an export names every column: take them all at C speed
+        return list(map(itemgetter(*names), rows))
+    except KeyError:
+        for i, row in enumerate(rows):
+            unknown = [str(k) for k in row if k not in known]
+            if unknown:
+                raise _bad(f"{where}, row {i + 1}", f"unknown columns: {', '.join(unknown)}") from None
+        raise  # pragma: no cover - a row with every column cannot miss one
+
+
+def parse_export(data: bytes, source: str) -> dict[str, list[tuple]]:
     """Check a whole export before anything is written; raise BadValue naming the problem."""
     try:
         doc = json.loads(data)
@@ -114,32 +195,105 @@ def parse_export(data: bytes, source: str) -> dict[str, list[dict[str, Any]]]:
     tables = doc.get("tables")
     if not isinstance(tables, dict):
         raise _bad(source, "no tables")
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, list[tuple]] = {}
     for name, table in TABLES.items():
-        rows = tables.get(name, [])
         if name == "secrets":
             continue
-        if not isinstance(rows, list):
-            raise _bad(f"{source}, table {name}", "expected a list of rows")
-        kinds = table.columns
-        keys: set = set()
-        for i, row in enumerate(rows):
-            where = f"{source}, {name} row {i + 1}"
-            if not isinstance(row, dict):
-                raise _bad(where, "expected an object")
-            for column, kind in kinds:
-                _check_value(kind, row.get(column), f"{where}, {column}")
-            key = row.get(table.key)
-            if not isinstance(key, str) or not key or key in keys:
-                raise _bad(where, f"missing or repeated {table.key}")
-            keys.add(key)
-        out[name] = rows
-    subs = {row["id"] for row in out.get("subs", [])}
+        rows = tables.get(name, [])
+        tuples = _table_rows(table, rows, f"{source}, table {name}")
+        columns = list(zip(*tuples)) if tuples else [() for _ in table.names]
+        for (column, kind), values in zip(table.columns, columns):
+            bad = _first_bad(kind, values)
+            if bad is not None:
+                _check_value(kind, values[bad], f"{source}, {name} row {bad + 1}, {column}")
+                raise _bad(f"{source}, {name} row {bad + 1}, {column}", f"not a valid {kind} value")
+            if column == table.key:
+                if not all(values) or len(set(values)) != len(values):
+                    seen: set = set()
+                    for i, v in enumerate(values):
+                        if not v or v in seen:
+                            raise _bad(f"{source}, {name} row {i + 1}", f"missing or repeated {column}")
+                        seen.add(v)
+        out[name] = tuples
+    subs = {row[0] for row in out.get("subs", [])}
     for name in ("licenses", "incidents", "charges"):
+        at = TABLES[name].names.index("sub_id")
         for i, row in enumerate(out.get(name, [])):
-            if row.get("sub_id") is not None and row["sub_id"] not in subs:
-                raise _bad(f"{source}, {name} row {i + 1}", f"sub_id {row['sub_id']} is not in the file")
+            if row[at] is not None and row[at] not in subs:
+                raise _bad(f"{source}, {name} row {i + 1}", f"sub_id {row[at]} is not in the file")
+    _check_meanings(out, source)
     return out
+
+
+# What the rows of an export may say beyond the kind of each value, so that every
+# command can show, list, sweep and export again whatever an import accepted.
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "subs": ("account", "vendor", "product", "plan", "kind", "price", "currency", "started_at",
+             "period_start", "status", "channel"),
+    "licenses": ("product", "purchased_at", "key_hash", "key_last4", "fingerprint", "status",
+                 "seats", "secret_store"),
+    "incidents": ("sub_id", "summary", "opened_at", "state"),
+    "charges": ("posted_on", "description", "amount", "currency", "line_hash"),
+    "events": ("at", "subject", "action"),
+    "counters": ("value",),
+}
+
+
+def _check_meanings(tables: dict[str, list[tuple]], source: str) -> None:
+    """Refuse values no command could use: an unknown plan, status or currency, a date
+    outside the calendar kscli reckons in, a negative price, a malformed key ending."""
+    from kscli.domain.calendar import MAX_YEAR, MIN_YEAR
+    from kscli.domain.keys import ALPHABET
+    from kscli.domain.model import (INCIDENT_STATES, KINDS, LICENSE_STATUSES, SUB_STATUSES,
+                                    PlanError, plan_months)
+    from kscli.domain.money import MINOR_DIGITS
+
+    def known_plan(plan: str) -> bool:
+        try:
+            plan_months(plan)
+        except PlanError:
+            return False
+        return True
+
+    lowest, beyond = f"{MIN_YEAR:04d}", f"{MAX_YEAR + 1:04d}"
+    choices = {("subs", "kind"): KINDS, ("subs", "status"): SUB_STATUSES,
+               ("subs", "channel"): ("direct", "partner"), ("subs", "currency"): MINOR_DIGITS,
+               ("charges", "currency"): MINOR_DIGITS, ("licenses", "status"): LICENSE_STATUSES,
+               ("licenses", "secret_store"): ("keyring", "ledger"),
+               ("incidents", "state"): INCIDENT_STATES}
+    for name, rows in tables.items():
+        if not rows:
+            continue
+        table = TABLES[name]
+        columns = dict(zip(table.names, zip(*rows)))
+
+        def check(column: str, ok, what: str) -> None:
+            for i, value in enumerate(columns[column]):
+                if value is not None and not ok(value):
+                    raise _bad(f"{source}, {name} row {i + 1}, {column}",
+                               f"'{str(value)[:40]}' {what}")
+
+        for column in _REQUIRED.get(name, ()):
+            if None in columns[column]:
+                i = columns[column].index(None)
+                raise _bad(f"{source}, {name} row {i + 1}, {column}", "a value is needed")
+        for (where, column), allowed in choices.items():
+            if where == name and not set(columns[column]) <= {*allowed, None}:
+                shown = ", ".join(allowed) if len(allowed) < 10 else "an ISO 4217 code"
+                check(column, lambda v, allowed=allowed: v in allowed, f"is not one of {shown}")
+        for column, kind in table.columns:
+            present = [v for v in columns[column] if v is not None] if kind in ("dt", "date") else ()
+            if present and (min(present) < lowest or max(present) >= beyond):
+                check(column, lambda v: lowest <= v < beyond,
+                      f"is outside the years {MIN_YEAR} to {MAX_YEAR}")
+        if name == "subs":
+            if not all(map(known_plan, set(columns["plan"]))):
+                check("plan", known_plan, "is not a plan: monthly, annual, once or Nm")
+            check("price", lambda v: not v.startswith("-"), "is negative")
+        elif name == "licenses":
+            check("key_last4", lambda v: len(v) == 4 and all(c in ALPHABET for c in v),
+                  "is not the last four symbols of a key")
+            check("seats", lambda v: v >= 1, "is not a number of seats (1 or more)")
 
 
 def import_ledger(store: Store, data: bytes, source: str) -> dict[str, int]:
@@ -151,6 +305,6 @@ def import_ledger(store: Store, data: bytes, source: str) -> dict[str, int]:
                 hint="pick a new file with --store, or export this one first",
             )
         try:
-            return ledger.load_rows(rows)
+            return ledger.load_tuples(rows)
         except Conflict as exc:
             raise _bad(source, f"a value that must be unique is repeated ({exc})") from None

@@ -48,6 +48,20 @@ class SqliteTx(Tx):
         sql, values = _STATEMENTS.update(table, row)
         self.conn.execute(sql, values)
 
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Load without indexes, then build them once: much faster than keeping them
+        current row by row. Inside the same transaction, so all or nothing."""
+        indexes = self.conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        ).fetchall()
+        self.conn.execute("PRAGMA cache_size = -65536")
+        for name, _ in indexes:
+            self.conn.execute(f"DROP INDEX {name}")
+        yield
+        for _, sql in indexes:
+            self.conn.execute(sql)
+
     def count(self, table: str) -> int:
         return self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
