@@ -7,6 +7,7 @@ currency. Scripts depend on these shapes: add keys, never rename or remove one.
 from __future__ import annotations
 
 from datetime import date, datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from kscli.domain.calendar import iso
@@ -17,7 +18,21 @@ if TYPE_CHECKING:
     from kscli.domain.statement import Finding
 
 
-def sub_view(sub: Subscription) -> dict[str, Any]:
+def sub_view(sub: Subscription, stored: tuple | None = None) -> dict[str, Any]:
+    """The JSON object of a subscription.
+
+    ``stored`` is the row the record was read from, if at hand: its times and price
+    are already in their JSON form (ISO 8601 UTC with Z, decimal text), which spares a
+    listing of 200,000 rows seven date conversions a row. Both give the same object.
+    """
+    if stored is None:
+        times = (iso(sub.started_at), iso(sub.period_start), iso(sub.period_end),
+                 iso(sub.commitment_end), iso(sub.cancelled_at), iso(sub.ended_at))
+        price = str(sub.price)
+    else:
+        times = _stored_times(stored)
+        price = stored[_PRICE]
+    end = ends_at(sub)
     return {
         "id": sub.id,
         "account": sub.account,
@@ -25,25 +40,37 @@ def sub_view(sub: Subscription) -> dict[str, Any]:
         "product": sub.product,
         "plan": sub.plan,
         "kind": sub.kind,
-        "price": str(sub.price),
+        "price": price,
         "currency": sub.currency,
-        "started_at": iso(sub.started_at),
-        "period_start": iso(sub.period_start),
-        "period_end": iso(sub.period_end),
-        "commitment_end": iso(sub.commitment_end),
+        "started_at": times[0],
+        "period_start": times[1],
+        "period_end": times[2],
+        "commitment_end": times[3],
         "auto_renew": sub.auto_renew,
         "status": sub.status,
         "display_status": display_status(sub),
-        "ends_at": iso(ends_at(sub)),
+        "ends_at": None if end is None else iso(end),
         "channel": sub.channel,
         "partner_name": sub.partner_name,
         "partner_portal": sub.partner_portal,
         "region": sub.region,
         "disputed": sub.disputed,
-        "cancelled_at": iso(sub.cancelled_at),
-        "ended_at": iso(sub.ended_at),
+        "cancelled_at": times[4],
+        "ended_at": times[5],
         "refuse_service": sub.refuse_service,
     }
+
+
+def _positions():
+    from kscli.store.schema import SUBS
+
+    names = SUBS.names
+    return (names.index("price"), itemgetter(*(names.index(c) for c in (
+        "started_at", "period_start", "period_end", "commitment_end", "cancelled_at",
+        "ended_at"))))
+
+
+_PRICE, _stored_times = _positions()
 
 
 def license_view(lic: License, now: datetime, key: str | None = None, *,

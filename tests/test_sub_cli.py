@@ -366,3 +366,17 @@ def test_an_unreadable_ledger_exits_6_and_is_left_untouched(kscli, store_path):
         assert store_path in result.stderr and "untouched" in result.stderr
     with open(store_path, "rb") as handle:
         assert handle.read() == b"\x00garbage" * 10
+
+
+def test_a_view_from_the_stored_row_equals_the_view_from_the_record(tmp_path):
+    from kscli.store import open_store
+    from kscli.views import sub_view
+
+    runner = Kscli(str(tmp_path / "views.db"))
+    with freeze_time("2026-11-22T10:00:00Z"):
+        runner("init", "--sample")
+    with open_store(runner.store).read() as ledger:
+        pairs = list(ledger.subs_stored())
+    assert len(pairs) >= 8
+    for sub, row in pairs:
+        assert sub_view(sub, row) == sub_view(sub)

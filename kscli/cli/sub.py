@@ -111,18 +111,19 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
     with app.store.read() as ledger:
         if until is not None:  # renewing within: active only, period ending in the window
             stored = ["active"]
-        subs = ledger.subs(status=stored, vendor=vendor, account=account,
-                           period_end_from=now if until is not None else None,
-                           period_end_before=until, order=order)
+        # Each record comes with its stored row: a streamed listing takes the row's
+        # times as they are instead of converting them again.
+        pairs = ledger.subs_stored(status=stored, vendor=vendor, account=account,
+                                   period_end_from=now if until is not None else None,
+                                   period_end_before=until, order=order)
         if wanted:
-            subs = (s for s in subs if display_status(s) in wanted)
-        if sort == "price" or app.fmt == "table":
-            subs = list(subs)
-            if sort == "price":
-                subs.sort(key=lambda s: (s.currency, s.price))
+            pairs = ((s, row) for s, row in pairs if display_status(s) in wanted)
+        if sort == "price":
+            pairs = sorted(pairs, key=lambda pair: (pair[0].currency, pair[0].price))
         if app.fmt in ("json", "jsonl", "csv"):
-            emit_list(app.fmt, (sub_view(s) for s in subs), [(k, k) for k in CSV_KEYS])
+            emit_list(app.fmt, (sub_view(s, row) for s, row in pairs), [(k, k) for k in CSV_KEYS])
             return
+        subs = [s for s, _ in pairs]
         footer = []
         if app.fmt == "table":
             for currency, (monthly, yearly, n) in total_by_currency(subs).items():
