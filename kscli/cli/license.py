@@ -75,8 +75,8 @@ def _keeper_warning(app, keeper) -> None:
     from kscli.cli.output import note
 
     if keeper.warn:
-        note(f"warning: {keeper.fallback}: license keys are kept in the ledger file "
-             f"{app.store.location} (private, mode 0600); this is said once per ledger, "
+        note(f"warning: {keeper.fallback}: license keys are kept in "
+             f"{app.store.secrets_place}; this is said once per ledger, "
              "`kscli doctor` says where keys go")
 
 

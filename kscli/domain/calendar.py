@@ -9,11 +9,18 @@ from __future__ import annotations
 import calendar as _cal
 import re
 from datetime import date, datetime, time, timedelta, timezone
+
+from kscli.domain.errors import shown
 from typing import NamedTuple
 
 UTC = timezone.utc
 
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*([dwmy])\s*$", re.IGNORECASE)
+
+# The years a date may name, and the longest duration: wide enough for any purchase,
+# renewal or window, narrow enough that a date plus a duration stays in the calendar.
+MIN_YEAR, MAX_YEAR = 1900, 2999
+_LONGEST = {"d": 9999, "w": 5218, "m": 1200, "y": 100}  # about 100 years
 
 
 class CalendarError(ValueError):
@@ -53,9 +60,12 @@ def parse_duration(text: str) -> Duration:
     match = _DURATION.match(text or "")
     if not match:
         raise CalendarError(
-            f"'{text}' is not a duration: write a whole number and a unit, like 7d, 2w, 12m or 1y"
+            f"{shown(text)} is not a duration: write a whole number and a unit, like 7d, 2w, 12m or 1y"
         )
-    return Duration(int(match.group(1)), match.group(2).lower())
+    count, unit = int(match.group(1)), match.group(2).lower()
+    if count > _LONGEST[unit]:
+        raise CalendarError(f"{shown(text)} is too long: at most 100 years (100y, 1200m or 5218w)")
+    return Duration(count, unit)
 
 
 def parse_when(text: str) -> datetime:
@@ -65,19 +75,22 @@ def parse_when(text: str) -> datetime:
     """
     raw = (text or "").strip()
     if not raw or len(raw) > 40:
-        raise CalendarError(f"'{text}' is not a date: write it as 2026-11-22 or 2026-11-22T14:00:00Z")
+        raise CalendarError(f"{shown(text)} is not a date: write it as 2026-11-22 or 2026-11-22T14:00:00Z")
     try:
         if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            return datetime.combine(day, time(), tzinfo=UTC)
-        parsed = datetime.fromisoformat(raw.replace("z", "Z"))
-    except ValueError:
+            parsed = datetime.combine(date.fromisoformat(raw), time(), tzinfo=UTC)
+        else:
+            parsed = datetime.fromisoformat(raw.replace("z", "Z"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise CalendarError(
-            f"'{text}' is not a valid date: write it as 2026-11-22 or 2026-11-22T14:00:00Z"
+            f"{shown(text)} is not a valid date: write it as 2026-11-22 or 2026-11-22T14:00:00Z"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise CalendarError(f"{shown(text)} is out of range: dates run from {MIN_YEAR} to {MAX_YEAR}")
+    return parsed
 
 
 def start_of_day(day: date) -> datetime:

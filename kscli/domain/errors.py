@@ -6,7 +6,25 @@ Commands never catch these: one boundary on the root command prints
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text for a one-line message: control characters (a newline, a terminal escape)
+    written as visible escapes."""
+    return _UNPRINTABLE.sub(lambda m: ("\\x%02x" if ord(m.group()) < 256 else "\\u%04x")
+                            % ord(m.group()), text)
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A value given by a user, quoted for a one-line message, long text cut short."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return f"'{printable(text)}'"
 
 
 class ExitCode(IntEnum):

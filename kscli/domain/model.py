@@ -16,6 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from kscli.domain.errors import shown
+
 PLANS = ("monthly", "annual")
 KINDS = ("subscription", "support", "software")
 SUB_STATUSES = ("active", "cancelled", "expired", "refunded", "suspended")
@@ -39,7 +41,7 @@ def plan_months(plan: str) -> int | None:
         return None
     match = _PLAN_MONTHS.match(plan)
     if not match:
-        raise PlanError(f"'{plan}' is not a plan: use monthly, annual, or a number of months like 3m")
+        raise PlanError(f"{shown(plan)} is not a plan: use monthly, annual, or a number of months like 3m")
     return int(match.group(1))
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
+from kscli.domain.errors import shown
+
 # ISO 4217 active codes and their minor digits (0, 2, 3 or 4). Codes not listed
 # here are refused, so a typo like "USDD" or "EURO" never reaches the ledger.
 _ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -37,7 +39,7 @@ class MoneyError(ValueError):
 def parse_currency(text: str) -> str:
     code = (text or "").strip().upper()
     if code not in MINOR_DIGITS:
-        raise MoneyError(f"'{text}' is not an ISO 4217 currency code: use one like USD, EUR or JPY")
+        raise MoneyError(f"{shown(text)} is not an ISO 4217 currency code: use one like USD, EUR or JPY")
     return code
 
 
@@ -51,17 +53,17 @@ def parse_price(text: str, currency: str) -> Decimal:
     try:
         amount = Decimal(raw)
     except (InvalidOperation, ValueError):
-        raise MoneyError(f"'{text}' is not an amount: write a number like 9.99") from None
+        raise MoneyError(f"{shown(text)} is not an amount: write a number like 9.99") from None
     if not amount.is_finite():
-        raise MoneyError(f"'{text}' is not an amount: write a number like 9.99")
+        raise MoneyError(f"{shown(text)} is not an amount: write a number like 9.99")
     if amount < 0:
-        raise MoneyError(f"price {text} is negative: a price is zero or more")
+        raise MoneyError(f"price {raw} is negative: a price is zero or more")
     if amount >= MAX_AMOUNT:
-        raise MoneyError(f"price {text} is too large: the limit is {MAX_AMOUNT - 1}")
+        raise MoneyError(f"price {shown(raw)[1:-1]} is too large: the limit is {MAX_AMOUNT - 1}")
     digits = MINOR_DIGITS[currency]
     if amount != amount.quantize(quantum(currency), rounding=ROUND_HALF_EVEN):
         raise MoneyError(
-            f"price {text} has more decimals than {currency} has ({digits}): round it to {digits}"
+            f"price {shown(raw)[1:-1]} has more decimals than {currency} has ({digits}): round it to {digits}"
         )
     return amount.quantize(quantum(currency))
 

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from kscli.domain.errors import printable
 from kscli.domain.model import PlanError, parse_plan, plan_months
 
 CLAUSE_IDS: tuple[str, ...] = (
@@ -237,10 +238,12 @@ class _Checker:
     def error(
         self, clause: str | None, message: str, *, key: str | None = None, line: int | None = None
     ) -> None:
-        self.problems.append(Problem(clause, message, ERROR, line or self.line_of(clause, key)))
+        self.problems.append(Problem(clause and printable(clause), printable(message), ERROR,
+                                     line or self.line_of(clause, key)))
 
     def warn(self, clause: str | None, message: str, *, key: str | None = None) -> None:
-        self.problems.append(Problem(clause, message, WARNING, self.line_of(clause, key)))
+        self.problems.append(Problem(clause and printable(clause), printable(message), WARNING,
+                                     self.line_of(clause, key)))
 
     def line_of(self, clause: str | None, key: str | None) -> int | None:
         """Best effort: the line of a clause's header, or of a key after it."""

@@ -164,20 +164,20 @@ def _secrets_checks(app) -> list[dict[str, str]]:
     back to the ledger file by design)."""
     from kscli.secrets import LEDGER, keyring_backend
 
-    location, kept = "the ledger", 0
+    place, kept = "the ledger", 0
     try:
-        location = app.store.location
+        place = app.store.secrets_place
         with app.store.read() as ledger:
             kept = sum(1 for lic in ledger.licenses() if lic.secret_store == LEDGER)
     except KscliError:
         pass  # the store check above already reports it
     backend, detail = keyring_backend()
     if backend is None:
-        results = [line("secrets", "info", f"{detail}: new license keys are kept in the "
-                                           f"ledger file {location} (private, mode 0600)")]
+        results = [line("secrets", "info", f"{detail}: new license keys are kept in "
+                                           f"{place}")]
     else:
         results = [line("secrets", "info", f"license keys go to the system keyring ({detail})")]
     if kept:
         results.append(line("secrets", "info",
-                            f"{kept} license key(s) are kept in the ledger file, not a keyring"))
+                            f"{kept} license key(s) are kept in the ledger, not a keyring"))
     return results

@@ -239,6 +239,9 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
+_ID_PREFIXES = {"subs": "S-", "licenses": "L-", "incidents": "I-", "charges": "C-"}
+
+
 def _check_meanings(tables: dict[str, list[tuple]], source: str) -> None:
     """Refuse values no command could use: an unknown plan, status or currency, a date
     outside the calendar kscli reckons in, a negative price, a malformed key ending."""
@@ -261,6 +264,7 @@ def _check_meanings(tables: dict[str, list[tuple]], source: str) -> None:
                ("charges", "currency"): MINOR_DIGITS, ("licenses", "status"): LICENSE_STATUSES,
                ("licenses", "secret_store"): ("keyring", "ledger"),
                ("incidents", "state"): INCIDENT_STATES}
+    counters = {row[0]: row[1] for row in tables.get("counters", [])}
     for name, rows in tables.items():
         if not rows:
             continue
@@ -286,6 +290,15 @@ def _check_meanings(tables: dict[str, list[tuple]], source: str) -> None:
             if present and (min(present) < lowest or max(present) >= beyond):
                 check(column, lambda v: lowest <= v < beyond,
                       f"is outside the years {MIN_YEAR} to {MAX_YEAR}")
+        prefix = _ID_PREFIXES.get(name)
+        if prefix is not None:  # ids the commands can name, and a counter past them all
+            id_form = re.compile(re.escape(prefix) + r"[1-9][0-9]{0,8}")
+            check("id", id_form.fullmatch, f"is not an id like {prefix}1001")
+            highest = max(int(v[len(prefix):]) for v in columns["id"])
+            last = counters.get(prefix, 1000)
+            if not isinstance(last, int) or highest > last:
+                raise _bad(f"{source}, counters", f"the counter {prefix} ({last}) is below the "
+                           f"highest id {prefix}{highest}: new ids would repeat old ones")
         if name == "subs":
             if not all(map(known_plan, set(columns["plan"]))):
                 check("plan", known_plan, "is not a plan: monthly, annual, once or Nm")

@@ -258,6 +258,11 @@ class Store(ABC):
     def __init__(self, location: str) -> None:
         self.location = location
 
+    @property
+    def secrets_place(self) -> str:
+        """Where license keys go when no keyring is usable, in words for a warning."""
+        return f"the ledger file {self.location} (private, mode 0600)"
+
     @abstractmethod
     def exists(self) -> bool: ...
 

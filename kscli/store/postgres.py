@@ -324,6 +324,11 @@ class _MissingDatabase(Exception):
 class PostgresStore(Store):
     kind = "postgres"
 
+    @property
+    def secrets_place(self) -> str:
+        return (f"the ledger database {self.location} (readable by every role that can "
+                "read its tables)")
+
     def __init__(self, url: str, busy_timeout: float = 10.0) -> None:
         super().__init__(mask_dsn(url))
         self.url = url

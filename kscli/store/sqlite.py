@@ -149,13 +149,14 @@ class SqliteStore(Store):
         return conn
 
     def _version(self, conn: sqlite3.Connection) -> int:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            tables = conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-            ).fetchone()[0]
-            if tables:
-                raise self._unreadable("an SQLite database that is not a kscli ledger")
+        # One statement, so one snapshot: read apart, another process creating the
+        # ledger could commit its tables and version in between.
+        version, tables = conn.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version), "
+            "(SELECT count(*) FROM sqlite_master WHERE type = 'table')"
+        ).fetchone()
+        if version == 0 and tables:
+            raise self._unreadable("an SQLite database that is not a kscli ledger")
         if version > SCHEMA_VERSION:
             raise self._unreadable(
                 f"schema version {version} is newer than this kscli understands "
