@@ -380,3 +380,17 @@ def test_a_view_from_the_stored_row_equals_the_view_from_the_record(tmp_path):
     assert len(pairs) >= 8
     for sub, row in pairs:
         assert sub_view(sub, row) == sub_view(sub)
+
+
+@pytest.mark.parametrize("record", [
+    {"a": "x", "b": None, "c": True, "d": False, "e": 7, "f": "é\n\"\\\u2028"},
+    {"a": 1.5},
+    {"nested": {"k": [1, None]}},
+    {},
+])
+def test_the_fast_line_encoder_writes_what_json_writes(record):
+    from kscli.cli.output import _ONE_LINE, _FlatLines
+
+    line = _FlatLines()
+    assert line(record) == _ONE_LINE(record)
+    assert line(record) == _ONE_LINE(record)  # with its cached keys

@@ -46,6 +46,37 @@ def csv_cell(value: Any) -> str:
 
 # One encoder, built once: json.dumps with options builds a new one on every call.
 _ONE_LINE = json.JSONEncoder(ensure_ascii=False).encode
+_ESCAPE = json.encoder.encode_basestring  # the C escaper, as ensure_ascii=False uses
+_CONSTANTS = {None: "null", True: "true", False: "false"}
+
+
+class _FlatLines:
+    """One-line JSON of flat records (text, null, true/false and whole numbers), the
+    same text as json's encoder gives, about twice as fast: a listing of 200,000
+    rows spends most of its time here. Anything else goes to json's encoder."""
+
+    def __init__(self) -> None:
+        self.keys: tuple = ()
+        self.prefixes: list[str] = []
+
+    def __call__(self, record: dict[str, Any]) -> str:
+        keys = tuple(record)
+        if keys != self.keys:
+            self.keys = keys
+            self.prefixes = [("{" if i == 0 else ", ") + _ESCAPE(k) + ": " for i, k in enumerate(keys)]
+        parts = []
+        for prefix, value in zip(self.prefixes, record.values()):
+            kind = value.__class__
+            if kind is str:
+                parts += (prefix, _ESCAPE(value))
+            elif value is None or kind is bool:
+                parts += (prefix, _CONSTANTS[value])
+            elif kind is int:
+                parts += (prefix, str(value))
+            else:
+                return _ONE_LINE(record)
+        parts.append("}" if parts else "{}")
+        return "".join(parts)
 
 
 def dumps(value: Any) -> str:
@@ -78,14 +109,16 @@ def emit_list(fmt: str, records: Iterable[dict[str, Any]], columns: Sequence[tup
     count = 0
     write = sys.stdout.write
     if fmt == "jsonl":
+        line = _FlatLines()
         for record in records:
-            write(_ONE_LINE(record) + "\n")
+            write(line(record) + "\n")
             count += 1
         return count
     if fmt == "json":
+        line = _FlatLines()
         write("[")
         for record in records:
-            write(("\n  " if count == 0 else ",\n  ") + _ONE_LINE(record))
+            write(("\n  " if count == 0 else ",\n  ") + line(record))
             count += 1
         write("\n]\n" if count else "]\n")
         return count
