@@ -72,7 +72,11 @@ _kscli_pg_install() {
 # Run a command as the unprivileged server user (directly when not root).
 _kscli_pg_as() {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u "$KSCLI_PG_USER" -- "$@"
+        if command -v runuser >/dev/null 2>&1; then
+            runuser -u "$KSCLI_PG_USER" -- "$@"
+        else
+            su -s /bin/sh "$KSCLI_PG_USER" -c "$(printf '%q ' "$@")"
+        fi
     else
         "$@"
     fi
@@ -104,7 +108,9 @@ kscli_pg_start() {
         KSCLI_PG_USER=$(id -un)
     fi
 
-    KSCLI_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kscli-pg.XXXXXX") || _kscli_pg_fail "mktemp failed"
+    local parent=${TMPDIR:-/tmp}
+    [ "$(id -u)" = 0 ] && parent=/tmp  # a folder the server user can reach
+    KSCLI_PG_DIR=$(mktemp -d "$parent/kscli-pg.XXXXXX") || _kscli_pg_fail "mktemp failed"
     chmod 700 "$KSCLI_PG_DIR"
     [ "$(id -u)" = 0 ] && chown "$KSCLI_PG_USER" "$KSCLI_PG_DIR"
     export KSCLI_PG_DIR KSCLI_PG_USER

@@ -4,14 +4,14 @@
 Each of ``--workers`` threads runs its own sequence of `kscli` commands, so that that
 many processes write to the same ledger at once, as cron jobs and people do:
 
-    sub add, then by worker: sweep + sub cancel --yes | license issue + license activate
-    | renew off + renew on | renew off + sub cancel --yes | sub list + sub cancel --yes
+    sub add + sweep + sub cancel --yes | license issue + license activate
+    | sub add + renew off + renew on | sub add + sub list + sub cancel --yes | sub add + sweep
 
-The ledger starts with ``--due`` subscriptions whose periods ended, so that the sweeps
-find renewals to apply while the others write. For each backend it prints the write
-commands, how many succeeded and how many failed with exit 5 (busy past
-KSCLI_BUSY_TIMEOUT), writes per second (successful write commands over wall time), and
-the median and slowest write:
+The ledger does not exist when they start: the first writers create it. Some workers
+add subscriptions that started 100 days ago, so that the sweeps find renewals to apply
+while the others write. For each backend it prints the write commands, how many
+succeeded and how many failed with exit 5 (busy past KSCLI_BUSY_TIMEOUT), writes per
+second (successful write commands over wall time), and the median and slowest write:
 
     pip install . && python bench/stress.py                        # SQLite and JSON
     python bench/stress.py --rounds 5 --pg postgresql://kscli@127.0.0.1:5432/postgres
@@ -36,7 +36,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 WRITES = ("add", "sweep", "renew-off", "renew-on", "cancel", "issue", "activate")
@@ -88,7 +87,6 @@ class LoadRun:
     store: str
     ops: list[Op]
     wall: float
-    seeded: list[str]
     licenses: bool
 
     @property
@@ -109,29 +107,6 @@ class LoadRun:
             "median_write": statistics.median(times),
             "slowest_write": max(times),
         }
-
-
-def seed_export(path: str, count: int, now: datetime) -> list[str]:
-    """A kscli export of ``count`` monthly subscriptions whose period ended ~3 months ago."""
-    from kscli.domain.subscriptions import new_subscription
-    from kscli.store.schema import SCHEMA_VERSION, SUBS, to_row
-
-    started = (now - timedelta(days=100)).replace(microsecond=0)
-    rows, ids = [], []
-    for i in range(count):
-        sub = new_subscription(
-            f"S-{1001 + i}", account="seed", vendor=f"Seed{i % 7}", product="Due", plan="monthly",
-            kind="subscription", price=Decimal("4.99"), currency="EUR", started_at=started,
-            commitment_months=None, auto_renew=bool(i % 3), partner_name=None,
-            partner_portal=None, region=None, now=started,
-        )
-        rows.append(dict(zip(SUBS.names, to_row(sub))))
-        ids.append(sub.id)
-    doc = {"format": "kscli-export", "version": 1, "schema": SCHEMA_VERSION,
-           "tables": {"subs": rows, "counters": [{"name": "S-", "value": 1000 + count}]}}
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(doc, handle)
-    return ids
 
 
 def has_licenses(kscli: str, env: dict[str, str]) -> bool:
@@ -162,6 +137,8 @@ class Load:
         self.store = store
         self.env = env
         self.ops: list[Op] = []
+        past = datetime.now(timezone.utc) - timedelta(days=100)
+        self.past = past.strftime("%Y-%m-%dT%H:%M:%SZ")
         self._lock = threading.Lock()
 
     def run(self, worker: int, name: str, *args: str, subject: str | None = None) -> Op:
@@ -176,44 +153,46 @@ class Load:
         return op
 
     def worker(self, i: int, rounds: int, licenses: bool, start: threading.Barrier) -> None:
-        """Worker ``i``: adds a subscription, then by ``i % 5`` runs a sweep and cancels it
-        (0), issues and activates a key (1), turns auto-renew off and on again (2), turns
-        it off and cancels (3), or lists its subscriptions and cancels (4)."""
+        """Worker ``i`` by ``i % 5``: adds a subscription that started 100 days ago, sweeps
+        and cancels it (0); issues a key and activates it (1); adds a subscription and
+        turns auto-renew off and on (2); adds one, lists its own and cancels it (3); adds
+        one that started 100 days ago and sweeps (4)."""
         start.wait()
         role = i % 5
         if role == 1 and not licenses:
             role = 3
         for r in range(rounds):
-            added = self.run(i, "add", "sub", "add", "--vendor", f"Vendor{i}",
-                             "--product", f"Plan {r}", "--plan", "monthly", "--price", "9.99",
-                             "--currency", "USD", "--account", f"worker-{i}")
-            sub_id = added.result.get("id") if added.ok and isinstance(added.result, dict) else None
-            added.subject = sub_id
-            if role == 0:
-                self.run(i, "sweep", "sweep")
-            elif role == 1:
+            if role == 1:
                 issued = self.run(i, "issue", "license", "issue", "--product", f"Tool {i}")
                 if issued.ok and isinstance(issued.result, list) and issued.result:
                     lic_id = issued.result[0]["id"]
                     issued.subject = lic_id
                     self.run(i, "activate", "license", "activate", lic_id, "--machine",
                              f"host-{i}-{r}", subject=lic_id)
-            elif role == 4:
+                continue
+            started = ["--started", self.past] if role in (0, 4) else []
+            added = self.run(i, "add", "sub", "add", "--vendor", f"Vendor{i}",
+                             "--product", f"Plan {r}", "--plan", "monthly", "--price", "9.99",
+                             "--currency", "USD", "--account", f"worker-{i}", *started)
+            sub_id = added.result.get("id") if added.ok and isinstance(added.result, dict) else None
+            added.subject = sub_id
+            if role in (0, 4):
+                self.run(i, "sweep", "sweep")
+            if role == 3:
                 self.run(i, "list", "sub", "list", "--account", f"worker-{i}")
             if not sub_id:
                 continue
-            if role in (2, 3):
-                self.run(i, "renew-off", "renew", "off", sub_id, subject=sub_id)
             if role == 2:
+                self.run(i, "renew-off", "renew", "off", sub_id, subject=sub_id)
                 self.run(i, "renew-on", "renew", "on", sub_id, subject=sub_id)
-            if role in (0, 3, 4):
+            if role in (0, 3):
                 self.run(i, "cancel", "sub", "cancel", sub_id, "--yes", subject=sub_id)
 
 
-def run_load(store: str, *, workers: int = 20, rounds: int = 1, due: int = 30,
-             busy_timeout: float = 30.0, licenses: bool | None = None,
-             kscli: str | None = None, env: dict[str, str] | None = None) -> LoadRun:
-    """Seed ``store`` with ``due`` due subscriptions, then run the workload on it."""
+def run_load(store: str, *, workers: int = 20, rounds: int = 1, busy_timeout: float = 30.0,
+             licenses: bool | None = None, kscli: str | None = None,
+             env: dict[str, str] | None = None) -> LoadRun:
+    """Run the workload on ``store`` (which need not exist: the writers create it)."""
     kscli = kscli or installed_kscli()
     env = dict(os.environ if env is None else env)
     env["KSCLI_BUSY_TIMEOUT"] = f"{busy_timeout:g}"
@@ -223,15 +202,6 @@ def run_load(store: str, *, workers: int = 20, rounds: int = 1, due: int = 30,
     env = compiled_once(env)
     if licenses is None:
         licenses = has_licenses(kscli, env)
-    seeded: list[str] = []
-    if due:
-        with tempfile.TemporaryDirectory(prefix="kscli-stress-") as work:
-            export = os.path.join(work, "seed.json")
-            seeded = seed_export(export, due, datetime.now(timezone.utc))
-            proc = subprocess.run([kscli, "--store", store, "import", export], capture_output=True,
-                                  text=True, env=env, timeout=300)
-            if proc.returncode != 0:
-                raise RuntimeError(f"seeding {store} failed: {proc.stderr.strip()}")
     load = Load(kscli, store, env)
     barrier = threading.Barrier(workers)
     start = time.perf_counter()
@@ -240,7 +210,7 @@ def run_load(store: str, *, workers: int = 20, rounds: int = 1, due: int = 30,
         for future in futures:
             future.result()
     wall = time.perf_counter() - start
-    return LoadRun(store, load.ops, wall, seeded, licenses)
+    return LoadRun(store, load.ops, wall, licenses)
 
 
 def _pg_database(url: str) -> tuple[str, str]:
@@ -270,7 +240,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=20, help="processes writing at once")
     parser.add_argument("--rounds", type=int, default=3, help="command sequences per worker")
-    parser.add_argument("--due", type=int, default=30, help="due subscriptions for the sweeps")
     parser.add_argument("--busy-timeout", type=float, default=30.0,
                         help="KSCLI_BUSY_TIMEOUT for every command, in seconds")
     parser.add_argument("--backends", default="sqlite,json", help="file backends to measure")
@@ -292,8 +261,7 @@ def main() -> None:
     failed = False
     try:
         for backend, spec, _ in targets:
-            run = run_load(spec, workers=args.workers, rounds=args.rounds, due=args.due,
-                           busy_timeout=args.busy_timeout, kscli=kscli)
+            run = run_load(spec, workers=args.workers, rounds=args.rounds, busy_timeout=args.busy_timeout, kscli=kscli)
             s = run.summary()
             failed |= bool(s["other"])
             print(f"{backend:9} {s['writes']:>6} {s['ok']:>5} {s['busy']:>6} {s['other']:>5} "

@@ -57,6 +57,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def edit_rows(doc: dict, table: str, edit) -> None:
+    """Change one table of an export through ``edit(rows as dicts) -> rows``, in whichever
+    shape the export keeps its rows (a list of objects, or columns and rows)."""
+    held = doc["tables"].get(table, [])
+    if isinstance(held, dict):
+        columns = held["columns"]
+        rows = edit([dict(zip(columns, row)) for row in held["rows"]])
+        held["rows"] = [[row.get(c) for c in columns] for row in rows]
+    else:
+        doc["tables"][table] = edit(held)
+
+
 def make_sub(sub_id: str, **changes):
     import dataclasses
 
@@ -68,7 +80,11 @@ def make_sub(sub_id: str, **changes):
         commitment_months=None, auto_renew=True, partner_name=None, partner_portal=None,
         region=None, now=T0,
     )
-    return dataclasses.replace(sub, **changes) if changes else sub
+    if not changes:
+        return sub
+    if hasattr(sub, "_replace"):  # records are NamedTuples
+        return sub._replace(**changes)
+    return sub._replace(**changes)
 
 
 # -- the DSN never shows a password -------------------------------------------------------
@@ -264,7 +280,7 @@ def test_a_database_with_a_foreign_subs_table_is_not_taken_for_a_ledger(pg, pg_u
 
 
 @pytest.mark.postgres
-def test_a_version_1_ledger_is_migrated_in_place_on_first_use(pg, pg_url):
+def test_a_version_1_ledger_is_migrated_in_place_on_first_use(pg_url):
     from kscli.store.postgres import migration_statements
 
     with connect(pg_url) as conn:
@@ -418,6 +434,32 @@ def test_a_large_listing_streams_through_a_server_side_cursor(pg_url):
     assert seen == rows
 
 
+def index_names(url: str, table: str) -> set[str]:
+    with connect(url) as conn:
+        return {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s",
+                                           (table,))}
+
+
+@pytest.mark.postgres
+def test_a_bulk_load_rebuilds_its_indexes_and_a_conflict_in_it_changes_nothing(pg_url):
+    from kscli.store.base import Conflict
+
+    with _store(pg_url).write():
+        pass
+    indexes = index_names(pg_url, "subs")
+    assert {"subs_pkey", "ix_subs_vendor", "ix_subs_status_period_end"} <= indexes
+    with _store(pg_url).write() as ledger:
+        batch = [make_sub(f"S-{1001 + n}") for n in range(100)]
+        with pytest.raises(Conflict):
+            ledger.add_many(batch + [make_sub("S-1050")], "subs")
+        assert ledger.tx.count("subs") == 0  # all of the rows or none; the transaction goes on
+        ledger.add_many(batch, "subs")
+    assert index_names(pg_url, "subs") == indexes
+    with _store(pg_url).read() as ledger:
+        assert ledger.tx.count("subs") == 100
+        assert [s.id for s in ledger.subs(vendor="ACME")][:2] == ["S-1001", "S-1002"]
+
+
 @pytest.mark.postgres
 def test_order_of_listings_matches_sqlite_byte_for_byte(pg_url, tmp_path):
     """"C" collation and NULLs first: the same order as SQLite, accents and case included."""
@@ -439,16 +481,34 @@ def test_order_of_listings_matches_sqlite_byte_for_byte(pg_url, tmp_path):
 
 
 @pytest.mark.postgres
-def test_a_failed_import_leaves_the_postgres_ledger_empty(pg, tmp_path):
+def test_a_conflict_after_a_bulk_load_rolls_the_whole_write_back(pg_url):
+    from kscli.domain.model import Event
+    from kscli.store.base import Conflict
+    from kscli.store.schema import to_row
+
+    store = _store(pg_url)
+    with store.write():
+        pass
+    indexes = index_names(pg_url, "subs")
+    repeated = to_row(Event("KS-20260131-AAAAAA", T0, "S-10001", "created", {}))
+    with pytest.raises(Conflict):
+        with store.write() as ledger:  # as an import does: many rows, then a repeated value
+            ledger.add_many((make_sub(f"S-{10001 + n}") for n in range(100)), "subs")
+            ledger.tx.insert("events", [repeated, repeated])
+    with store.read() as ledger:
+        assert ledger.tx.count("subs") == 0 and list(ledger.events()) == []
+    assert index_names(pg_url, "subs") == indexes
+
+
+@pytest.mark.postgres
+def test_a_value_postgres_cannot_store_exits_2_and_writes_nothing(pg, tmp_path):
     sqlite = Kscli(ledger_path(tmp_path, "sqlite"))
-    for _ in range(70):  # enough rows for the COPY path
-        sqlite.json(*SUB)
+    sqlite.json(*SUB)
     doc = json.loads(sqlite("export").stdout)
-    charge = {"id": "C-1001", "posted_on": "2026-11-20", "description": "ACME", "amount": "9.99",
-              "currency": "USD", "line_hash": "same", "sub_id": "S-1001", "statement": "a.csv",
-              "imported_at": "2026-11-22T10:00:00Z"}
-    doc["tables"]["charges"] = [charge, dict(charge, id="C-1002")]  # a repeated line hash
-    (tmp_path / "bad.json").write_text(json.dumps(doc))
-    result = pg("import", str(tmp_path / "bad.json"))
-    assert result.exit_code == 2 and "unique" in result.stderr
+    edit_rows(doc, "subs",  # SQLite keeps a NUL character; PostgreSQL cannot
+              lambda rows: [dict(rows[0], product="Cloud\u0000Plus")] + rows[1:])
+    (tmp_path / "nul.json").write_text(json.dumps(doc))
+    result = pg("import", str(tmp_path / "nul.json"))
+    assert result.exit_code == 2, result.stderr
+    assert "NUL" in result.stderr and "Traceback" not in result.stderr
     assert pg("sub", "list", fmt="json").json() == []

@@ -196,12 +196,14 @@ def parse_export(data: bytes, source: str) -> dict[str, list[tuple]]:
     if not isinstance(tables, dict):
         raise _bad(source, "no tables")
     out: dict[str, list[tuple]] = {}
+    by_column: dict[str, dict[str, tuple]] = {}
     for name, table in TABLES.items():
         if name == "secrets":
             continue
         rows = tables.get(name, [])
         tuples = _table_rows(table, rows, f"{source}, table {name}")
         columns = list(zip(*tuples)) if tuples else [() for _ in table.names]
+        by_column[name] = dict(zip(table.names, columns))
         for (column, kind), values in zip(table.columns, columns):
             bad = _first_bad(kind, values)
             if bad is not None:
@@ -221,7 +223,7 @@ def parse_export(data: bytes, source: str) -> dict[str, list[tuple]]:
         for i, row in enumerate(out.get(name, [])):
             if row[at] is not None and row[at] not in subs:
                 raise _bad(f"{source}, {name} row {i + 1}", f"sub_id {row[at]} is not in the file")
-    _check_meanings(out, source)
+    _check_meanings(by_column, source)
     return out
 
 
@@ -242,9 +244,14 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 _ID_PREFIXES = {"subs": "S-", "licenses": "L-", "incidents": "I-", "charges": "C-"}
 
 
-def _check_meanings(tables: dict[str, list[tuple]], source: str) -> None:
+def _check_meanings(tables: dict[str, dict[str, tuple]], source: str) -> None:
     """Refuse values no command could use: an unknown plan, status or currency, a date
-    outside the calendar kscli reckons in, a negative price, a malformed key ending."""
+    outside the calendar kscli reckons in, a negative price, a malformed key ending, an
+    id the commands cannot name or a counter that would hand it out again.
+
+    ``tables`` holds each table's columns. Every check runs over whole columns (sets,
+    min and max) and looks for the row at fault only when one fails.
+    """
     from kscli.domain.calendar import MAX_YEAR, MIN_YEAR
     from kscli.domain.keys import ALPHABET
     from kscli.domain.model import (INCIDENT_STATES, KINDS, LICENSE_STATUSES, SUB_STATUSES,
@@ -264,14 +271,12 @@ def _check_meanings(tables: dict[str, list[tuple]], source: str) -> None:
                ("charges", "currency"): MINOR_DIGITS, ("licenses", "status"): LICENSE_STATUSES,
                ("licenses", "secret_store"): ("keyring", "ledger"),
                ("incidents", "state"): INCIDENT_STATES}
-    counters = {row[0]: row[1] for row in tables.get("counters", [])}
-    for name, rows in tables.items():
-        if not rows:
+    counters = dict(zip(tables["counters"]["name"], tables["counters"]["value"]))
+    for name, columns in tables.items():
+        if not columns or not columns[TABLES[name].key]:
             continue
-        table = TABLES[name]
-        columns = dict(zip(table.names, zip(*rows)))
 
-        def check(column: str, ok, what: str) -> None:
+        def fail(column: str, ok, what: str) -> None:
             for i, value in enumerate(columns[column]):
                 if value is not None and not ok(value):
                     raise _bad(f"{source}, {name} row {i + 1}, {column}",
@@ -284,29 +289,40 @@ def _check_meanings(tables: dict[str, list[tuple]], source: str) -> None:
         for (where, column), allowed in choices.items():
             if where == name and not set(columns[column]) <= {*allowed, None}:
                 shown = ", ".join(allowed) if len(allowed) < 10 else "an ISO 4217 code"
-                check(column, lambda v, allowed=allowed: v in allowed, f"is not one of {shown}")
-        for column, kind in table.columns:
-            present = [v for v in columns[column] if v is not None] if kind in ("dt", "date") else ()
-            if present and (min(present) < lowest or max(present) >= beyond):
-                check(column, lambda v: lowest <= v < beyond,
-                      f"is outside the years {MIN_YEAR} to {MAX_YEAR}")
+                fail(column, lambda v, allowed=allowed: v in allowed, f"is not one of {shown}")
+        for column, kind in TABLES[name].columns:
+            if kind in ("dt", "date"):
+                present = list(filter(None, columns[column]))
+                if present and (min(present) < lowest or max(present) >= beyond):
+                    fail(column, lambda v: lowest <= v < beyond,
+                         f"is outside the years {MIN_YEAR} to {MAX_YEAR}")
+            elif kind == "int":  # what every backend's INTEGER holds (PostgreSQL: 32 bits)
+                present = [v for v in columns[column] if v is not None]
+                if present and (min(present) < -2**31 or max(present) >= 2**31):
+                    fail(column, lambda v: -2**31 <= v < 2**31, "is too large a number")
         prefix = _ID_PREFIXES.get(name)
         if prefix is not None:  # ids the commands can name, and a counter past them all
+            ids = columns["id"]
             id_form = re.compile(re.escape(prefix) + r"[1-9][0-9]{0,8}")
-            check("id", id_form.fullmatch, f"is not an id like {prefix}1001")
-            highest = max(int(v[len(prefix):]) for v in columns["id"])
+            if not all(map(id_form.fullmatch, ids)):
+                fail("id", id_form.fullmatch, f"is not an id like {prefix}1001")
+            highest = int(max(zip(map(len, ids), ids))[1][len(prefix):])  # S-999 < S-1000
             last = counters.get(prefix, 1000)
             if not isinstance(last, int) or highest > last:
                 raise _bad(f"{source}, counters", f"the counter {prefix} ({last}) is below the "
                            f"highest id {prefix}{highest}: new ids would repeat old ones")
         if name == "subs":
             if not all(map(known_plan, set(columns["plan"]))):
-                check("plan", known_plan, "is not a plan: monthly, annual, once or Nm")
-            check("price", lambda v: not v.startswith("-"), "is negative")
+                fail("plan", known_plan, "is not a plan: monthly, annual, once or Nm")
+            if min(columns["price"]).startswith("-"):  # "-" sorts before every digit
+                fail("price", lambda v: not v.startswith("-"), "is negative")
         elif name == "licenses":
-            check("key_last4", lambda v: len(v) == 4 and all(c in ALPHABET for c in v),
-                  "is not the last four symbols of a key")
-            check("seats", lambda v: v >= 1, "is not a number of seats (1 or more)")
+            last4 = set(columns["key_last4"])
+            if not all(len(v) == 4 and set(v) <= set(ALPHABET) for v in last4):
+                fail("key_last4", lambda v: len(v) == 4 and set(v) <= set(ALPHABET),
+                     "is not the last four symbols of a key")
+            if min(columns["seats"]) < 1:
+                fail("seats", lambda v: v >= 1, "is not a number of seats (1 or more)")
 
 
 def import_ledger(store: Store, data: bytes, source: str) -> dict[str, int]:
