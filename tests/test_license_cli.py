@@ -112,8 +112,11 @@ def test_validate_a_swapped_key_exits_4_and_suggests_only_on_stderr(kscli):
     assert "look swapped at positions" in doc["message"]
     assert_no_key(result.stdout, key)
     assert_no_key(result.stdout, typo)
-    assert f"did you mean {key}?" in result.stderr
+    assert_no_key(result.stderr, key)  # not echoed, not even as a suggestion
     assert result.stderr.startswith("Error: invalid key: the check symbols do not match")
+    revealed = kscli("license", "validate", typo, "--reveal")
+    assert revealed.exit_code == 4 and f"did you mean {key}?" in revealed.stderr
+    assert_no_key(revealed.stdout, key)
 
 
 @pytest.mark.parametrize("mangle, said", [
@@ -642,7 +645,8 @@ def test_validate_runs_in_a_real_process_without_keyring_sqlite_or_the_store(tmp
     bad = subprocess.run([sys.executable, "-m", "kscli", "license", "validate", "-"],
                          input=swapped(key), capture_output=True, text=True, env=env,
                          cwd=tmp_path, timeout=60)
-    assert bad.returncode == 4 and "did you mean" in bad.stderr and bad.stdout == ""
+    assert bad.returncode == 4 and "look swapped" in bad.stderr and bad.stdout == ""
+    assert "did you mean" not in bad.stderr
     probe = (
         "import sys\n"
         "import kscli.cli.license\n"

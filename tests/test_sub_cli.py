@@ -394,3 +394,23 @@ def test_the_fast_line_encoder_writes_what_json_writes(record):
     line = _FlatLines()
     assert line(record) == _ONE_LINE(record)
     assert line(record) == _ONE_LINE(record)  # with its cached keys
+
+
+def test_export_to_a_full_disk_fails_in_one_line_and_leaves_no_partial_file(kscli, add_sub, tmp_path, monkeypatch):
+    import errno
+
+    from kscli.store import fs
+
+    add_sub()
+    target = tmp_path / "backup.json"
+    target.write_text("previous backup\n")
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(fs, "atomic_write", full)
+    result = kscli("export", "-o", str(target))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot write {target}: the disk is full")
+    assert "Traceback" not in result.stderr
+    assert target.read_text() == "previous backup\n"

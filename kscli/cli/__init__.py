@@ -89,6 +89,14 @@ class RootGroup(LazyGroup):
         except BrokenPipeError:
             _quiet_stdout()
             ctx.exit(0)
+        except OSError as exc:  # writing an export or output to a full or failing disk
+            from kscli.store.fs import WRITE_ERRORS, cannot_write
+
+            known = WRITE_ERRORS.get(exc.errno)
+            if known is None:
+                raise
+            _fail(ctx.find_object(App), cannot_write(exc.filename or "the output", *known))
+            ctx.exit(1)
 
     def main(self, *args, **kwargs):
         if os.environ.get("_KSCLI_COMPLETE"):

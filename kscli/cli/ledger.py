@@ -70,11 +70,10 @@ def export(output):
     app = get_app()
     text = export_ledger(app.store)
     if output:
-        import os
+        from kscli.store.fs import atomic_write, write_errors
 
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with write_errors(output):  # whole or not at all, and private (0600)
+            atomic_write(output, text.encode())
     else:
         sys.stdout.write(text)
 

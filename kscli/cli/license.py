@@ -353,12 +353,14 @@ def deactivate(target, machine):
 
 @license.command("validate")
 @click.argument("key", metavar="KEY")
-def validate(key):
+@click.option("--reveal", is_flag=True,
+              help="Where a swap of two neighbouring symbols would fix the key, show the fixed key.")
+def validate(key, reveal):
     """Check a key offline: no ledger, no keyring (for CI). Exit 0 valid, 4 invalid.
 
     Says what is wrong and where (length, a bad symbol at position N, a failed
-    check); where one swap of neighbouring symbols would fix it, suggests that on
-    stderr.
+    check), and which two neighbouring symbols look swapped when one swap would fix
+    it; the fixed key itself is shown only with --reveal, as keys are never echoed.
 
     \b
     Examples:
@@ -369,7 +371,7 @@ def validate(key):
     from kscli.domain import keys
 
     app = get_app()
-    symbols = _valid_key(p.read_secret_arg(key), extra={"valid": False}, suggest=True)
+    symbols = _valid_key(p.read_secret_arg(key), extra={"valid": False}, suggest=reveal)
     last4 = keys.last4(symbols)
     view = {"valid": True, "key_masked": keys.mask(last4), "key_last4": last4,
             "fingerprint": keys.fingerprint(symbols)}
