@@ -103,6 +103,10 @@ def _check_value(kind: str, value: Any, where: str) -> None:
 
 _DT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _DEC = re.compile(r"-?\d{1,12}(\.\d{1,4})?")
+# Whole columns at once: the values joined by NUL (which no valid value holds), matched
+# by one regular expression in C instead of one call a value.
+_DT_COLUMN = re.compile(r"(?:\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ(?:\x00|\Z))*")
+_DEC_COLUMN = re.compile(r"(?:-?\d{1,12}(?:\.\d{1,4})?(?:\x00|\Z))*")
 
 
 def _column_ok(kind: str, values: Sequence[Any]) -> bool:
@@ -115,14 +119,17 @@ def _column_ok(kind: str, values: Sequence[Any]) -> bool:
         return False
     if kind == "text":
         return not present or max(map(len, present)) <= 100_000
-    pattern = {"dec": _DEC, "dt": _DT}.get(kind)
+    pattern = {"dec": _DEC_COLUMN, "dt": _DT_COLUMN}.get(kind)
     if pattern is None:
         return False  # rarer kinds: checked value by value
-    if not all(map(pattern.fullmatch, present)):
+    if not present:
+        return True
+    joined = "\x00".join(present)
+    if joined.count("\x00") != len(present) - 1 or not pattern.fullmatch(joined):
         return False
-    if kind == "dt":
+    if kind == "dt":  # the times are in range by the pattern; the days must exist
         try:
-            list(map(datetime.fromisoformat, present))
+            list(map(date.fromisoformat, {v[:10] for v in present}))
         except ValueError:
             return False
     return True
