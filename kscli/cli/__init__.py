@@ -100,7 +100,7 @@ class RootGroup(LazyGroup):
 
     def main(self, *args, **kwargs):
         if os.environ.get("_KSCLI_COMPLETE"):
-            import kscli.cli.shell  # noqa: F401 - registers kscli's completion scripts
+            import kscli.cli.shell  # noqa: F401  (registers kscli's completion scripts)
         try:
             return super().main(*args, **kwargs)
         except BrokenPipeError:

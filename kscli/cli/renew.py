@@ -67,7 +67,6 @@ def due(within, as_of):
     from kscli.cli.output import emit_list
     from kscli.domain.subscriptions import renews_at_period_end
     from kscli.services.subs import renewing
-    from kscli.views import day
 
     app = get_app()
     now = as_of or app.now

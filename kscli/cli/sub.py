@@ -97,7 +97,7 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
     from kscli.cli.output import emit_list
     from kscli.domain.subscriptions import display_status
     from kscli.services.subs import total_by_currency
-    from kscli.views import day, sub_view
+    from kscli.views import sub_view
 
     app = get_app()
     now = as_of or app.now

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, Iterable, Iterator, Sequence
 
 from kscli.domain.calendar import iso
-from kscli.domain.errors import NotFound
+from kscli.domain.errors import NotFound, StoreUnreadable
 from kscli.domain.model import Charge, Event, Incident, License, Subscription
 from kscli.store import schema
 from kscli.store.schema import TABLES, from_row, to_row
@@ -257,6 +257,18 @@ class Store(ABC):
 
     def __init__(self, location: str) -> None:
         self.location = location
+
+    def _unreadable(self, why: str, hint: str | None = None) -> StoreUnreadable:
+        """Exit 6: the ledger cannot be used, and was not touched."""
+        return StoreUnreadable(
+            f"{self.location} is not a readable kscli ledger ({why}); kscli left it untouched",
+            hint=hint or "restore it from a backup, or point --store at another ledger",
+        )
+
+    def _newer_schema(self, version: int, hint: str | None = None) -> StoreUnreadable:
+        return self._unreadable(
+            f"schema version {version} is newer than this kscli understands "
+            f"({schema.SCHEMA_VERSION}); upgrade kscli", hint)
 
     @property
     def secrets_place(self) -> str:

@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from kscli.domain.errors import StoreBusy, StoreUnreadable
+from kscli.domain.errors import StoreBusy
 from kscli.store import fs
 from kscli.store.base import Ledger, Store
 from kscli.store.memory import MemoryTx
@@ -36,12 +36,6 @@ class JsonStore(Store):
 
     def exists(self) -> bool:
         return os.path.exists(self.path)
-
-    def _unreadable(self, why: str) -> StoreUnreadable:
-        return StoreUnreadable(
-            f"{self.path} is not a readable kscli ledger ({why}); kscli left it untouched",
-            hint="restore it from a backup, or point --store at another ledger",
-        )
 
     def _load(self) -> tuple[dict[str, dict[str, tuple]], int]:
         """The stored tables, or empty ones for a missing file."""
@@ -63,10 +57,7 @@ class JsonStore(Store):
         if not isinstance(version, int) or version < 1:
             raise self._unreadable("no schema version")
         if version > SCHEMA_VERSION:
-            raise self._unreadable(
-                f"schema version {version} is newer than this kscli understands "
-                f"({SCHEMA_VERSION}); upgrade kscli"
-            )
+            raise self._newer_schema(version)
         stored = doc.get("tables")
         if not isinstance(stored, dict):
             raise self._unreadable("no tables")

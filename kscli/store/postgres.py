@@ -146,25 +146,10 @@ class _PgStatements(Statements):
     def __init__(self) -> None:
         super().__init__("%s")
 
-    def select(self, table: str, where: Sequence[tuple[str, str, Any]], order: Sequence[str],
-               limit: int | None, descending: bool) -> tuple[str, list[Any]]:
-        sql, params = super().select(table, where, (), None, False)
-        if order:
-            key = TABLES[table].key
-            plain = " DESC" if descending else ""
-            nulls = " DESC NULLS LAST" if descending else " NULLS FIRST"
-            terms = []
-            for column in order:
-                if column == "id":  # S-999 before S-1000
-                    terms += [f"length(id){plain}", f"id{plain}"]
-                elif column in (key, "seq"):
-                    terms.append(f"{column}{plain}")
-                else:
-                    terms.append(f"{column}{nulls}")
-            sql += " ORDER BY " + ", ".join(terms)
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return sql, params
+    def order_term(self, spec, column: str, descending: bool) -> str:
+        if column in (spec.key, "seq"):
+            return f"{column}{' DESC' if descending else ''}"
+        return f"{column}{' DESC NULLS LAST' if descending else ' NULLS FIRST'}"
 
 
 _STATEMENTS = _PgStatements()
@@ -363,10 +348,8 @@ class PostgresStore(Store):
         return ",".join(f"{h}:{p or '5432'}" for h, p in zip(hosts, ports))
 
     def _unreadable(self, why: str, hint: str | None = None) -> StoreUnreadable:
-        return StoreUnreadable(
-            f"{self.location} is not a usable kscli ledger ({self._scrub(why)}); kscli left it untouched",
-            hint=hint or "check the database, or point --store at another ledger",
-        )
+        return super()._unreadable(self._scrub(why),
+                                   hint or "check the database, or point --store at another ledger")
 
     def _busy(self) -> StoreBusy:
         return StoreBusy(f"{self.location} stayed busy for {self.busy_timeout:g}s",
@@ -541,11 +524,7 @@ class PostgresStore(Store):
             raise self._unreadable("kscli_meta holds no schema version")
         version = int(row[0])
         if version > SCHEMA_VERSION:
-            raise self._unreadable(
-                f"schema version {version} is newer than this kscli understands "
-                f"({SCHEMA_VERSION}); upgrade kscli",
-                hint="upgrade kscli on this host (pip install -U kscli)",
-            )
+            raise self._newer_schema(version, "upgrade kscli on this host (pip install -U kscli)")
         return version
 
     def _migrate(self, cur: Any, version: int) -> None:

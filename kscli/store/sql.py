@@ -68,6 +68,10 @@ class Statements:
                 f"SELECT {', '.join(names)} FROM {table.name} WHERE {table.key} = {placeholder}"
             )
 
+    def order_term(self, spec: Table, column: str, descending: bool) -> str:
+        """One ORDER BY term; SQLite's NULLs come first going up, last going down."""
+        return f"{column}{' DESC' if descending else ''}"
+
     def insert(self, table: str) -> str:
         return self._insert[table]
 
@@ -104,13 +108,13 @@ class Statements:
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         if order:
-            direction = " DESC" if descending else ""
             terms = []
             for column in order:
                 if column == "id":  # S-999 before S-1000
-                    terms += [f"length(id){direction}", f"id{direction}"]
+                    terms += [f"length(id){' DESC' if descending else ''}",
+                              f"id{' DESC' if descending else ''}"]
                 else:
-                    terms.append(f"{column}{direction}")
+                    terms.append(self.order_term(spec, column, descending))
             sql += " ORDER BY " + ", ".join(terms)
         if limit is not None:
             sql += f" LIMIT {int(limit)}"

@@ -113,12 +113,6 @@ class SqliteStore(Store):
     def exists(self) -> bool:
         return os.path.exists(self.path)
 
-    def _unreadable(self, why: str) -> StoreUnreadable:
-        return StoreUnreadable(
-            f"{self.path} is not a readable kscli ledger ({why}); kscli left it untouched",
-            hint="restore it from a backup, or point --store at another ledger",
-        )
-
     def _check_header(self) -> None:
         try:
             with open(self.path, "rb") as handle:
@@ -158,10 +152,7 @@ class SqliteStore(Store):
         if version == 0 and tables:
             raise self._unreadable("an SQLite database that is not a kscli ledger")
         if version > SCHEMA_VERSION:
-            raise self._unreadable(
-                f"schema version {version} is newer than this kscli understands "
-                f"({SCHEMA_VERSION}); upgrade kscli"
-            )
+            raise self._newer_schema(version)
         return version
 
     def schema_version(self) -> int | None:
@@ -234,7 +225,7 @@ class SqliteStore(Store):
                         yield empty_ledger(self.path)
                         return
                     conn.close()
-                    with self.write() as ledger:  # migrate once, then read
+                    with self.write():  # migrate once, then read
                         pass
                     conn = self._connect(readonly=True)
                 conn.execute("BEGIN")
