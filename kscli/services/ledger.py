@@ -105,8 +105,10 @@ _DT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _DEC = re.compile(r"-?\d{1,12}(\.\d{1,4})?")
 # Whole columns at once: the values joined by NUL (which no valid value holds), matched
 # by one regular expression in C instead of one call a value.
-_DT_COLUMN = re.compile(r"(?:\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ(?:\x00|\Z))*")
-_DEC_COLUMN = re.compile(r"(?:-?\d{1,12}(?:\.\d{1,4})?(?:\x00|\Z))*")
+_TIME = r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ"
+_AMOUNT = r"-?\d{1,12}(?:\.\d{1,4})?"
+_DT_COLUMN = re.compile(f"{_TIME}(?:\x00{_TIME})*")
+_DEC_COLUMN = re.compile(f"{_AMOUNT}(?:\x00{_AMOUNT})*")
 
 
 def _column_ok(kind: str, values: Sequence[Any]) -> bool:
