@@ -39,11 +39,6 @@ def sub_record(sub) -> dict[str, Any]:
     return record
 
 
-def public(record: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
-    """The JSON object: the public view only, without display helpers."""
-    return view
-
-
 def show_outcome(app: App, outcome: Outcome, view: Callable[[Any], dict],
                  fields: Sequence[tuple[str, str]] = (), record: Callable[[Any], dict] | None = None) -> None:
     """Print what a command did; a command that changed nothing says so on stderr."""
