@@ -383,7 +383,8 @@ def test_a_view_from_the_stored_row_equals_the_view_from_the_record(tmp_path):
 
 
 @pytest.mark.parametrize("record", [
-    {"a": "x", "b": None, "c": True, "d": False, "e": 7, "f": "é\n\"\\\u2028"},
+    {"a": "x", "b": None, "c": True, "d": False, "e": 7, "f": "é\n\"\\\u2028", "g": 1, "h": 0},
+    {"quote\"key": "v", "k\n": [1, {"x": None}], "n": 1.5},
     {"a": 1.5},
     {"nested": {"k": [1, None]}},
     {},
