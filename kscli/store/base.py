@@ -162,9 +162,10 @@ class Ledger:
 
     def subs_stored(self, **filters) -> Iterator[tuple[Subscription, tuple]]:
         """Like subs(), each record with the row it was read from (for fast listings)."""
-        rows = self.subs(**filters, _rows=True)
-        decode = schema.CODECS["subs"][1]
-        return ((decode(row), row) for row in rows)
+        from itertools import tee
+
+        records, rows = tee(self.subs(**filters, _rows=True))
+        return zip(map(schema.CODECS["subs"][1], records), rows)
 
     # licenses ------------------------------------------------------------------------
     def license(self, license_id: str) -> License | None:

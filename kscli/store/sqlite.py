@@ -31,12 +31,7 @@ class SqliteTx(Tx):
                order: Sequence[str] = (), limit: int | None = None,
                descending: bool = False) -> Iterator[tuple]:
         sql, params = _STATEMENTS.select(table, where, order, limit, descending)
-        cursor = self.conn.execute(sql, params)
-        while True:
-            rows = cursor.fetchmany(2000)
-            if not rows:
-                return
-            yield from rows
+        return self.conn.execute(sql, params)  # the cursor streams its rows (in C)
 
     def insert(self, table: str, rows: Iterable[tuple]) -> None:
         try:
