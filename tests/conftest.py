@@ -133,3 +133,15 @@ def any_store_spec(request, tmp_path):
     if request.param == "postgres":
         return fresh_pg_store_spec(require_pg())
     return ledger_path(tmp_path, request.param)
+
+
+def exported_events(kscli, subject: str) -> list[dict]:
+    """The events of one subject as `kscli export` gives them, details parsed."""
+    exported = json.loads(kscli("export").stdout)
+    found = []
+    for event in exported["tables"]["events"]:
+        if event["subject"] == subject:
+            detail = event["detail"]
+            found.append({**event, "detail": json.loads(detail) if isinstance(detail, str)
+                          else detail})
+    return found

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
 import pytest
 from freezegun import freeze_time
+
+from tests.conftest import exported_events
 
 REF = re.compile(r"^KS-\d{8}-[0-9A-HJKMNP-TV-Z]{6}$")
 NOW = "2026-11-22T10:00:00Z"
@@ -20,14 +21,7 @@ def support(add_sub):
 
 
 def events_of(kscli, subject: str) -> list[dict]:
-    exported = json.loads(kscli("export").stdout)
-    found = []
-    for event in exported["tables"]["events"]:
-        if event["subject"] == subject:
-            detail = event["detail"]
-            found.append({**event, "detail": json.loads(detail) if isinstance(detail, str)
-                          else detail})
-    return found
+    return exported_events(kscli, subject)
 
 
 @freeze_time(NOW)

@@ -404,16 +404,9 @@ def test_a_custom_policy_with_30_days_changes_the_answer(kscli, tmp_path):
 
 
 def _events(kscli, subject: str) -> list[dict]:
-    import json
+    from tests.conftest import exported_events
 
-    exported = json.loads(kscli("export").stdout)
-    found = []
-    for event in exported["tables"]["events"]:
-        if event["subject"] == subject:
-            detail = event["detail"]
-            found.append({**event, "detail": json.loads(detail) if isinstance(detail, str)
-                          else detail})
-    return found
+    return exported_events(kscli, subject)
 
 
 def test_request_records_the_refund_ends_service_and_revokes_keys(kscli):
