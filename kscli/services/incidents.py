@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from kscli.domain.calendar import iso
-from kscli.domain.errors import NoChange, NotFound, Refused
+from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Incident
 from kscli.services import Outcome
 from kscli.store.base import Ledger, Store
@@ -24,13 +24,7 @@ _CLOSING = {
 
 
 def require_incident(ledger: Ledger, incident_id: str) -> Incident:
-    incident = ledger.incident(incident_id)
-    if incident is None:
-        raise NotFound(
-            f"no incident {incident_id} in {ledger.location}",
-            hint="`kscli incident list` shows the ids",
-        )
-    return incident
+    return ledger.require_incident(incident_id)
 
 
 def open_incident(store: Store, sub_id: str, now: datetime, summary: str) -> Outcome:

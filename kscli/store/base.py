@@ -132,14 +132,16 @@ class Ledger:
     def sub(self, sub_id: str) -> Subscription | None:
         return self._get("subs", sub_id)
 
+    def _require(self, table: str, key: str, what: str, listing: str) -> Any:
+        """The record, or exit 3 naming the ledger and the command that lists the ids."""
+        record = self._get(table, key)
+        if record is None:
+            raise NotFound(f"no {what} {key} in {self.location}",
+                           hint=f"`{listing}` shows the ids, --store picks another ledger")
+        return record
+
     def require_sub(self, sub_id: str) -> Subscription:
-        sub = self.sub(sub_id)
-        if sub is None:
-            raise NotFound(
-                f"no subscription {sub_id} in {self.location}",
-                hint="`kscli sub list` shows the ids, --store picks another ledger",
-            )
-        return sub
+        return self._require("subs", sub_id, "subscription", "kscli sub list")
 
     def subs(self, *, status: Sequence[str] | None = None, vendor: str | None = None,
              account: str | None = None, period_end_before: datetime | None = None,
@@ -200,6 +202,9 @@ class Ledger:
     # incidents -----------------------------------------------------------------------
     def incident(self, incident_id: str) -> Incident | None:
         return self._get("incidents", incident_id)
+
+    def require_incident(self, incident_id: str) -> Incident:
+        return self._require("incidents", incident_id, "incident", "kscli incident list")
 
     def incidents(self, sub_id: str | None = None) -> Iterator[Incident]:
         where = [("sub_id", "=", sub_id)] if sub_id else []
