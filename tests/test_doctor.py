@@ -217,3 +217,23 @@ def test_xdg_config_home_is_where_fish_completion_is_looked_for(kscli, tmp_path)
 def test_where_license_keys_are_kept_is_information(kscli):
     secrets = by_name(kscli.json("doctor"), "secrets")
     assert secrets and all(s["result"] == "info" for s in secrets)
+
+
+def test_a_ledger_file_created_but_never_written_is_healthy_and_empty(tmp_path):
+    """kill -9 between creating the file and the first write leaves an empty SQLite file."""
+    import sqlite3
+
+    from tests.conftest import Kscli
+
+    path = tmp_path / "ledger" / "kscli.db"
+    path.parent.mkdir(mode=0o700)
+    sqlite3.connect(path).execute("PRAGMA user_version").fetchone()  # an empty database
+    path.chmod(0o600)
+    runner = Kscli(str(path))
+    doctor = runner("--format", "json", "doctor")
+    assert doctor.exit_code == 0, doctor.stdout
+    assert any("holds nothing yet" in c["detail"] for c in doctor.json())
+    assert runner.json("sub", "list") == []
+    assert runner("sub", "add", "--vendor", "A", "--product", "B", "--plan", "monthly",
+                  "--price", "1", "--currency", "USD").exit_code == 0
+    assert runner("doctor").exit_code == 0

@@ -99,9 +99,14 @@ def writing(store: str):
         database = store.rsplit("/", 1)[1]
 
         def busy() -> bool:
+            # a writer holds kscli's advisory lock for its whole transaction (COPY, the
+            # indexes, the commit): a wider window to see than the COPY alone
             return watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
-                "AND (query ILIKE 'COPY%%' OR query ILIKE 'INSERT%%')", (database,)
+                "SELECT (SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                "        WHERE d.datname = %s AND l.locktype = 'advisory' AND l.granted) "
+                "     + (SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                "        AND state = 'active' AND (query ILIKE 'COPY%%' OR query ILIKE 'INSERT%%'))",
+                (database, database),
             ).fetchone()[0] > 0
         return busy
     folder, name = os.path.split(store)
@@ -110,9 +115,26 @@ def writing(store: str):
         if store.endswith(".json"):
             return any(n.startswith(name + ".tmp-") for n in os.listdir(folder))
         try:
-            return os.path.getsize(store + "-wal") > 0
+            if os.path.getsize(store + "-wal") > 0:
+                return True
+        except OSError:
+            pass
+        # A bulk load keeps its pages in memory until the commit, so the log may still
+        # be empty: a writer is inside its write from the moment it holds the WAL write
+        # lock (a POSIX lock on the -shm file, which /proc/locks lists without touching it).
+        try:
+            inode = str(os.stat(store + "-shm").st_ino)
         except OSError:
             return False
+        with open("/proc/locks") as locks:
+            for line in locks:
+                fields = line.split()
+                if "->" in fields:  # a process waiting for a lock, not holding it
+                    continue
+                if (len(fields) >= 6 and fields[1] == "POSIX" and fields[3] == "WRITE"
+                        and fields[5].rsplit(":", 1)[-1] == inode):
+                    return True
+        return False
     return test
 
 

@@ -303,6 +303,9 @@ class SqliteStore(Store):
         try:
             try:
                 version = self._version(conn)
+                if version == 0:  # created, then stopped before its first write finished
+                    return [("ledger", True, f"{self.path} holds nothing yet "
+                                             "(set up on the next write)")]
                 results.append(("schema", version <= SCHEMA_VERSION,
                                 f"schema version {version} (this kscli writes {SCHEMA_VERSION})"))
                 ok = conn.execute("PRAGMA quick_check").fetchone()[0]
