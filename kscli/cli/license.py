@@ -131,14 +131,25 @@ def license():  # noqa: A001 - the command is `kscli license`
     """
 
 
+def _recorded_key_options(command):
+    """The options `license add` and `license issue` share: where a key comes from."""
+    for option in reversed((
+        click.option("--purchased", type=p.WHEN, help="When it was bought (default: now)."),
+        click.option("--account", type=p.TEXT,
+                     help="Whose it is (default: the subscription's account)."),
+        click.option("--sub", "sub_id", type=p.SUB_ID,
+                     help="The subscription or sale it belongs to."),
+        click.option("--seats", type=click.IntRange(1, 10000), default=1, show_default=True,
+                     help="On how many machines a key may be active at once."),
+    )):
+        command = option(command)
+    return command
+
+
 @license.command("add")
 @click.argument("key", metavar="KEY")
 @click.option("--product", required=True, type=p.TEXT, help="What the key unlocks.")
-@click.option("--purchased", type=p.WHEN, help="When it was bought (default: now).")
-@click.option("--account", type=p.TEXT, help="Whose it is (default: the subscription's account).")
-@click.option("--sub", "sub_id", type=p.SUB_ID, help="The subscription or sale it belongs to.")
-@click.option("--seats", type=click.IntRange(1, 10000), default=1, show_default=True,
-              help="On how many machines it may be active at once.")
+@_recorded_key_options
 def add(key, product, purchased, account, sub_id, seats):
     """Record a key (validated first) and print it masked, with its id.
 
@@ -168,11 +179,7 @@ def add(key, product, purchased, account, sub_id, seats):
 @click.option("--product", required=True, type=p.TEXT, help="What the keys unlock.")
 @click.option("--count", type=click.IntRange(1, 1000), default=1, show_default=True,
               help="How many keys to make.")
-@click.option("--purchased", type=p.WHEN, help="When they were bought (default: now).")
-@click.option("--account", type=p.TEXT, help="Whose they are (default: the subscription's account).")
-@click.option("--sub", "sub_id", type=p.SUB_ID, help="The subscription or sale they belong to.")
-@click.option("--seats", type=click.IntRange(1, 10000), default=1, show_default=True,
-              help="On how many machines each may be active at once.")
+@_recorded_key_options
 def issue(product, count, purchased, account, sub_id, seats):
     """Make new keys, record them as issued, and print them in full, once.
 

@@ -12,7 +12,7 @@ from kscli.domain.calendar import iso
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Incident
 from kscli.services import Outcome
-from kscli.store.base import Ledger, Store
+from kscli.store.base import Store
 
 ID_PREFIX = "I-"
 
@@ -21,10 +21,6 @@ _CLOSING = {
     "resolved": ("incident-resolved", "resolved"),
     "exhausted": ("incident-exhausted", "marked exhausted (every option tried, unresolved)"),
 }
-
-
-def require_incident(ledger: Ledger, incident_id: str) -> Incident:
-    return ledger.require_incident(incident_id)
 
 
 def open_incident(store: Store, sub_id: str, now: datetime, summary: str) -> Outcome:
@@ -56,7 +52,7 @@ def close_incident(store: Store, incident_id: str, now: datetime, state: str) ->
     """Move an open incident to ``resolved`` or ``exhausted``; a closed one stays closed."""
     action, words = _CLOSING[state]
     with store.write() as ledger:
-        incident = require_incident(ledger, incident_id)
+        incident = ledger.require_incident(incident_id)
         try:
             changed = _close(incident, state, now)
         except NoChange as nothing:

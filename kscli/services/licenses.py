@@ -53,11 +53,7 @@ class Issued:
 
 def find(ledger: Ledger, target: Target) -> License:
     if target.license_id is not None:
-        found = ledger.license(target.license_id)
-        if found is None:
-            raise NotFound(f"no license key {target.license_id} in {ledger.location}",
-                           hint="`kscli license list` shows the ids")
-        return found
+        return ledger.require_license(target.license_id)
     found = ledger.license_by_hash(target.key_hash or "")
     if found is None:
         raise NotFound(f"no license key with fingerprint {target.fingerprint} in {ledger.location}",

@@ -173,6 +173,9 @@ class Ledger:
     def license(self, license_id: str) -> License | None:
         return self._get("licenses", license_id)
 
+    def require_license(self, license_id: str) -> License:
+        return self._require("licenses", license_id, "license key", "kscli license list")
+
     def license_by_hash(self, key_hash: str) -> License | None:
         for lic in self._select("licenses", [("key_hash", "=", key_hash)], limit=1):
             return lic
