@@ -7,8 +7,7 @@ currency. Scripts depend on these shapes: add keys, never rename or remove one.
 from __future__ import annotations
 
 from datetime import date, datetime
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from kscli.domain.calendar import iso
 from kscli.domain.model import Charge, Event, Incident, License, Subscription
@@ -18,59 +17,79 @@ if TYPE_CHECKING:
     from kscli.domain.statement import Finding
 
 
-def sub_view(sub: Subscription, stored: tuple | None = None) -> dict[str, Any]:
-    """The JSON object of a subscription.
+def _display_status(sub: Subscription, row: tuple) -> str:
+    return display_status(sub)
 
-    ``stored`` is the row the record was read from, if at hand: its times and price
-    are already in their JSON form (ISO 8601 UTC with Z, decimal text), which spares a
-    listing of 200,000 rows seven date conversions a row. Both give the same object.
-    """
-    if stored is None:
-        times = (iso(sub.started_at), iso(sub.period_start), iso(sub.period_end),
-                 iso(sub.commitment_end), iso(sub.cancelled_at), iso(sub.ended_at))
-        price = str(sub.price)
-    else:
-        times = _stored_times(stored)
-        price = stored[_PRICE]
+
+def _ends_at(sub: Subscription, row: tuple) -> str | None:
     end = ends_at(sub)
-    return {
-        "id": sub.id,
-        "account": sub.account,
-        "vendor": sub.vendor,
-        "product": sub.product,
-        "plan": sub.plan,
-        "kind": sub.kind,
-        "price": price,
-        "currency": sub.currency,
-        "started_at": times[0],
-        "period_start": times[1],
-        "period_end": times[2],
-        "commitment_end": times[3],
-        "auto_renew": sub.auto_renew,
-        "status": sub.status,
-        "display_status": display_status(sub),
-        "ends_at": None if end is None else iso(end),
-        "channel": sub.channel,
-        "partner_name": sub.partner_name,
-        "partner_portal": sub.partner_portal,
-        "region": sub.region,
-        "disputed": sub.disputed,
-        "cancelled_at": times[4],
-        "ended_at": times[5],
-        "refuse_service": sub.refuse_service,
-    }
+    # Most often one of the record's own times: its stored text is its JSON form.
+    if end is sub.period_end:
+        return row[_PERIOD_END]
+    if end is sub.ended_at:
+        return row[_ENDED_AT]
+    return iso(end)
 
 
-def _positions():
+# The JSON object of a subscription, key by key, in order. A key named like a stored
+# column takes the stored value, already in its JSON form (ISO 8601 UTC times with Z,
+# decimal text, 0/1 flags shown as false/true); the others are worked out by the
+# domain's rules from the record (and its stored row). `sub_view` and the JSON lines
+# of `sub list` are both made from this one description.
+SUB_JSON: tuple[tuple[str, Callable[[Subscription, tuple], Any] | None], ...] = (
+    ("id", None), ("account", None), ("vendor", None), ("product", None), ("plan", None),
+    ("kind", None), ("price", None), ("currency", None), ("started_at", None),
+    ("period_start", None), ("period_end", None), ("commitment_end", None),
+    ("auto_renew", None), ("status", None), ("display_status", _display_status),
+    ("ends_at", _ends_at), ("channel", None), ("partner_name", None),
+    ("partner_portal", None), ("region", None), ("disputed", None), ("cancelled_at", None),
+    ("ended_at", None), ("refuse_service", None),
+)
+
+
+def sub_fields() -> list[tuple[str, str, Any]]:
+    """SUB_JSON as (key, kind, source): kind "bool" or "text" with the index of the
+    stored column (text that may be null), or "derived" with the function of the
+    record and its stored row."""
     from kscli.store.schema import SUBS
 
-    names = SUBS.names
-    return (names.index("price"), itemgetter(*(names.index(c) for c in (
-        "started_at", "period_start", "period_end", "commitment_end", "cancelled_at",
-        "ended_at"))))
+    names, kinds = SUBS.names, dict(SUBS.columns)
+    return [(key, "derived", rule) if rule is not None else
+            (key, "bool" if kinds[key] == "bool" else "text", names.index(key))
+            for key, rule in SUB_JSON]
 
 
-_PRICE, _stored_times = _positions()
+def _compile_sub_view() -> Callable[..., dict[str, Any]]:
+    from kscli.store.schema import to_row
+
+    scope: dict[str, Any] = {"to_row": to_row}
+    items = []
+    for key, kind, source in sub_fields():
+        if kind == "derived":
+            scope[f"d{len(scope)}"] = source
+            items.append(f"{key!r}: d{len(scope) - 1}(sub, r)")
+        else:
+            items.append(f"{key!r}: " + (f"bool(r[{source}])" if kind == "bool" else f"r[{source}]"))
+    source_text = ("def sub_view(sub, stored=None):\n"
+                   "    r = to_row(sub) if stored is None else stored\n"
+                   f"    return {{{', '.join(items)}}}\n")
+    exec(source_text, scope)  # noqa: S102 - built from SUB_JSON and the schema above
+    return scope["sub_view"]
+
+
+def _stored_positions() -> tuple[int, int]:
+    from kscli.store.schema import SUBS
+
+    return SUBS.names.index("period_end"), SUBS.names.index("ended_at")
+
+
+_PERIOD_END, _ENDED_AT = _stored_positions()
+sub_view = _compile_sub_view()
+sub_view.__doc__ = """The JSON object of a subscription (SUB_JSON).
+
+``stored`` is the row the record was read from, if at hand: its times and price are
+already in their JSON form, which spares a listing of 200,000 rows seven date
+conversions a row. Both give the same object."""
 
 
 def license_view(lic: License, now: datetime, key: str | None = None, *,

@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import datetime, timezone
+from decimal import Decimal
 
 import pytest
 from freezegun import freeze_time
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kscli.domain.model import Subscription
 
 from tests.conftest import Kscli, ledger_path
 
@@ -346,6 +352,34 @@ def test_import_of_a_bad_file_exits_2_and_writes_nothing(kscli, store_path, tmp_
     assert not os.path.exists(store_path) or kscli.json("sub", "list") == []
 
 
+@pytest.mark.parametrize("change", [{"plan": "once"}, {"kind": "software"}])
+def test_import_refuses_a_one_time_sale_with_a_period_end(tmp_path, change):
+    """A one-time sale has no period to renew or end; a file that gives it one would
+    leave sweep and the listings nothing sound to do, so the import refuses it."""
+    with freeze_time("2026-11-22T10:00:00Z"):
+        source = Kscli(str(tmp_path / "a.db"))
+        source("init", "--sample")
+        doc = json.loads(source("export").stdout)
+        row = next(r for r in doc["tables"]["subs"] if r["period_end"] and r["plan"] == "monthly")
+        row.update(change)
+        path = tmp_path / "edited.json"
+        path.write_text(json.dumps(doc))
+        target = Kscli(str(tmp_path / "b" / "ledger.db"))
+        result = target("import", str(path))
+    assert result.exit_code == 2
+    assert "period_end" in result.stderr and "one-time sale" in result.stderr
+    assert not os.path.exists(tmp_path / "b" / "ledger.db")
+
+
+def test_a_one_time_plan_never_renews_even_if_a_ledger_says_it_has_a_period():
+    from kscli.domain import subscriptions as rules
+
+    sub = _ONCE_WITH_AN_END
+    assert not rules.renews_at_period_end(sub)
+    assert rules.due_transitions(sub, datetime(2030, 1, 1, tzinfo=timezone.utc))[0].sub.status == "expired"
+    assert rules.ends_at(sub) == sub.period_end
+
+
 def test_import_into_a_ledger_with_records_is_refused(kscli, add_sub, tmp_path):
     add_sub()
     dump = tmp_path / "d.json"
@@ -380,6 +414,50 @@ def test_a_view_from_the_stored_row_equals_the_view_from_the_record(tmp_path):
     assert len(pairs) >= 8
     for sub, row in pairs:
         assert sub_view(sub, row) == sub_view(sub)
+
+
+_ONCE_WITH_AN_END = Subscription(
+    "S-1001", "acct", "Vendor", "Product", "once", "software", Decimal("10.00"), "USD",
+    datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc),
+    datetime(2026, 2, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc),
+    True, "active")
+_times = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2990, 12, 31),
+                      timezones=st.just(timezone.utc)).map(lambda t: t.replace(microsecond=0))
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+_subscriptions = st.builds(
+    Subscription,
+    id=st.integers(1001, 10**8).map("S-{}".format), account=_text, vendor=_text, product=_text,
+    plan=st.sampled_from(["monthly", "annual", "once", "3m"]),
+    kind=st.sampled_from(["subscription", "support", "software"]),
+    price=st.decimals(min_value=0, max_value=10**6, places=2),
+    currency=st.sampled_from(["USD", "JPY", "BHD"]), started_at=_times, period_start=_times,
+    period_end=st.none() | _times, commitment_end=st.none() | _times, auto_renew=st.booleans(),
+    status=st.sampled_from(["active", "cancelled", "expired", "refunded", "suspended"]),
+    channel=st.sampled_from(["direct", "partner"]), partner_name=st.none() | _text,
+    partner_portal=st.none() | _text, region=st.none() | _text, disputed=st.booleans(),
+    cancelled_at=st.none() | _times, ended_at=st.none() | _times, refuse_service=st.booleans(),
+    created_at=st.none() | _times,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_subscriptions)
+def test_a_listing_line_is_the_json_of_the_view(sub):
+    """`sub list --format jsonl` writes each line straight from the stored row; it must
+    be the JSON of the view, byte for byte, for any record (odd text, braces, percent
+    signs, control characters, times with or without an end)."""
+    from kscli.cli.output import _ONE_LINE, _FlatLines, stored_lines
+    from kscli.store.schema import CODECS, SUBS, to_row
+    from kscli.views import sub_fields, sub_view
+
+    row = to_row(sub)
+    assert CODECS["subs"][1](row) == sub  # the codec reads back what it wrote
+    view = sub_view(sub)
+    assert sub_view(sub, row) == view
+    assert list(view) == [key for key, _, _ in sub_fields()]
+    line = stored_lines(sub_fields(), len(SUBS.names), "\n")((sub, row))
+    assert line == _ONE_LINE(view) + "\n" == _FlatLines("\n")(view)
+    assert json.loads(line) == view
 
 
 @pytest.mark.parametrize("record", [

@@ -94,10 +94,11 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
       kscli sub list --status active --sort renewal
       kscli --format json sub list --vendor acme
     """
-    from kscli.cli.output import emit_list
+    from kscli.cli.output import emit_list, stored_lines, write_json
     from kscli.domain.subscriptions import display_status
     from kscli.services.subs import total_by_currency
-    from kscli.views import sub_view
+    from kscli.store.schema import SUBS
+    from kscli.views import sub_fields, sub_view
 
     app = get_app()
     now = as_of or app.now
@@ -120,7 +121,11 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
             pairs = ((s, row) for s, row in pairs if display_status(s) in wanted)
         if sort == "price":
             pairs = sorted(pairs, key=lambda pair: (pair[0].currency, pair[0].price))
-        if app.fmt in ("json", "jsonl", "csv"):
+        if app.fmt in ("json", "jsonl"):  # straight from the stored rows, no dict between
+            fields, width = sub_fields(), len(SUBS.names)
+            write_json(app.fmt, pairs, lambda end: stored_lines(fields, width, end))
+            return
+        if app.fmt == "csv":
             emit_list(app.fmt, (sub_view(s, row) for s, row in pairs), [(k, k) for k in CSV_KEYS])
             return
         subs = [s for s, _ in pairs]

@@ -84,9 +84,11 @@ def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
 
     Counted from ``started_at`` so that 31 January keeps its day: 31 Jan, 28 Feb, 31 Mar.
     """
-    months = plan_months(sub.plan) or 0
+    months = plan_months(sub.plan)
+    if not months:
+        raise ValueError(f"{sub.id}: a {sub.plan} plan has no next period")
     elapsed = (boundary.year - sub.started_at.year) * 12 + boundary.month - sub.started_at.month
-    periods = max(elapsed // months, 0) + 1 if months else 1
+    periods = max(elapsed // months, 0) + 1
     end = add_months(sub.started_at, periods * months)
     while end <= boundary:  # a clamped month end can land one period short
         periods += 1
@@ -100,7 +102,7 @@ def renews_at_period_end(sub: Subscription) -> bool:
     Auto-renew turned off inside a commitment takes effect at the commitment's end:
     until then the plan keeps renewing [cancel.commitment].
     """
-    if sub.status != "active" or sub.period_end is None:
+    if sub.status != "active" or sub.period_end is None or not sub.months:
         return False
     if sub.auto_renew:
         return True
@@ -113,10 +115,10 @@ def ends_at(sub: Subscription) -> datetime | None:
         return sub.ended_at or sub.period_end
     if sub.status == "cancelled":
         return sub.ended_at or sub.period_end
-    if sub.period_end is None or sub.auto_renew:
+    if sub.period_end is None or (sub.auto_renew and sub.months):
         return None
     end = sub.period_end
-    while sub.commitment_end is not None and end < sub.commitment_end:
+    while sub.commitment_end is not None and end < sub.commitment_end and sub.months:
         end = period_end_after(sub, end)
     return end
 

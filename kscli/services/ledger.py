@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+from collections import deque
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
@@ -15,6 +18,7 @@ from kscli.store.schema import SCHEMA_VERSION, TABLES
 
 EXPORT_FORMAT = "kscli-export"
 EXPORT_VERSION = 1
+_LONGEST_TEXT = 100_000  # characters in one imported value
 
 
 def init_ledger(store: Store, now: datetime, *, sample: bool = False) -> str:
@@ -73,7 +77,7 @@ def _check_value(kind: str, value: Any, where: str) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or (kind == "bool" and value not in (0, 1)):
             raise _bad(where, f"expected {'0 or 1' if kind == 'bool' else 'a whole number'}")
         return
-    if not isinstance(value, str) or len(value) > 100_000:
+    if not isinstance(value, str) or len(value) > _LONGEST_TEXT:
         raise _bad(where, "expected text")
     try:
         if kind == "dec":
@@ -101,39 +105,50 @@ def _check_value(kind: str, value: Any, where: str) -> None:
         raise _bad(where, f"'{value[:40]}' is not a valid {kind} value") from None
 
 
-_DT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _DEC = re.compile(r"-?\d{1,12}(\.\d{1,4})?")
-# Whole columns at once: the values joined by NUL (which no valid value holds), matched
-# by one regular expression in C instead of one call a value.
-_TIME = r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ"
-_AMOUNT = r"-?\d{1,12}(?:\.\d{1,4})?"
-_DT_COLUMN = re.compile(f"{_TIME}(?:\x00{_TIME})*")
-_DEC_COLUMN = re.compile(f"{_AMOUNT}(?:\x00{_AMOUNT})*")
+# Whole columns are checked at once, in C: the values joined by NUL (which no valid
+# time or amount holds), every digit turned into 0, then compared with the one shape
+# a value may have; the calendar is checked by datetime itself.
+_ZEROS = str.maketrans("123456789", "000000000")
+_TIME_SHAPE = "0000-00-00T00:00:00Z"
+_AMOUNT_SHAPE = re.compile(r"-?0{1,12}(?:\.0{1,4})?")
+
+
+def _present(values: Sequence[Any]) -> Sequence[Any]:
+    """The values that are not null (the values themselves when none is)."""
+    return values if None not in values else [v for v in values if v is not None]
 
 
 def _column_ok(kind: str, values: Sequence[Any]) -> bool:
     """Whether every value of a column is of its kind, checked in bulk (C loops)."""
-    present = [v for v in values if v is not None]
-    types = set(map(type, present))
-    if kind in ("int", "bool"):
-        return types <= {int} and (kind == "int" or set(present) <= {0, 1})
-    if not types <= {str}:
-        return False
-    if kind == "text":
-        return not present or max(map(len, present)) <= 100_000
-    pattern = {"dec": _DEC_COLUMN, "dt": _DT_COLUMN}.get(kind)
-    if pattern is None:
-        return False  # rarer kinds: checked value by value
+    return _present_ok(kind, _present(values))
+
+
+def _present_ok(kind: str, present: Sequence[Any]) -> bool:
+    """_column_ok of a column's values that are not null."""
     if not present:
         return True
-    joined = "\x00".join(present)
-    if joined.count("\x00") != len(present) - 1 or not pattern.fullmatch(joined):
+    if kind in ("int", "bool"):
+        return set(map(type, present)) == {int} and (kind == "int" or set(present) <= {0, 1})
+    try:
+        joined = "\x00".join(present)
+    except TypeError:
+        return False  # a value that is not text
+    if kind == "text":
+        return len(joined) <= _LONGEST_TEXT or max(map(len, present)) <= _LONGEST_TEXT
+    if kind not in ("dt", "dec"):
+        return False  # rarer kinds: checked value by value
+    if joined.count("\x00") != len(present) - 1:
+        return False  # a value holding a NUL
+    shapes = joined.translate(_ZEROS)
+    if kind == "dec":
+        return all(map(_AMOUNT_SHAPE.fullmatch, set(shapes.split("\x00"))))
+    if shapes != "\x00".join([_TIME_SHAPE] * len(present)) or "T24" in joined:
+        return False  # (some Pythons read hour 24 as the next day's midnight)
+    try:  # months, days (29 February), hours, minutes and seconds that exist
+        deque(map(datetime.fromisoformat, present), 0)
+    except ValueError:
         return False
-    if kind == "dt":  # the times are in range by the pattern; the days must exist
-        try:
-            list(map(date.fromisoformat, {v[:10] for v in present}))
-        except ValueError:
-            return False
     return True
 
 
@@ -169,10 +184,10 @@ def _table_rows(table, rows: Any, where: str) -> list[tuple]:
         raise _bad(where, "expected a list of rows")
     names = table.names
     known = set(names)
-    for i, row in enumerate(rows):
-        if type(row) is not dict:
-            raise _bad(f"{where}, row {i + 1}", "expected an object")
-    if any(len(row) != len(names) for row in rows):
+    if not set(map(type, rows)) <= {dict}:
+        i = next(i for i, row in enumerate(rows) if type(row) is not dict)
+        raise _bad(f"{where}, row {i + 1}", "expected an object")
+    if not set(map(len, rows)) <= {len(names)}:
         for i, row in enumerate(rows):
             unknown = [str(k) for k in row if k not in known]
             if unknown:
@@ -206,6 +221,8 @@ def parse_export(data: bytes, source: str) -> dict[str, list[tuple]]:
         raise _bad(source, "no tables")
     out: dict[str, list[tuple]] = {}
     by_column: dict[str, dict[str, tuple]] = {}
+    with_nulls: set[tuple[str, str]] = set()  # (table, column) that holds a null
+    ids: dict[str, set] = {}
     for name, table in TABLES.items():
         if name == "secrets":
             continue
@@ -214,25 +231,29 @@ def parse_export(data: bytes, source: str) -> dict[str, list[tuple]]:
         columns = list(zip(*tuples)) if tuples else [() for _ in table.names]
         by_column[name] = dict(zip(table.names, columns))
         for (column, kind), values in zip(table.columns, columns):
-            bad = _first_bad(kind, values)
-            if bad is not None:
-                _check_value(kind, values[bad], f"{source}, {name} row {bad + 1}, {column}")
-                raise _bad(f"{source}, {name} row {bad + 1}, {column}", f"not a valid {kind} value")
+            present = _present(values)
+            if present is not values:
+                with_nulls.add((name, column))
+            bad = None if _present_ok(kind, present) else _first_bad(kind, values)
+            if bad is not None:  # (the rarer kinds are checked cell by cell, and may pass)
+                where = f"{source}, {name} row {bad + 1}, {column}"
+                _check_value(kind, values[bad], where)
+                raise _bad(where, f"not a valid {kind} value")
             if column == table.key:
-                if not all(values) or len(set(values)) != len(values):
+                ids[name] = set(values)
+                if not all(values) or len(ids[name]) != len(values):
                     seen: set = set()
                     for i, v in enumerate(values):
                         if not v or v in seen:
                             raise _bad(f"{source}, {name} row {i + 1}", f"missing or repeated {column}")
                         seen.add(v)
         out[name] = tuples
-    subs = {row[0] for row in out.get("subs", [])}
     for name in ("licenses", "incidents", "charges"):
         at = TABLES[name].names.index("sub_id")
         for i, row in enumerate(out.get(name, [])):
-            if row[at] is not None and row[at] not in subs:
+            if row[at] is not None and row[at] not in ids["subs"]:
                 raise _bad(f"{source}, {name} row {i + 1}", f"sub_id {row[at]} is not in the file")
-    _check_meanings(by_column, source)
+    _check_meanings(by_column, with_nulls, source)
     return out
 
 
@@ -253,13 +274,15 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 _ID_PREFIXES = {"subs": "S-", "licenses": "L-", "incidents": "I-", "charges": "C-"}
 
 
-def _check_meanings(tables: dict[str, dict[str, tuple]], source: str) -> None:
+def _check_meanings(tables: dict[str, dict[str, tuple]], with_nulls: set[tuple[str, str]],
+                    source: str) -> None:
     """Refuse values no command could use: an unknown plan, status or currency, a date
     outside the calendar kscli reckons in, a negative price, a malformed key ending, an
     id the commands cannot name or a counter that would hand it out again.
 
-    ``tables`` holds each table's columns. Every check runs over whole columns (sets,
-    min and max) and looks for the row at fault only when one fails.
+    ``tables`` holds each table's columns, ``with_nulls`` the (table, column) pairs
+    that hold a null. Every check runs over whole columns (sets, min and max) and looks
+    for the row at fault only when one fails.
     """
     from kscli.domain.calendar import MAX_YEAR, MIN_YEAR
     from kscli.domain.keys import ALPHABET
@@ -292,7 +315,7 @@ def _check_meanings(tables: dict[str, dict[str, tuple]], source: str) -> None:
                                f"'{str(value)[:40]}' {what}")
 
         for column in _REQUIRED.get(name, ()):
-            if None in columns[column]:
+            if (name, column) in with_nulls:
                 i = columns[column].index(None)
                 raise _bad(f"{source}, {name} row {i + 1}, {column}", "a value is needed")
         for (where, column), allowed in choices.items():
@@ -300,13 +323,14 @@ def _check_meanings(tables: dict[str, dict[str, tuple]], source: str) -> None:
                 shown = ", ".join(allowed) if len(allowed) < 10 else "an ISO 4217 code"
                 fail(column, lambda v, allowed=allowed: v in allowed, f"is not one of {shown}")
         for column, kind in TABLES[name].columns:
+            present = columns[column]
+            if (name, column) in with_nulls:
+                present = [v for v in present if v is not None]
             if kind in ("dt", "date"):
-                present = list(filter(None, columns[column]))
                 if present and (min(present) < lowest or max(present) >= beyond):
                     fail(column, lambda v: lowest <= v < beyond,
                          f"is outside the years {MIN_YEAR} to {MAX_YEAR}")
             elif kind == "int":  # what every backend's INTEGER holds (PostgreSQL: 32 bits)
-                present = [v for v in columns[column] if v is not None]
                 if present and (min(present) < -2**31 or max(present) >= 2**31):
                     fail(column, lambda v: -2**31 <= v < 2**31, "is too large a number")
         prefix = _ID_PREFIXES.get(name)
@@ -321,8 +345,17 @@ def _check_meanings(tables: dict[str, dict[str, tuple]], source: str) -> None:
                 raise _bad(f"{source}, counters", f"the counter {prefix} ({last}) is below the "
                            f"highest id {prefix}{highest}: new ids would repeat old ones")
         if name == "subs":
-            if not all(map(known_plan, set(columns["plan"]))):
+            plans = set(columns["plan"])
+            if not all(map(known_plan, plans)):
                 fail("plan", known_plan, "is not a plan: monthly, annual, once or Nm")
+            # a one-time sale (plan once, or software) has no period that could end or renew
+            once = {plan for plan in plans if plan_months(plan) is None}
+            if once or "software" in columns["kind"]:
+                for i, (plan, kind, end) in enumerate(zip(columns["plan"], columns["kind"],
+                                                          columns["period_end"])):
+                    if end is not None and (plan in once or kind == "software"):
+                        raise _bad(f"{source}, subs row {i + 1}, period_end",
+                                   f"a one-time sale ({kind}, plan {plan}) has no period end")
             if min(columns["price"]).startswith("-"):  # "-" sorts before every digit
                 fail("price", lambda v: not v.startswith("-"), "is negative")
         elif name == "licenses":
@@ -335,7 +368,24 @@ def _check_meanings(tables: dict[str, dict[str, tuple]], source: str) -> None:
 
 
 def import_ledger(store: Store, data: bytes, source: str) -> dict[str, int]:
-    rows = parse_export(data, source)
+    # An export of 200,000 subscriptions is millions of objects, none of them in a
+    # cycle: the cyclic garbage collector would walk them all again and again.
+    with _collector_paused():
+        return _import_rows(store, parse_export(data, source), source)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _import_rows(store: Store, rows: dict[str, list[tuple]], source: str) -> dict[str, int]:
     with store.write() as ledger:
         if any(ledger.tx.count(name) for name in ("subs", "licenses", "incidents", "charges", "events")):
             raise Failure(

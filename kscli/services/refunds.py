@@ -77,7 +77,7 @@ def facts_at(ledger: Ledger, sub_id: str, now: datetime, *, past: bool = True) -
     transitions = tuple(rules.due_transitions(sub, now))
     if transitions:
         sub = transitions[-1].sub
-    elif sub.period_end is not None and now < sub.period_start:
+    elif sub.period_end is not None and sub.months and now < sub.period_start:
         start = sub.started_at
         end = rules.period_end_after(sub, start)
         while end <= now:

@@ -164,10 +164,8 @@ class Ledger:
 
     def subs_stored(self, **filters) -> Iterator[tuple[Subscription, tuple]]:
         """Like subs(), each record with the row it was read from (for fast listings)."""
-        from itertools import tee
-
-        records, rows = tee(self.subs(**filters, _rows=True))
-        return zip(map(schema.CODECS["subs"][1], records), rows)
+        record = schema.CODECS["subs"][1]
+        return ((record(row), row) for row in self.subs(**filters, _rows=True))
 
     # licenses ------------------------------------------------------------------------
     def license(self, license_id: str) -> License | None:

@@ -50,7 +50,7 @@ class SqliteTx(Tx):
         indexes = self.conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
         ).fetchall()
-        self.conn.execute("PRAGMA cache_size = -65536")
+        self.conn.execute("PRAGMA cache_size = -262144")
         for name, _ in indexes:
             self.conn.execute(f"DROP INDEX {name}")
         yield
