@@ -24,6 +24,24 @@ def events_of(kscli, sub_id):
     return kscli.json("sub", "history", sub_id)
 
 
+def test_history_shows_the_events_of_the_subscriptions_incidents_and_keys(kscli, add_sub):
+    with freeze_time("2026-11-22T10:00:00Z"):
+        sub = add_sub(kind="support")
+        other = add_sub(vendor="Other")
+    with freeze_time("2026-11-22T10:01:00Z"):
+        key = kscli.json("license", "issue", "--product", "Cloud", "--sub", sub["id"])
+        kscli.json("license", "issue", "--product", "Elsewhere", "--sub", other["id"])
+    with freeze_time("2026-11-22T10:02:00Z"):
+        incident = kscli.json("incident", "open", sub["id"], "--summary", "crashes")
+    history = events_of(kscli, sub["id"])
+    assert [(e["subject"], e["action"]) for e in history] == [
+        (sub["id"], "created"), (key[0]["id"], "issued"),
+        (incident["id"], "incident-opened")]
+    table = kscli("sub", "history", sub["id"]).stdout
+    assert "Subject" in table.splitlines()[0] and incident["id"] in table
+    assert other["id"] not in table
+
+
 @freeze_time("2026-11-22T10:00:00Z")
 def test_add_prints_the_subscription_with_id_and_reference(kscli, add_sub):
     sub = add_sub(vendor="Acme", price="9.99", currency="usd")

@@ -223,6 +223,9 @@ def cancel(sub_id, immediately, at_partner, yes):
 def history(sub_id):
     """Show every event of a subscription, with its reference number.
 
+    The events of its incidents and license keys are shown with it, in the order
+    they happened (the Subject column names which record each is about).
+
     \b
     Example:
       kscli sub history S-1001
@@ -233,10 +236,12 @@ def history(sub_id):
     app = get_app()
     with app.store.read() as ledger:
         ledger.require_sub(sub_id)
-        events = [event_view(e) for e in ledger.events(sub_id)]
+        events = [event_view(e) for e in ledger.events_about(sub_id)]
     emit_list(app.fmt, events,
-              [("At", "at"), ("Reference", "reference"), ("Action", "action"), ("Detail", "summary")],
-              table_row=lambda e: [e["at"], e["reference"], e["action"], _summary(e["detail"])])
+              [("At", "at"), ("Reference", "reference"), ("Subject", "subject"),
+               ("Action", "action"), ("Detail", "summary")],
+              table_row=lambda e: [e["at"], e["reference"], e["subject"], e["action"],
+                                   _summary(e["detail"])])
 
 
 def _summary(detail: dict) -> str:

@@ -98,6 +98,15 @@ class Ledger:
         for row in self.tx.select("events", where, order=("seq",)):
             yield from_row("events", row)
 
+    def events_about(self, sub_id: str) -> Iterator[Event]:
+        """The events of a subscription and of its incidents and keys, in order."""
+        subjects = {sub_id}
+        subjects.update(i.id for i in self.incidents(sub_id))
+        subjects.update(lic.id for lic in self.licenses(sub_id=sub_id))
+        where = [("subject", "in", tuple(sorted(subjects)))]
+        for row in self.tx.select("events", where, order=("seq",)):
+            yield from_row("events", row)
+
     def latest_event_at(self) -> datetime | None:
         for row in self.tx.select("events", (), order=("at",), limit=1, descending=True):
             return from_row("events", row).at
