@@ -22,6 +22,8 @@ GOOD_TIME = "2026-01-01T00:00:00Z"
     ("dec", ["9.99", "-1", "12000"], True),
     ("dec", ["1e5"], False),
     ("dec", ["9.99\x00"], False),
+    ("dec", ["\u0661\u0662\u0663"], False),  # digits, but not the ASCII ones a price is written in
+    ("dt", ["\uff12026-01-01T00:00:00Z"], False),
     ("text", ["a", None, "b"], True),
     ("text", ["a", 5], False),
     ("bool", [0, 1, None], True),
