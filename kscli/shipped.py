@@ -520,14 +520,8 @@ def root_page(root: Node, groups: list[Node], commands: list[Node]) -> str:
         for node in commands:
             _command(page, node)
 
-    _global_options(page, root, "The global options go before the command name and apply "
-                                "to every command.")
-    _exit_status(page)
-    _environment(page)
-    _files(page)
-    _examples(page, [root, *commands])
-    _see_also(page, groups, root)
-    return page.render()
+    return _closing(page, root, "The global options go before the command name and apply to "
+                                "every command.", [root, *commands], groups, root)
 
 
 def group_page(root: Node, group: Node, groups: list[Node]) -> str:
@@ -551,13 +545,19 @@ def group_page(root: Node, group: Node, groups: list[Node]) -> str:
     for node in commands:
         _command(page, node)
 
-    _global_options(page, root, "These go before the group name and apply to every "
-                                f"command; see {PROG}(1).")
+    return _closing(page, root, "These go before the group name and apply to every command; "
+                                f"see {PROG}(1).", [group, *commands], groups, group)
+
+
+def _closing(page: Page, root: Node, options_note: str, shown: list[Node], groups: list[Node],
+             this: Node) -> str:
+    """The sections every page ends with, and the page's text."""
+    _global_options(page, root, options_note)
     _exit_status(page)
     _environment(page)
     _files(page)
-    _examples(page, [group, *commands])
-    _see_also(page, groups, group)
+    _examples(page, shown)
+    _see_also(page, groups, this)
     return page.render()
 
 

@@ -12,9 +12,13 @@ from typing import TYPE_CHECKING, Any, Callable
 from kscli.domain.calendar import iso
 from kscli.domain.model import Charge, Event, Incident, License, Subscription
 from kscli.domain.subscriptions import display_status, ends_at
+from kscli.store.schema import SUBS, to_row
 
 if TYPE_CHECKING:
     from kscli.domain.statement import Finding
+
+
+_PERIOD_END, _ENDED_AT = SUBS.names.index("period_end"), SUBS.names.index("ended_at")
 
 
 def _display_status(sub: Subscription, row: tuple) -> str:
@@ -47,49 +51,28 @@ SUB_JSON: tuple[tuple[str, Callable[[Subscription, tuple], Any] | None], ...] = 
 )
 
 
-def sub_fields() -> list[tuple[str, str, Any]]:
-    """SUB_JSON as (key, kind, source): kind "bool" or "text" with the index of the
-    stored column (text that may be null), or "derived" with the function of the
-    record and its stored row."""
-    from kscli.store.schema import SUBS
-
-    names, kinds = SUBS.names, dict(SUBS.columns)
-    return [(key, "derived", rule) if rule is not None else
-            (key, "bool" if kinds[key] == "bool" else "text", names.index(key))
-            for key, rule in SUB_JSON]
+# SUB_JSON as (key, kind, source): kind "bool" or "text" with the index of the stored
+# column (text that may be null), or "derived" with the function of the record and its
+# stored row.
+SUB_FIELDS: tuple[tuple[str, str, Any], ...] = tuple(
+    (key, "derived", rule) if rule is not None else
+    (key, "bool" if dict(SUBS.columns)[key] == "bool" else "text", SUBS.names.index(key))
+    for key, rule in SUB_JSON
+)
 
 
-def _compile_sub_view() -> Callable[..., dict[str, Any]]:
-    from kscli.store.schema import to_row
+def sub_view(sub: Subscription, stored: tuple | None = None) -> dict[str, Any]:
+    """The JSON object of a subscription (SUB_JSON).
 
-    scope: dict[str, Any] = {"to_row": to_row}
-    items = []
-    for key, kind, source in sub_fields():
-        if kind == "derived":
-            scope[f"d{len(scope)}"] = source
-            items.append(f"{key!r}: d{len(scope) - 1}(sub, r)")
-        else:
-            items.append(f"{key!r}: " + (f"bool(r[{source}])" if kind == "bool" else f"r[{source}]"))
-    source_text = ("def sub_view(sub, stored=None):\n"
-                   "    r = to_row(sub) if stored is None else stored\n"
-                   f"    return {{{', '.join(items)}}}\n")
-    exec(source_text, scope)  # noqa: S102 - built from SUB_JSON and the schema above
-    return scope["sub_view"]
+    ``stored`` is the row the record was read from, if at hand: its times and price
+    are already in their JSON form. Both give the same object.
+    """
+    row = to_row(sub) if stored is None else stored
+    return {key: source(sub, row) if kind == "derived" else
+            bool(row[source]) if kind == "bool" else row[source]
+            for key, kind, source in SUB_FIELDS}
 
 
-def _stored_positions() -> tuple[int, int]:
-    from kscli.store.schema import SUBS
-
-    return SUBS.names.index("period_end"), SUBS.names.index("ended_at")
-
-
-_PERIOD_END, _ENDED_AT = _stored_positions()
-sub_view = _compile_sub_view()
-sub_view.__doc__ = """The JSON object of a subscription (SUB_JSON).
-
-``stored`` is the row the record was read from, if at hand: its times and price are
-already in their JSON form, which spares a listing of 200,000 rows seven date
-conversions a row. Both give the same object."""
 
 
 def license_view(lic: License, now: datetime, key: str | None = None, *,

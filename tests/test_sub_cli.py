@@ -466,14 +466,14 @@ def test_a_listing_line_is_the_json_of_the_view(sub):
     signs, control characters, times with or without an end)."""
     from kscli.cli.output import _ONE_LINE, _FlatLines, stored_lines
     from kscli.store.schema import CODECS, SUBS, to_row
-    from kscli.views import sub_fields, sub_view
+    from kscli.views import SUB_FIELDS, sub_view
 
     row = to_row(sub)
     assert CODECS["subs"][1](row) == sub  # the codec reads back what it wrote
     view = sub_view(sub)
     assert sub_view(sub, row) == view
-    assert list(view) == [key for key, _, _ in sub_fields()]
-    line = stored_lines(sub_fields(), len(SUBS.names), "\n")((sub, row))
+    assert list(view) == [key for key, _, _ in SUB_FIELDS]
+    line = stored_lines(SUB_FIELDS, len(SUBS.names), "\n")((sub, row))
     assert line == _ONE_LINE(view) + "\n" == _FlatLines("\n")(view)
     assert json.loads(line) == view
 

@@ -98,7 +98,7 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
     from kscli.domain.subscriptions import display_status
     from kscli.services.subs import total_by_currency
     from kscli.store.schema import SUBS
-    from kscli.views import sub_fields, sub_view
+    from kscli.views import SUB_FIELDS, sub_view
 
     app = get_app()
     now = as_of or app.now
@@ -122,8 +122,8 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
         if sort == "price":
             pairs = sorted(pairs, key=lambda pair: (pair[0].currency, pair[0].price))
         if app.fmt in ("json", "jsonl"):  # straight from the stored rows, no dict between
-            fields, width = sub_fields(), len(SUBS.names)
-            write_json(app.fmt, pairs, lambda end: stored_lines(fields, width, end))
+            width = len(SUBS.names)
+            write_json(app.fmt, pairs, lambda end: stored_lines(SUB_FIELDS, width, end))
             return
         if app.fmt == "csv":
             emit_list(app.fmt, (sub_view(s, row) for s, row in pairs), [(k, k) for k in CSV_KEYS])

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, NamedTuple
 
-from kscli.domain.calendar import iso
+from kscli.domain.calendar import from_iso, iso
 from kscli.domain.model import Activation, Charge, Event, Incident, License, Subscription
 
 
@@ -114,10 +114,6 @@ RECORD_TABLES = {Subscription: SUBS, License: LICENSES, Incident: INCIDENTS, Cha
 SCHEMA_VERSION = 2
 
 
-def _dt_in(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
 def _acts_out(acts: tuple[Activation, ...]) -> str:
     return json.dumps([[a.machine, iso(a.at)] for a in acts], separators=(",", ":"))
 
@@ -143,7 +139,7 @@ _IN: dict[str, Callable[[Any], Any]] = {
     "int": lambda v: v,
     "bool": bool,
     "dec": lambda v: None if v is None else Decimal(v),
-    "dt": _dt_in,
+    "dt": from_iso,
     "date": lambda v: None if v is None else date.fromisoformat(v),
     "json": lambda v: json.loads(v) if v else {},
     "acts": _acts_in,
