@@ -88,8 +88,9 @@ def run_killed(argv: list[str], delay: float, writing=None) -> tuple[bool, bool]
 
 def writing(store: str):
     """Whether a writer is putting data into ``store`` right now: SQLite's write-ahead log
-    holds pages, the JSON backend's temporary copy of the ledger exists, or the server
-    is running a COPY or INSERT into the database."""
+    holds pages or a new SQLite ledger is being built beside its path, the JSON
+    backend's temporary copy of the ledger exists, or the server is running a COPY or
+    INSERT into the database."""
     if store.startswith("postgresql://"):
         import psycopg
 
@@ -112,8 +113,11 @@ def writing(store: str):
     folder, name = os.path.split(store)
 
     def test() -> bool:
-        if store.endswith(".json"):
-            return any(n.startswith(name + ".tmp-") for n in os.listdir(folder))
+        # the JSON backend writes a temporary copy; SQLite builds a new ledger in a
+        # private file beside it (an existing one is written in place, below)
+        building = any(n.startswith(name + ".tmp-") for n in os.listdir(folder))
+        if building or store.endswith(".json"):
+            return building
         try:
             if os.path.getsize(store + "-wal") > 0:
                 return True

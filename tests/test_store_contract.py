@@ -171,7 +171,7 @@ def test_dump_and_load_rows_round_trip_exactly(store, tmp_path):
     assert "secrets" not in dumped
     other = open_store(str(tmp_path / "copy.json"))
     with other.write() as ledger:
-        ledger.load_rows(dumped)
+        ledger.load_tables(dumped)
     with other.read() as ledger:
         assert ledger.dump_rows() == dumped
         assert ledger.next_id  # counters came along:

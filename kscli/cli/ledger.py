@@ -84,7 +84,10 @@ def import_(file):
     """Load a ledger exported with `kscli export` into this (empty) ledger.
 
     The import is whole or nothing, and only into a ledger with no records, so an
-    export then import then export gives the same file.
+    export then import then export gives the same file. Every value is checked and the
+    first bad one is named with its row; nothing is kept unless all pass. A large file
+    into SQLite is checked by a second process while this one writes, and a new SQLite
+    ledger appears at its path only once complete.
 
     \b
     Example (move a ledger to the JSON backend):

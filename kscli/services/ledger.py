@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import re
 from collections import deque
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from kscli.domain.errors import BadValue, Failure
-from kscli.store.base import Conflict, Store
+from kscli.services.background import checked_meanwhile
+from kscli.store.base import Conflict, NotEmpty, Store
 from kscli.store.schema import SCHEMA_VERSION, TABLES
 
 EXPORT_FORMAT = "kscli-export"
@@ -171,37 +173,60 @@ def _first_bad(kind: str, values: Sequence[Any]) -> int | None:
     return None
 
 
-def _table_rows(table, rows: Any, where: str) -> list[tuple]:
-    """A table's rows (objects keyed by column) as tuples in this kscli's column order.
+def _table_rows(table, rows: Any, where: str) -> list[dict[str, Any]]:
+    """A table's rows: objects keyed by column.
 
-    Keys this kscli does not know are refused; columns a row lacks (an export of an
-    older schema) are empty.
+    Rows that do not name every column (an export of an older schema) get the columns
+    they lack, empty, and keys this kscli does not know are refused; a row that names
+    as many columns as there are but not the same ones is refused by the checks.
     """
     if not isinstance(rows, list):
         raise _bad(where, "expected a list of rows")
-    names = table.names
-    known = set(names)
     if not set(map(type, rows)) <= {dict}:
         i = next(i for i, row in enumerate(rows) if type(row) is not dict)
         raise _bad(f"{where}, row {i + 1}", "expected an object")
-    if not set(map(len, rows)) <= {len(names)}:
-        for i, row in enumerate(rows):
-            unknown = [str(k) for k in row if k not in known]
-            if unknown:
-                raise _bad(f"{where}, row {i + 1}", f"unknown columns: {', '.join(unknown)}")
-        return [tuple([row.get(c) for c in names]) for row in rows]
-    try:  # an export names every column: take them all at C speed
-        return list(map(itemgetter(*names), rows))
+    names = table.names
+    if set(map(len, rows)) <= {len(names)}:
+        return rows
+    _refuse_unknown(table, rows, where)
+    return [{c: row.get(c) for c in names} for row in rows]
+
+
+def _refuse_unknown(table, rows: list[dict[str, Any]], where: str) -> None:
+    known = set(table.names)
+    for i, row in enumerate(rows):
+        unknown = [str(k) for k in row if k not in known]
+        if unknown:
+            raise _bad(f"{where}, row {i + 1}", f"unknown columns: {', '.join(unknown)}")
+
+
+def _table_columns(table, rows: list[dict[str, Any]], where: str) -> list[Sequence[Any]]:
+    """The rows of ``_table_rows`` as columns, in this kscli's column order."""
+    if not rows:
+        return [() for _ in table.names]
+    try:  # every row names every column: take them all at C speed
+        return list(zip(*map(itemgetter(*table.names), rows)))
     except KeyError:
-        for i, row in enumerate(rows):
-            unknown = [str(k) for k in row if k not in known]
-            if unknown:
-                raise _bad(f"{where}, row {i + 1}", f"unknown columns: {', '.join(unknown)}") from None
-        raise  # pragma: no cover - a row with every column cannot miss one
+        _refuse_unknown(table, rows, where)
+        raise  # pragma: no cover - a row of known columns, as many as there are, has them all
 
 
-def parse_export(data: bytes, source: str) -> dict[str, list[tuple]]:
-    """Check a whole export before anything is written; raise BadValue naming the problem."""
+def parse_export(data: bytes, source: str) -> dict[str, list[dict[str, Any]]]:
+    """Read and check a whole export; raise BadValue naming the first problem."""
+    tables, check = read_export(data, source)
+    check()
+    return tables
+
+
+def read_export(data: bytes,
+                source: str) -> tuple[dict[str, list[dict[str, Any]]], Callable[[], None]]:
+    """The tables of an export (rows keyed by column), and the check of every value in
+    them (which raises BadValue naming the first problem), apart: a large import
+    checks while it writes, and keeps nothing unless the check passes.
+
+    What cannot be loaded at all (not JSON, not an export, a newer schema, a row that
+    is not an object) is refused here.
+    """
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -213,25 +238,30 @@ def parse_export(data: bytes, source: str) -> dict[str, list[tuple]]:
     if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1 or schema > SCHEMA_VERSION:
         raise BadValue(f"{source} has schema {schema!r}; this kscli reads 1 to {SCHEMA_VERSION}",
                        hint="upgrade kscli to import it")
-    tables = doc.get("tables")
-    if not isinstance(tables, dict):
+    given = doc.get("tables")
+    if not isinstance(given, dict):
         raise _bad(source, "no tables")
-    out: dict[str, list[tuple]] = {}
-    by_column: dict[str, dict[str, tuple]] = {}
+    tables = {name: _table_rows(table, given.get(name, []), f"{source}, table {name}")
+              for name, table in TABLES.items() if name != "secrets"}
+    return tables, lambda: _check_tables(tables, source)
+
+
+def _check_tables(tables: dict[str, list[dict[str, Any]]], source: str) -> None:
+    """Every value of every table, whole columns at a time; raise BadValue naming the
+    first row and column at fault."""
+    columns_of = {name: _table_columns(TABLES[name], rows, f"{source}, table {name}")
+                  for name, rows in tables.items()}
+    by_column: dict[str, dict[str, Sequence[Any]]] = {}
     with_nulls: set[tuple[str, str]] = set()  # (table, column) that holds a null
     ids: dict[str, set] = {}
-    for name, table in TABLES.items():
-        if name == "secrets":
-            continue
-        rows = tables.get(name, [])
-        tuples = _table_rows(table, rows, f"{source}, table {name}")
-        columns = list(zip(*tuples)) if tuples else [() for _ in table.names]
+    for name, columns in columns_of.items():
+        table = TABLES[name]
         by_column[name] = dict(zip(table.names, columns))
         for (column, kind), values in zip(table.columns, columns):
-            present = _present(values)
-            if present is not values:
+            given = _present(values)
+            if given is not values:
                 with_nulls.add((name, column))
-            bad = None if _present_ok(kind, present) else _first_bad(kind, values)
+            bad = None if _present_ok(kind, given) else _first_bad(kind, values)
             if bad is not None:  # (the rarer kinds are checked cell by cell, and may pass)
                 where = f"{source}, {name} row {bad + 1}, {column}"
                 _check_value(kind, values[bad], where)
@@ -244,14 +274,14 @@ def parse_export(data: bytes, source: str) -> dict[str, list[tuple]]:
                         if not v or v in seen:
                             raise _bad(f"{source}, {name} row {i + 1}", f"missing or repeated {column}")
                         seen.add(v)
-        out[name] = tuples
     for name in ("licenses", "incidents", "charges"):
-        at = TABLES[name].names.index("sub_id")
-        for i, row in enumerate(out.get(name, [])):
-            if row[at] is not None and row[at] not in ids["subs"]:
-                raise _bad(f"{source}, {name} row {i + 1}", f"sub_id {row[at]} is not in the file")
+        refs = by_column[name]["sub_id"]
+        named = set(refs)
+        named.discard(None)
+        if not named <= ids["subs"]:
+            i = next(i for i, ref in enumerate(refs) if ref is not None and ref not in ids["subs"])
+            raise _bad(f"{source}, {name} row {i + 1}", f"sub_id {refs[i]} is not in the file")
     _check_meanings(by_column, with_nulls, source)
-    return out
 
 
 # What the rows of an export may say beyond the kind of each value, so that every
@@ -271,7 +301,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 _ID_PREFIXES = {"subs": "S-", "licenses": "L-", "incidents": "I-", "charges": "C-"}
 
 
-def _check_meanings(tables: dict[str, dict[str, tuple]], with_nulls: set[tuple[str, str]],
+def _check_meanings(tables: dict[str, dict[str, Sequence[Any]]], with_nulls: set[tuple[str, str]],
                     source: str) -> None:
     """Refuse values no command could use: an unknown plan, status or currency, a date
     outside the calendar kscli reckons in, a negative price, a malformed key ending, an
@@ -367,10 +397,53 @@ def _check_meanings(tables: dict[str, dict[str, tuple]], with_nulls: set[tuple[s
 
 
 def import_ledger(store: Store, data: bytes, source: str) -> dict[str, int]:
+    """Import a whole export into an empty ledger; nothing is kept unless every value
+    in the file passed the checks."""
     # An export of 200,000 subscriptions is millions of objects, none of them in a
     # cycle: the cyclic garbage collector would walk them all again and again.
     with _collector_paused():
-        return _import_rows(store, parse_export(data, source), source)
+        if not _check_meanwhile(store, data):
+            tables, check = read_export(data, source)
+            check()
+            return _import_tables(store, tables, _passed, source)
+        # A child process reads and checks its own copy of the export while this one
+        # reads it and writes (sharing one copy would cost each process a page fault
+        # for every page the other touched); the rows are kept only if it says yes.
+        with checked_meanwhile(lambda: parse_export(data, source)) as verdict:
+            tables, _ = read_export(data, source)
+            return _import_tables(store, tables, verdict, source)
+
+
+def _check_meanwhile(store: Store, data: bytes) -> bool:
+    """Whether to check in a second process while writing: for an export large enough
+    to gain from it (the checks of 10,000 subscriptions take a few milliseconds), into
+    a store that can write first and undo, on a system with fork and a second core."""
+    if len(data) < _CHECK_MEANWHILE_FROM or not store.writes_while_checking or not hasattr(os, "fork"):
+        return False
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except AttributeError:  # pragma: no cover - systems without CPU affinity
+        return (os.cpu_count() or 1) > 1
+
+
+_CHECK_MEANWHILE_FROM = 5_000_000  # bytes of export: about 10,000 subscriptions
+
+
+def _passed() -> None:
+    """The verdict of checks that already passed."""
+
+
+def _import_tables(store: Store, tables: dict[str, list[dict[str, Any]]],
+                   verdict: Callable[[], None], source: str) -> dict[str, int]:
+    try:
+        return store.import_tables(tables, verdict)
+    except NotEmpty:
+        raise Failure(
+            f"{store.location} already holds records; kscli imports only into an empty ledger",
+            hint="pick a new file with --store, or export this one first",
+        ) from None
+    except Conflict as exc:
+        raise _bad(source, f"a value that must be unique is repeated ({exc})") from None
 
 
 @contextmanager
@@ -382,16 +455,3 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_on:
             gc.enable()
-
-
-def _import_rows(store: Store, rows: dict[str, list[tuple]], source: str) -> dict[str, int]:
-    with store.write() as ledger:
-        if any(ledger.tx.count(name) for name in ("subs", "licenses", "incidents", "charges", "events")):
-            raise Failure(
-                f"{ledger.location} already holds records; kscli imports only into an empty ledger",
-                hint="pick a new file with --store, or export this one first",
-            )
-        try:
-            return ledger.load_tuples(rows)
-        except Conflict as exc:
-            raise _bad(source, f"a value that must be unique is repeated ({exc})") from None

@@ -10,7 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any, Iterable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from kscli.domain.calendar import iso
 from kscli.domain.errors import NotFound, StoreUnreadable
@@ -26,6 +27,10 @@ _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 class Conflict(Exception):
     """A row that would break a unique column (a reference or key already there)."""
+
+
+class NotEmpty(Exception):
+    """An import into a ledger that already holds records."""
 
 
 def new_reference(now: datetime) -> str:
@@ -61,6 +66,10 @@ class Tx(ABC):
     @abstractmethod
     def next_number(self, name: str, first: int) -> int:
         """The next value of a named counter (``first`` when it was never used)."""
+
+    def load(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Add a whole table, rows keyed by column (inside ``bulk``)."""
+        self.insert(table, map(itemgetter(*TABLES[table].names), rows))
 
     def bulk(self) -> AbstractContextManager[None]:
         """A block of many inserts into an empty ledger; backends may load faster."""
@@ -248,20 +257,34 @@ class Ledger:
             out[name] = [dict(zip(table.names, row)) for row in self.tx.select(name, (), order=order)]
         return out
 
-    def load_rows(self, data: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
-        """Load rows given as dicts by column name (what dump_rows gives)."""
-        return self.load_tuples({
-            name: [tuple([r.get(c) for c in TABLES[name].names]) for r in rows]
-            for name, rows in data.items()
-        })
+    def load_into_empty(self, tables: dict[str, list[dict[str, Any]]],
+                        verdict: Callable[[], None]) -> dict[str, int]:
+        """Load whole tables if this ledger holds no records (else NotEmpty).
 
-    def load_tuples(self, data: dict[str, list[tuple]]) -> dict[str, int]:
-        """Load rows given in each table's column order, in one bulk load."""
+        ``verdict`` raises if the tables must not be kept (the import's checks, which
+        may still be running): it is asked before the rows are kept and before any
+        other error is reported, so that a bad file is always named as the fault.
+        """
+        if any(self.tx.count(name) for name in ("subs", "licenses", "incidents", "charges", "events")):
+            verdict()
+            raise NotEmpty(self.location)
+        try:
+            counts = self.load_tables(tables)
+        except Exception:
+            verdict()
+            raise
+        verdict()
+        return counts
+
+    def load_tables(self, data: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+        """Load whole tables into an empty ledger, in one bulk load: rows keyed by
+        column, every column named (what dump_rows gives, or a checked export)."""
         counts: dict[str, int] = {}
         with self.tx.bulk():
             for name in ("subs", "licenses", "incidents", "charges", "events", "counters"):
-                rows = data.get(name, [])
-                self.tx.insert(name, rows)
+                rows = data.get(name) or []
+                if rows:
+                    self.tx.load(name, rows)
                 counts[name] = len(rows)
         return counts
 
@@ -290,6 +313,19 @@ class Store(ABC):
     def secrets_place(self) -> str:
         """Where license keys go when no keyring is usable, in words for a warning."""
         return f"the ledger file {self.location} (private, mode 0600)"
+
+    # Whether import_tables writes while the checks run (undoing it if they fail)
+    writes_while_checking = False
+
+    def import_tables(self, tables: dict[str, list[dict[str, Any]]],
+                      verdict: Callable[[], None]) -> dict[str, int]:
+        """Load whole tables into this ledger, which must hold no records (else NotEmpty),
+        keeping nothing unless ``verdict`` passes. Here it is asked before anything is
+        written; a backend that can write first and undo says so in
+        ``writes_while_checking``."""
+        verdict()
+        with self.write() as ledger:
+            return ledger.load_into_empty(tables, verdict)
 
     @abstractmethod
     def exists(self) -> bool: ...

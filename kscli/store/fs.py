@@ -43,17 +43,33 @@ def write_errors(path: str) -> Iterator[None]:
         raise cannot_write(path, *known) from None
 
 
-def remove_stale_temporaries(path: str) -> None:
-    """Remove temporary copies of ``path`` left by a writer that was killed mid-write.
+def remove_stale_temporaries(path: str, *, locked: bool = True) -> None:
+    """Remove temporary copies of ``path`` (``path.tmp-PID``, and the files SQLite
+    keeps beside one) left by a writer that was killed mid-write.
 
-    Call it only while holding the ledger's write lock: every writer writes its
-    temporary file under that lock, so any one found then is stale.
+    ``locked``: the caller holds the ledger's write lock, under which every writer
+    writes its temporary file, so any one found is stale. Without the lock, only
+    those of a process that no longer runs are.
     """
-    for stale in glob.glob(glob.escape(path) + ".tmp-*"):
+    prefix = path + ".tmp-"
+    for stale in glob.glob(glob.escape(prefix) + "*"):
+        pid = stale[len(prefix):].split("-", 1)[0]
+        if not locked and (not pid.isdigit() or int(pid) == os.getpid() or _running(int(pid))):
+            continue
         try:
             os.unlink(stale)
         except OSError:
             pass
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, but another user's
+        return True
+    return True
 
 
 def private_umask() -> None:
@@ -69,7 +85,6 @@ def ensure_folder(path: str) -> None:
 
 def atomic_write(path: str, data: bytes) -> None:
     """Write to a temporary file beside ``path``, fsync, rename over it, fsync the folder."""
-    folder = os.path.dirname(os.path.abspath(path))
     tmp = f"{path}.tmp-{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -87,11 +102,20 @@ def atomic_write(path: str, data: bytes) -> None:
         raise
     os.close(fd)
     os.replace(tmp, path)
-    dir_fd = os.open(folder, os.O_RDONLY)
+    sync_folder(path)
+
+
+def sync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
+
+
+def sync_folder(path: str) -> None:
+    """Make a file's new name durable: fsync the folder that holds it."""
+    sync_file(os.path.dirname(os.path.abspath(path)))
 
 
 def mode_of(path: str) -> int | None:

@@ -6,12 +6,13 @@ import errno
 import os
 import sqlite3
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from operator import countOf, itemgetter
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from kscli.domain.errors import KscliError, StoreBusy, StoreUnreadable
 from kscli.store import fs
 from kscli.store.base import Conflict, Ledger, Store, Tx
-from kscli.store.schema import SCHEMA_VERSION
+from kscli.store.schema import SCHEMA_VERSION, TABLES
 from kscli.store.sql import Statements, schema_statements
 
 _STATEMENTS = Statements("?")
@@ -34,10 +35,22 @@ class SqliteTx(Tx):
         return self.conn.execute(sql, params)  # the cursor streams its rows (in C)
 
     def insert(self, table: str, rows: Iterable[tuple]) -> None:
+        self._insert(_STATEMENTS.insert(table), rows)
+
+    def _insert(self, sql: str, rows: Iterable[tuple]) -> None:
         try:
-            self.conn.executemany(_STATEMENTS.insert(table), rows)
+            self.conn.executemany(sql, rows)
         except sqlite3.IntegrityError as exc:
             raise Conflict(str(exc)) from None
+
+    def load(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Python's sqlite3 binds a null far more slowly than a value (it looks for an
+        adapter every time): a column null in every row is left out, to its default."""
+        names = [name for name in TABLES[table].names if rows[0].get(name) is not None
+                 or countOf(map(itemgetter(name), rows), None) < len(rows)]
+        values = map(itemgetter(*names), rows) if len(names) > 1 else zip(map(itemgetter(*names), rows))
+        marks = ", ".join("?" * len(names))
+        self._insert(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", values)
 
     def update(self, table: str, row: tuple) -> None:
         sql, values = _STATEMENTS.update(table, row)
@@ -99,10 +112,16 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 class SqliteStore(Store):
     kind = "sqlite"
 
-    def __init__(self, path: str, busy_timeout: float = 10.0) -> None:
-        super().__init__(path)
+    writes_while_checking = True
+
+    def __init__(self, path: str, busy_timeout: float = 10.0, *,
+                 scratch_for: str | None = None) -> None:
+        """``scratch_for``: this file is a private copy being built for a new ledger at
+        that path (named in messages), with its journal in memory and no syncs."""
+        super().__init__(scratch_for or path)
         self.path = path
         self.busy_timeout = busy_timeout
+        self.scratch = scratch_for is not None
 
     # -- helpers ------------------------------------------------------------------
     def exists(self) -> bool:
@@ -132,7 +151,7 @@ class SqliteStore(Store):
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             if _is_busy(exc):
-                raise StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
+                raise StoreBusy(f"{self.location} stayed busy for {self.busy_timeout:g}s",
                                 hint="another kscli is writing; try again") from None
             raise self._unreadable(str(exc)) from None
         return conn
@@ -228,12 +247,12 @@ class SqliteStore(Store):
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 if _is_busy(exc):
-                    raise StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
+                    raise StoreBusy(f"{self.location} stayed busy for {self.busy_timeout:g}s",
                                     hint="another kscli is writing; try again") from None
                 if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (_SQLITE_IOERR, _SQLITE_FULL):
                     # not a damaged ledger: a reader needs room for SQLite's shared-memory file
                     raise StoreUnreadable(
-                        f"{self.path} cannot be read just now ({exc}: is the disk full or "
+                        f"{self.location} cannot be read just now ({exc}: is the disk full or "
                         "failing?); kscli left it untouched",
                         hint="free some space or check the disk, then run the command again",
                     ) from None
@@ -244,7 +263,7 @@ class SqliteStore(Store):
     @contextmanager
     def write(self) -> Iterator[Ledger]:
         fs.private_umask()
-        with fs.write_errors(self.path):
+        with fs.write_errors(self.location):
             fs.ensure_folder(self.path)
         conn = self._connect(readonly=False)
         try:
@@ -252,15 +271,19 @@ class SqliteStore(Store):
                 # Refuse a newer schema or a foreign database before changing anything
                 # (switching the journal mode rewrites the file's header).
                 self._version(conn)
-                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                if self.scratch:
+                    conn.execute("PRAGMA journal_mode = MEMORY")
+                    conn.execute("PRAGMA synchronous = OFF")
+                elif conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
+                if not self.scratch:
+                    conn.execute("PRAGMA synchronous = NORMAL")
                 self._prepare(conn)
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.DatabaseError as exc:
                 raise self._write_error(exc) or self._unreadable(str(exc)) from None
             try:
-                yield Ledger(SqliteTx(conn, writable=True), self.path)
+                yield Ledger(SqliteTx(conn, writable=True), self.location)
             except sqlite3.DatabaseError as exc:
                 _rollback(conn)
                 failure = self._write_error(exc)
@@ -281,16 +304,67 @@ class SqliteStore(Store):
         finally:
             conn.close()
 
+    def import_tables(self, tables: dict[str, list[dict[str, Any]]],
+                      verdict: Callable[[], None]) -> dict[str, int]:
+        """Into an existing (empty) ledger, the rows go in inside one transaction that
+        commits only if the verdict passes. A new ledger is built whole in a private
+        file beside the path, with no journal on disk and no syncs, then made durable
+        and linked into place: until then there is no ledger at the path, so a bad file
+        or a kill leaves none (a killed build's file is removed by the next import)."""
+        if self.exists():
+            with self.write() as ledger:
+                return ledger.load_into_empty(tables, verdict)
+        fs.private_umask()
+        with fs.write_errors(self.location):
+            fs.ensure_folder(self.path)
+        fs.remove_stale_temporaries(self.path, locked=False)
+        scratch = SqliteStore(f"{self.path}.tmp-{os.getpid()}", self.busy_timeout,
+                              scratch_for=self.location)
+        scratch._remove()  # a file of that name can only be left by a process gone
+        try:
+            with scratch.write() as ledger:
+                counts = ledger.load_into_empty(tables, verdict)
+            scratch._seal()
+            try:
+                os.link(scratch.path, self.path)  # never over a ledger made meanwhile
+            except OSError:  # one was (or this file system has no hard links): load there
+                with self.write() as ledger:
+                    return ledger.load_into_empty(tables, verdict)
+            with fs.write_errors(self.location):
+                fs.sync_folder(self.path)
+            return counts
+        finally:
+            scratch._remove()
+
+    def _remove(self) -> None:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            try:
+                os.unlink(self.path + suffix)
+            except FileNotFoundError:
+                pass
+
+    def _seal(self) -> None:
+        """Make a scratch ledger what any other is: in WAL mode, and on disk."""
+        conn = self._connect(readonly=False)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as exc:
+            raise self._write_error(exc) or self._unreadable(str(exc)) from None
+        finally:
+            conn.close()
+        with fs.write_errors(self.location):
+            fs.sync_file(self.path)
+
     def _write_error(self, exc: sqlite3.DatabaseError, committing: bool = False) -> KscliError | None:
         """The error to report for a failed write: busy (exit 5), a full disk, an I/O or
         permission error (exit 1, naming the file), a damaged file (exit 6), else None."""
         if _is_busy(exc):
-            return StoreBusy(f"{self.path} stayed busy for {self.busy_timeout:g}s",
+            return StoreBusy(f"{self.location} stayed busy for {self.busy_timeout:g}s",
                              hint="another kscli is " + ("reading" if committing else "writing")
                              + "; try again later")
         code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
         if code in _WRITE_FAILURES:
-            return fs.cannot_write(self.path, *_WRITE_FAILURES[code])
+            return fs.cannot_write(self.location, *_WRITE_FAILURES[code])
         if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
             return self._unreadable(str(exc))
         return None
