@@ -115,26 +115,35 @@ _TIME_SHAPE = "0000-00-00T00:00:00Z"
 _AMOUNT_SHAPE = re.compile(r"-?0{1,12}(?:\.0{1,4})?")
 
 
-def _present(values: Sequence[Any]) -> Sequence[Any]:
-    """The values that are not null (the values themselves when none is)."""
-    return values if None not in values else [v for v in values if v is not None]
-
-
 def _column_ok(kind: str, values: Sequence[Any]) -> bool:
-    """Whether every value of a column is of its kind, checked in bulk (C loops)."""
-    return _present_ok(kind, _present(values))
+    """Whether every value of a column that is not null is of its kind."""
+    return _judge(kind, values)[0]
 
 
-def _present_ok(kind: str, present: Sequence[Any]) -> bool:
-    """_column_ok of a column's values that are not null."""
+def _judge(kind: str, values: Sequence[Any]) -> tuple[bool, bool]:
+    """Whether every value of a column that is not null is of its kind, checked in
+    bulk (C loops), and whether the column holds a null (found on the way)."""
+    if kind in ("int", "bool"):
+        types = set(map(type, values))
+        nulls = type(None) in types
+        types.discard(type(None))
+        return types <= {int} and (kind == "int" or set(values) <= {0, 1, None}), nulls
+    try:
+        return _text_ok(kind, values, "\x00".join(values)), False
+    except TypeError:  # a null, or a value that is not text
+        present = [v for v in values if v is not None]
+        if len(present) == len(values):
+            return False, False
+        try:
+            return _text_ok(kind, present, "\x00".join(present)), True
+        except TypeError:
+            return False, True
+
+
+def _text_ok(kind: str, present: Sequence[str], joined: str) -> bool:
+    """Whether text values (``joined`` by NUL) are all of their kind."""
     if not present:
         return True
-    if kind in ("int", "bool"):
-        return set(map(type, present)) == {int} and (kind == "int" or set(present) <= {0, 1})
-    try:
-        joined = "\x00".join(present)
-    except TypeError:
-        return False  # a value that is not text
     if kind == "text":
         return len(joined) <= _LONGEST_TEXT or max(map(len, present)) <= _LONGEST_TEXT
     if kind not in ("dt", "dec"):
@@ -258,10 +267,10 @@ def _check_tables(tables: dict[str, list[dict[str, Any]]], source: str) -> None:
         table = TABLES[name]
         by_column[name] = dict(zip(table.names, columns))
         for (column, kind), values in zip(table.columns, columns):
-            given = _present(values)
-            if given is not values:
+            ok, nulls = _judge(kind, values)
+            if nulls:
                 with_nulls.add((name, column))
-            bad = None if _present_ok(kind, given) else _first_bad(kind, values)
+            bad = None if ok else _first_bad(kind, values)
             if bad is not None:  # (the rarer kinds are checked cell by cell, and may pass)
                 where = f"{source}, {name} row {bad + 1}, {column}"
                 _check_value(kind, values[bad], where)
@@ -403,15 +412,16 @@ def import_ledger(store: Store, data: bytes, source: str) -> dict[str, int]:
     # cycle: the cyclic garbage collector would walk them all again and again.
     with _collector_paused():
         if not _check_meanwhile(store, data):
-            tables, check = read_export(data, source)
-            check()
-            return _import_tables(store, tables, _passed, source)
+            # checked before anything is written; read again (the same bytes, so the
+            # same verdict) only if the store needs a second attempt
+            checked = [parse_export(data, source)]
+            return _import_tables(store, lambda: checked.pop() if checked
+                                  else read_export(data, source)[0], _passed, source)
         # A child process reads and checks its own copy of the export while this one
         # reads it and writes (sharing one copy would cost each process a page fault
         # for every page the other touched); the rows are kept only if it says yes.
         with checked_meanwhile(lambda: parse_export(data, source)) as verdict:
-            tables, _ = read_export(data, source)
-            return _import_tables(store, tables, verdict, source)
+            return _import_tables(store, lambda: read_export(data, source)[0], verdict, source)
 
 
 def _check_meanwhile(store: Store, data: bytes) -> bool:
@@ -433,10 +443,10 @@ def _passed() -> None:
     """The verdict of checks that already passed."""
 
 
-def _import_tables(store: Store, tables: dict[str, list[dict[str, Any]]],
+def _import_tables(store: Store, read: Callable[[], dict[str, list[dict[str, Any]]]],
                    verdict: Callable[[], None], source: str) -> dict[str, int]:
     try:
-        return store.import_tables(tables, verdict)
+        return store.import_tables(read, verdict)
     except NotEmpty:
         raise Failure(
             f"{store.location} already holds records; kscli imports only into an empty ledger",
