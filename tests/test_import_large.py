@@ -52,6 +52,17 @@ def test_one_core_checks_in_this_process(big_export, monkeypatch):
     assert not _check_meanwhile(open_store("/nowhere/kscli.db"), big_export.read_bytes())
 
 
+def test_too_little_memory_for_a_second_copy_checks_in_this_process(big_export, monkeypatch):
+    import kscli.services.ledger as service
+
+    data = big_export.read_bytes()
+    assert service._memory_available() > 0  # read from /proc/meminfo on Linux
+    monkeypatch.setattr(service, "_memory_available", lambda: 7 * len(data))
+    assert not _check_meanwhile(open_store("/nowhere/kscli.db"), data)
+    monkeypatch.setattr(service, "_memory_available", lambda: 9 * len(data))
+    assert _check_meanwhile(open_store("/nowhere/kscli.db"), data)
+
+
 def test_a_large_import_is_exact_private_and_leaves_nothing_beside_it(tmp_path, big_export):
     store = tmp_path / "new" / "kscli.db"
     kscli = Kscli(str(store))

@@ -427,8 +427,12 @@ def import_ledger(store: Store, data: bytes, source: str) -> dict[str, int]:
 def _check_meanwhile(store: Store, data: bytes) -> bool:
     """Whether to check in a second process while writing: for an export large enough
     to gain from it (the checks of 10,000 subscriptions take a few milliseconds), into
-    a store that can write first and undo, on a system with fork and a second core."""
+    a store that can write first and undo, on a system with fork, a second core, and
+    the memory for a second copy of the parsed export (about six times its size)."""
     if len(data) < _CHECK_MEANWHILE_FROM or not store.writes_while_checking or not hasattr(os, "fork"):
+        return False
+    available = _memory_available()
+    if available is not None and available < 8 * len(data):
         return False
     try:
         return len(os.sched_getaffinity(0)) > 1
@@ -437,6 +441,18 @@ def _check_meanwhile(store: Store, data: bytes) -> bool:
 
 
 _CHECK_MEANWHILE_FROM = 5_000_000  # bytes of export: about 10,000 subscriptions
+
+
+def _memory_available() -> int | None:
+    """Bytes of memory available without swapping (Linux), or None where unknown."""
+    try:
+        with open("/proc/meminfo", "rb") as meminfo:
+            for line in meminfo:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _passed() -> None:
