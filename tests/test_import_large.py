@@ -18,7 +18,8 @@ from kscli.services.background import checked_meanwhile
 from kscli.services.ledger import _CHECK_MEANWHILE_FROM, _check_meanwhile
 from kscli.store import open_store
 from tests.conftest import Kscli
-from tests.test_faults import write_export
+from tests.test_faults import _limit_file_size, small_disk, write_export  # noqa: F401
+from tests.test_stress import installed, process_env
 
 ROWS = 12_000
 
@@ -235,3 +236,40 @@ def test_a_block_left_without_a_verdict_stops_the_child(tmp_path):
             raise RuntimeError("the write failed")
     with pytest.raises(ProcessLookupError):
         os.kill(int(mark.read_text()), 0)  # stopped and reaped
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("limit", ["full disk", "file size limit"])
+def test_a_large_import_that_finds_no_room_fails_in_one_line_and_leaves_nothing(
+        tmp_path, big_export, limit, small_disk):
+    """The new ledger is built beside its path: a disk that fills up on the way (in the
+    load, the index build of the second thread, or the commit) leaves no ledger and no
+    scratch file, and says so in one line naming the ledger."""
+    if limit != "full disk":
+        small_disk = None
+    folder = (small_disk or tmp_path / "plain") / "ledger"
+    store = str(folder / "kscli.db")
+    argv = [installed(), "--store", store, "import", str(big_export)]
+    if small_disk is not None:
+        folder.mkdir(mode=0o700)
+        filler = _fill_to(small_disk, 512 * 1024)  # room for the schema, not the rows
+        result = subprocess.run(argv, capture_output=True, text=True, env=process_env(),
+                                timeout=120)
+        os.unlink(filler)
+    else:
+        result = subprocess.run(argv, capture_output=True, text=True, env=process_env(),
+                                timeout=120, preexec_fn=_limit_file_size(1024 * 1024))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: cannot write {store}: "), result.stderr
+    assert "nothing was changed" in result.stderr
+    assert not folder.exists() or os.listdir(folder) == []
+
+
+def _fill_to(folder, left: int) -> str:
+    """Fill the file system of ``folder`` until ``left`` bytes are free."""
+    filler = os.path.join(folder, "filler")
+    free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
+    with open(filler, "wb") as out:
+        out.write(b"\0" * max(0, free - left))
+    return filler
