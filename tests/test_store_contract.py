@@ -91,6 +91,18 @@ def test_save_replaces_a_record(store):
     assert (got.status, got.auto_renew) == ("cancelled", False)
 
 
+def test_a_vendor_matches_whatever_the_case_of_its_letters_beyond_a_to_z(store):
+    with store.write() as ledger:
+        ledger.add(make_sub("S-1001", vendor="Ärzte Café"))
+        ledger.add(make_sub("S-1002", vendor="Arzte Cafe"))
+        ledger.add(make_sub("S-1003", vendor="ÆØÅ Δέλτα"))
+    with store.read() as ledger:
+        for asked in ("ärzte café", "ÄRZTE CAFÉ", "Ärzte Café"):
+            assert [s.id for s in ledger.subs(vendor=asked)] == ["S-1001"], asked
+        assert [s.id for s in ledger.subs(vendor="arzte cafe")] == ["S-1002"]
+        assert [s.id for s in ledger.subs(vendor="æøå δέλτα")] == ["S-1003"]
+
+
 def test_filters_by_status_vendor_account_and_period_end(store):
     with store.write() as ledger:
         ledger.add(make_sub("S-1001"))
@@ -99,6 +111,7 @@ def test_filters_by_status_vendor_account_and_period_end(store):
     with store.read() as ledger:
         assert [s.id for s in ledger.subs(status=["cancelled"])] == ["S-1002"]
         assert [s.id for s in ledger.subs(vendor="globex")] == ["S-1002"]
+        assert [s.id for s in ledger.subs(vendor="GLOBEX")] == ["S-1002"]
         assert [s.id for s in ledger.subs(account="bob")] == ["S-1003"]
         due = ledger.subs(period_end_before=T0 + timedelta(days=31), order=("period_end", "id"))
         assert [s.id for s in due] == ["S-1001", "S-1002"]

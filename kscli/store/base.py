@@ -25,6 +25,12 @@ OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "ieq")
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+def case_blind(text: Any) -> Any:
+    """Text as a case-blind match compares it (``ieq``): Python's lower case, which
+    knows every alphabet (SQL's lower() may know only A-Z)."""
+    return text.lower() if isinstance(text, str) else text
+
+
 class Conflict(Exception):
     """A row that would break a unique column (a reference or key already there)."""
 

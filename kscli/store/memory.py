@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from typing import Any, Iterable, Iterator, Sequence
 
-from kscli.store.base import Conflict, Ledger, Tx
+from kscli.store.base import Conflict, Ledger, Tx, case_blind
 from kscli.store.schema import TABLES
 
 _OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -49,7 +49,7 @@ class MemoryTx(Tx):
             if op == "in":
                 tests.append(lambda r, i=i, v=frozenset(value): r[i] in v)
             elif op == "ieq":
-                tests.append(lambda r, i=i, v=value.lower(): (r[i] or "").lower() == v)
+                tests.append(lambda r, i=i, v=case_blind(value): case_blind(r[i]) == v)
             elif value is None:
                 tests.append(lambda r, i=i, eq=(op == "="): (r[i] is None) == eq)
             else:

@@ -50,7 +50,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import unquote, urlsplit
 
 from kscli.domain.errors import BadValue, KscliError, StoreBusy, StoreUnreadable
-from kscli.store.base import Conflict, Ledger, Store, Tx
+from kscli.store.base import Conflict, Ledger, Store, Tx, case_blind
 from kscli.store.schema import SCHEMA_VERSION, TABLES
 from kscli.store.sql import Statements, create_table, schema_statements
 
@@ -146,6 +146,13 @@ class _PgStatements(Statements):
     def __init__(self) -> None:
         super().__init__("%s")
 
+    def case_blind(self, column: str) -> str:
+        """PostgreSQL's lower() follows the database's locale (kscli creates its
+        databases with the C locale: A-Z only), so the server finds the rows that match
+        in A-Z, and every row with letters beyond ASCII (more bytes than characters),
+        and the Tx keeps those that match as base.case_blind compares."""
+        return f"(lower({column}) = %s OR octet_length({column}) <> char_length({column}))"
+
     def order_term(self, spec, column: str, descending: bool) -> str:
         if column in (spec.key, "seq"):
             return f"{column}{' DESC' if descending else ''}"
@@ -212,6 +219,13 @@ class PgTx(Tx):
     def select(self, table: str, where: Sequence[tuple[str, str, Any]] = (),
                order: Sequence[str] = (), limit: int | None = None,
                descending: bool = False) -> Iterator[tuple]:
+        blind = [(TABLES[table].names.index(column), case_blind(value))
+                 for column, op, value in where if op == "ieq"]
+        if blind:  # the server finds more rows than match: see _PgStatements.case_blind
+            sql, params = _STATEMENTS.select(table, where, order, None, descending)
+            rows = (row for row in self._stream(sql, params)
+                    if all(case_blind(row[i]) == value for i, value in blind))
+            return islice(rows, limit)
         sql, params = _STATEMENTS.select(table, where, order, limit, descending)
         if limit is not None and limit <= BATCH:
             return iter(self.conn.execute(sql, params).fetchall())

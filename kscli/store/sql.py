@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from kscli.store.base import case_blind
 from kscli.store.schema import TABLES, Table
 
 _SQL_TYPES = {"int": "INTEGER", "bool": "INTEGER"}
@@ -68,6 +69,11 @@ class Statements:
                 f"SELECT {', '.join(names)} FROM {table.name} WHERE {table.key} = {placeholder}"
             )
 
+    def case_blind(self, column: str) -> str:
+        """The condition that ``column``, lower-cased as base.case_blind does, equals
+        the (lower-cased) parameter; kscli_lower is that function, given to SQLite."""
+        return f"kscli_lower({column}) = {self.ph}"
+
     def order_term(self, spec: Table, column: str, descending: bool) -> str:
         """One ORDER BY term; SQLite's NULLs come first going up, last going down."""
         return f"{column}{' DESC' if descending else ''}"
@@ -95,8 +101,8 @@ class Statements:
                 clauses.append(f"{column} IN ({', '.join([self.ph] * len(value))})")
                 params.extend(value)
             elif op == "ieq":
-                clauses.append(f"lower({column}) = lower({self.ph})")
-                params.append(value)
+                clauses.append(self.case_blind(column))
+                params.append(case_blind(value))
             elif value is None and op in ("=", "!="):
                 clauses.append(f"{column} IS {'NOT ' if op == '!=' else ''}NULL")
             elif op in ("=", "!=", "<", "<=", ">", ">="):
