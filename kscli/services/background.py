@@ -13,7 +13,7 @@ import json
 import os
 import signal
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from kscli.domain.errors import BadValue
 
@@ -32,19 +32,24 @@ def checked_meanwhile(check: Callable[[], None]) -> Iterator[Callable[[], None]]
     if pid == 0:  # pragma: no cover - the child (coverage does not follow a fork)
         _child(check, reader, writer)
     os.close(writer)
-    outcome: list[BadValue | None] = []
+    state: dict[str, Any] = {}
 
     def verdict() -> None:
-        if not outcome:
-            outcome.append(_wait(check, pid, reader))
-        if outcome[0] is not None:
-            raise outcome[0]
+        if "report" not in state:
+            state["report"] = _collect(pid, reader)  # (the child is reaped there)
+        if "outcome" not in state:
+            state["outcome"] = _judge(check, *state["report"])
+        if state["outcome"] is not None:
+            raise state["outcome"]
 
     try:
         yield verdict
     finally:
-        if not outcome:
-            os.close(reader)
+        if "report" not in state:  # never asked (or interrupted): stop the child
+            try:
+                os.close(reader)
+            except OSError:
+                pass
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:  # pragma: no cover - it ended just now
@@ -70,10 +75,14 @@ def _child(check: Callable[[], None], reader: int, writer: int) -> None:  # prag
         os._exit(status)
 
 
-def _wait(check: Callable[[], None], pid: int, reader: int) -> BadValue | None:
+def _collect(pid: int, reader: int) -> tuple[bytes, int]:
+    """The child's report and exit status, once it ended."""
     with os.fdopen(reader, "rb") as pipe:
         report = pipe.read()
-    status = os.waitpid(pid, 0)[1]
+    return report, os.waitpid(pid, 0)[1]
+
+
+def _judge(check: Callable[[], None], report: bytes, status: int) -> BadValue | None:
     if status == 0 and report == _PASSED:
         return None
     if status == 0 and report:

@@ -6,8 +6,8 @@ import errno
 import os
 import sqlite3
 from contextlib import contextmanager
-from threading import Thread
 from operator import countOf, itemgetter
+from threading import Thread
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from kscli.domain.errors import KscliError, StoreBusy, StoreUnreadable
@@ -298,12 +298,12 @@ class SqliteStore(Store):
                 # Refuse a newer schema or a foreign database before changing anything
                 # (switching the journal mode rewrites the file's header).
                 self._version(conn)
-                if self.scratch:
+                if self.scratch:  # private until sealed: nobody else reads it
                     conn.execute("PRAGMA journal_mode = MEMORY")
                     conn.execute("PRAGMA synchronous = OFF")
-                elif conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    conn.execute("PRAGMA journal_mode = WAL")
-                if not self.scratch:
+                else:
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        conn.execute("PRAGMA journal_mode = WAL")
                     conn.execute("PRAGMA synchronous = NORMAL")
                 self._prepare(conn)
                 conn.execute("BEGIN IMMEDIATE")
