@@ -205,18 +205,27 @@ def new_ledger(tmp_path, backend: str, name: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("into", ["new", "empty"])
 @pytest.mark.parametrize("backend", [*BACKENDS, pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_an_import_killed_midway_leaves_all_or_nothing(tmp_path, backend, big_export):
-    whole = new_ledger(tmp_path, backend, "whole")
+def test_an_import_killed_midway_leaves_all_or_nothing(tmp_path, backend, big_export, into):
+    """Into a new ledger (SQLite builds it beside its path) and into one made empty by
+    `kscli init` (written in place), the import is whole or absent, killed anywhere."""
+    def ledger(name: str) -> str:
+        store = new_ledger(tmp_path, backend, name)
+        if into == "empty":
+            assert Kscli(store)("init").exit_code == 0
+        return store
+
+    whole = ledger("whole")
     full = timed(["--store", whole, "import", big_export])
     everything = contents(whole)
     assert everything[:2] == (BIG, 0)
-    nothing = (0, 0, contents(new_ledger(tmp_path, backend, "empty"))[2])
+    nothing = (0, 0, contents(ledger("empty"))[2])
     inside = 0
     for run, (delay, in_write) in enumerate(moments(full)):
         if inside and in_write:
             break
-        store = new_ledger(tmp_path, backend, f"run{run}")
+        store = ledger(f"run{run}")
         killed, began = run_killed(["--store", store, "import", big_export], delay,
                                    writing(store) if in_write else None)
         inside += began
