@@ -73,8 +73,6 @@ def sub_view(sub: Subscription, stored: tuple | None = None) -> dict[str, Any]:
             for key, kind, source in SUB_FIELDS}
 
 
-
-
 def license_view(lic: License, now: datetime, key: str | None = None, *,
                  years: int) -> dict[str, Any]:
     """A key as of ``now`` (its effective status) under an activation window of

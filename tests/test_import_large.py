@@ -149,7 +149,8 @@ def test_the_scratch_files_of_a_killed_import_are_removed_by_the_next(tmp_path):
     dead.wait()
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        stale = [folder / f"kscli.db.tmp-{dead.pid}", folder / f"kscli.db.tmp-{dead.pid}-journal"]
+        stale = [folder / f"kscli.db.tmp-{dead.pid}", folder / f"kscli.db.tmp-{dead.pid}-journal",
+                 folder / f"kscli.db.tmp-{os.getpid()}"]  # this process's, from an earlier try
         busy = folder / f"kscli.db.tmp-{alive.pid}"  # another import, still building
         for path in (*stale, busy):
             path.write_bytes(b"half a ledger")

@@ -330,6 +330,17 @@ def test_init_sample_shows_every_status(kscli):
     assert again.exit_code == 1 and "already holds records" in again.stderr
 
 
+def test_init_sample_refuses_a_ledger_that_holds_only_a_statement(kscli, tmp_path):
+    """Sample data goes into a ledger with nothing recorded, by the rule import uses."""
+    path = tmp_path / "statement.csv"
+    path.write_text("date,description,amount,currency\n2026-11-01,NOBODY WE KNOW,9.99,USD\n")
+    assert kscli("charges", "import", str(path)).exit_code == 0
+    before = kscli("export").stdout
+    refused = kscli("init", "--sample")
+    assert refused.exit_code == 1 and "already holds records" in refused.stderr
+    assert kscli("export").stdout == before
+
+
 def test_export_import_export_is_identical_across_backends(tmp_path):
     with freeze_time("2026-11-22T10:00:00Z"):
         source = Kscli(ledger_path(tmp_path / "a", "sqlite"))

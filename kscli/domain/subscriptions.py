@@ -115,10 +115,14 @@ def ends_at(sub: Subscription) -> datetime | None:
         return sub.ended_at or sub.period_end
     if sub.status == "cancelled":
         return sub.ended_at or sub.period_end
-    if sub.period_end is None or (sub.auto_renew and sub.months):
+    if sub.period_end is None:
+        return None
+    if not sub.months:  # a one-time sale never renews: its period, if any, is the end
+        return sub.period_end
+    if sub.auto_renew:
         return None
     end = sub.period_end
-    while sub.commitment_end is not None and end < sub.commitment_end and sub.months:
+    while sub.commitment_end is not None and end < sub.commitment_end:
         end = period_end_after(sub, end)
     return end
 

@@ -27,7 +27,7 @@ def init_ledger(store: Store, now: datetime, *, sample: bool = False) -> str:
     existed = store.exists()
     with store.write() as ledger:
         if sample:
-            if ledger.tx.count("subs") or ledger.tx.count("licenses"):
+            if ledger.holds_records():
                 raise Failure(
                     f"{ledger.location} already holds records; sample data goes into a new ledger",
                     hint="pick another file with --store",

@@ -268,6 +268,11 @@ class Ledger:
             out[name] = [dict(zip(table.names, row)) for row in self.tx.select(name, (), order=order)]
         return out
 
+    def holds_records(self) -> bool:
+        """Whether anything was ever recorded here (an empty ledger may still hold its
+        counters and schema)."""
+        return any(self.tx.count(name) for name in ("subs", "licenses", "incidents", "charges", "events"))
+
     def load_into_empty(self, tables: dict[str, list[dict[str, Any]]],
                         verdict: Callable[[], None]) -> dict[str, int]:
         """Load whole tables if this ledger holds no records (else NotEmpty), and empty
@@ -277,7 +282,7 @@ class Ledger:
         may still be running): it is asked before the rows are kept and before any
         other error is reported, so that a bad file is always named as the fault.
         """
-        if any(self.tx.count(name) for name in ("subs", "licenses", "incidents", "charges", "events")):
+        if self.holds_records():
             verdict()
             raise NotEmpty(self.location)
         try:

@@ -49,12 +49,13 @@ def remove_stale_temporaries(path: str, *, locked: bool = True) -> None:
 
     ``locked``: the caller holds the ledger's write lock, under which every writer
     writes its temporary file, so any one found is stale. Without the lock, only
-    those of a process that no longer runs are.
+    those of a process that no longer runs are, and this process's own (a writer
+    calls this before it starts its temporary file).
     """
     prefix = path + ".tmp-"
     for stale in glob.glob(glob.escape(prefix) + "*"):
         pid = stale[len(prefix):].split("-", 1)[0]
-        if not locked and (not pid.isdigit() or int(pid) == os.getpid() or _running(int(pid))):
+        if not locked and (not pid.isdigit() or (int(pid) != os.getpid() and _running(int(pid)))):
             continue
         try:
             os.unlink(stale)

@@ -353,7 +353,6 @@ class SqliteStore(Store):
         fs.remove_stale_temporaries(self.path, locked=False)
         scratch = SqliteStore(f"{self.path}.tmp-{os.getpid()}", self.busy_timeout,
                               scratch_for=self.location)
-        scratch._remove()  # a file of that name can only be left by a process gone
         try:
             with scratch.write() as ledger:
                 counts = ledger.load_into_empty(read(), verdict)
