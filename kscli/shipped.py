@@ -382,9 +382,9 @@ def _usage(node: Node, with_globals: bool = True) -> str:
         parts.append(r"\fB" + roff(" ".join(node.path)) + r"\fR")
     command = node.command
     optional = False
-    for param in command.get_params(node.ctx):
+    for param in _own_params(node):
         if isinstance(param, click.Option):
-            if param.hidden or param.name == "help":
+            if param.hidden:
                 continue
             if param.required:
                 parts.append(_option_tag(param, node.ctx).replace(" ", r"\ "))
@@ -401,12 +401,26 @@ def _usage(node: Node, with_globals: bool = True) -> str:
     return " ".join(parts)
 
 
+def _own_params(node: Node) -> list[click.Parameter]:
+    """The command's parameters without click's help option (the root page lists it once).
+
+    Only click's public API: the option ``get_help_option`` returns, and any option
+    spelled with exactly the context's help names (click renames its own help
+    parameter between versions, so its ``name`` is no test).
+    """
+    help_option = node.command.get_help_option(node.ctx)
+    names = set(node.ctx.help_option_names)
+    return [p for p in node.command.get_params(node.ctx)
+            if p is not help_option and not (isinstance(p, click.Option) and p.opts
+                                             and set(p.opts + p.secondary_opts) <= names)]
+
+
 def _params(page: Page, node: Node) -> None:
     for param in node.command.get_params(node.ctx):
         if isinstance(param, click.Argument) and _argument_help(param):
             page.item(r"\fI" + roff(_metavar(param, node.ctx)) + r"\fR", prose(_argument_help(param)))
-    for param in node.command.get_params(node.ctx):
-        if isinstance(param, click.Option) and not param.hidden and param.name != "help":
+    for param in _own_params(node):
+        if isinstance(param, click.Option) and not param.hidden:
             record = param.get_help_record(node.ctx)
             body = record[1] if record else ""
             body = re.sub(r"\s{2,}\[", " [", body)
@@ -485,8 +499,7 @@ def _command(page: Page, node: Node) -> None:
     page.paragraph(_usage(node, with_globals=False))
     page.paragraph(prose(help_.summary))
     _help_paragraphs(page, help_.paragraphs)
-    if any(not getattr(p, "hidden", False) and p.name != "help"
-           for p in node.command.get_params(node.ctx)):
+    if any(not getattr(p, "hidden", False) for p in _own_params(node)):
         _params(page, node)
 
 
