@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 BACKENDS = ["sqlite", "json"]
+
+
+def installed_kscli() -> str | None:
+    """The `kscli` script of the Python running the tests, else the one on PATH.
+
+    The README's test command runs `.venv/bin/python -m pytest` without activating the
+    virtualenv, so the script installed beside that Python is the one under test.
+    """
+    beside = Path(sys.executable).parent / ("kscli.exe" if os.name == "nt" else "kscli")
+    return str(beside) if beside.is_file() else shutil.which("kscli")
 
 
 @pytest.fixture(autouse=True)

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import ledger_path
+from tests.conftest import installed_kscli, ledger_path
 
 FAKETIME = shutil.which("faketime")
-KSCLI = shutil.which("kscli")
+KSCLI = installed_kscli()
 
 
 @pytest.fixture(autouse=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-KSCLI = shutil.which("kscli")
+from tests.conftest import installed_kscli
+
+KSCLI = installed_kscli()
 
 
 def run(*args, env=None, input=None):
