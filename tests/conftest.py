@@ -123,8 +123,19 @@ def pg_dsn() -> str | None:
     return os.environ.get("KSCLI_TEST_PG_DSN") or None
 
 
+def require_psycopg() -> None:
+    """Skip locally without the PostgreSQL extra; in CI it is installed, so a lack fails."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail('psycopg is not installed: CI installs ".[test,postgres]"')
+        pytest.skip('no psycopg: install "kscli[postgres]" to run the PostgreSQL tests')
+
+
 def require_pg() -> str:
     """Skip locally without a server; in CI a missing server is a failure, never a skip."""
+    require_psycopg()
     dsn = pg_dsn()
     if dsn is None:
         if os.environ.get("CI"):

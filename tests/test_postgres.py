@@ -19,7 +19,7 @@ from decimal import Decimal
 import pytest
 from freezegun import freeze_time
 
-from tests.conftest import Kscli, fresh_pg_store_spec, ledger_path, require_pg
+from tests.conftest import Kscli, fresh_pg_store_spec, ledger_path, require_pg, require_psycopg
 
 PASSWORD = "s3cret-Pw"
 T0 = datetime(2026, 1, 31, 12, 0, tzinfo=timezone.utc)
@@ -118,6 +118,7 @@ def test_without_psycopg_kscli_names_the_extra_and_exits_6(monkeypatch):
 
 
 def test_an_unreachable_server_exits_5_naming_host_and_port_but_not_the_password():
+    require_psycopg()
     port = free_port()
     kscli = Kscli(f"postgresql://ada:{PASSWORD}@127.0.0.1:{port}/kscli")
     for argv in (["sub", "list"], SUB):
@@ -129,6 +130,7 @@ def test_an_unreachable_server_exits_5_naming_host_and_port_but_not_the_password
 
 
 def test_a_url_libpq_cannot_parse_exits_2_without_echoing_the_password():
+    require_psycopg()
     result = Kscli(f"postgresql://ada:{PASSWORD}%zz@127.0.0.1:1/kscli")("sub", "list")
     assert result.exit_code == 2
     assert "not valid" in result.stderr and PASSWORD not in result.stderr
