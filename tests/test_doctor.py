@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,13 @@ def test_policy_file_writable_by_others_fails(kscli, tmp_path):
 # -- information: completion and secrets ------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def bare_environment(tmp_path, monkeypatch):
+    """An environment without kscli's own completion files (`pip install` of kscli puts
+    them under sys.prefix/share, which doctor rightly finds)."""
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
+
+
 def completion_line(kscli) -> dict:
     result = kscli("doctor", fmt="json")
     assert result.exit_code == 0
@@ -197,6 +205,18 @@ def test_completion_installed_under_home_is_found(kscli, shell, rel):
     line = completion_line(kscli)
     assert line["detail"].startswith("installed for")
     assert f"{shell} ({path})" in line["detail"]
+
+
+@pytest.mark.parametrize("shell,rel", [
+    ("bash", "share/bash-completion/completions/kscli"),
+    ("zsh", "share/zsh/site-functions/_kscli"),
+    ("fish", "share/fish/vendor_completions.d/kscli.fish"),
+])
+def test_completion_installed_with_kscli_into_its_environment_is_found(kscli, shell, rel):
+    path = Path(sys.prefix) / rel
+    path.parent.mkdir(parents=True)
+    path.write_text("# kscli completion\n")
+    assert f"{shell} ({path})" in completion_line(kscli)["detail"]
 
 
 def test_completion_loaded_from_bashrc_is_found(kscli):
