@@ -15,6 +15,7 @@ under the service ``kscli`` and the key's hash, so that two ledgers never collid
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 SERVICE = "kscli"
@@ -82,6 +83,7 @@ class Keeper:
 
     def put(self, ledger: Any, license_id: str, key_hash: str, key: str) -> str:
         """Keep ``key``; returns where it went ("keyring" or "ledger")."""
+        no_core_dumps()
         if self.use_keyring:
             backend = self._keyring()
             if backend is not None:
@@ -98,6 +100,7 @@ class Keeper:
 
     def get(self, ledger: Any, lic: Any) -> str | None:
         """The key of a License, or None when it cannot be found."""
+        no_core_dumps()
         if lic.secret_store == LEDGER:
             return ledger.secret(lic.id)
         backend = self._keyring()
@@ -107,3 +110,30 @@ class Keeper:
             return backend.get_password(SERVICE, lic.key_hash)
         except Exception:  # noqa: BLE001 - a key that cannot be read is reported as missing
             return None
+
+
+_PR_SET_DUMPABLE = 4
+
+
+def no_core_dumps() -> None:
+    """Before a secret is in this process's memory: no core file of it, ever.
+
+    A crash with core dumps enabled would write the keys in clear into a file anyone
+    who can read the working folder may read; and a non-dumpable process cannot be
+    attached to by another process of the same user (``ptrace``), nor its memory read
+    from ``/proc``. Best effort where the platform lacks either call.
+    """
+    try:
+        import resource
+
+        # the soft limit is the one a crash obeys; the hard one stays for the parent
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    except (ImportError, ValueError, OSError):
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass

@@ -7,10 +7,12 @@ from __future__ import annotations
 import errno
 import glob
 import os
+import secrets
+import stat
 from contextlib import contextmanager
 from typing import Iterator
 
-from kscli.domain.errors import Failure
+from kscli.domain.errors import Failure, StoreUnreadable
 
 _FREE = "free some space and run the command again"
 _PERMS = "check the permissions of the file and its folder, or point --store elsewhere"
@@ -84,10 +86,66 @@ def ensure_folder(path: str) -> None:
         os.makedirs(folder, mode=0o700, exist_ok=True)
 
 
+_EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) \
+    | getattr(os, "O_CLOEXEC", 0)
+
+
+def create_private(path: str) -> int:
+    """Create ``path`` as a new private file (0600) and open it for writing.
+
+    Never opens what is already there: a file, or a link planted by someone who can
+    write in the folder, makes it fail (``FileExistsError``) instead of writing through.
+    """
+    return os.open(path, _EXCLUSIVE, 0o600)
+
+
+def temporary_beside(path: str) -> tuple[str, int]:
+    """A new private temporary file beside ``path``: its name (``path.tmp-PID-RANDOM``,
+    which ``remove_stale_temporaries`` recognises) and an open descriptor."""
+    while True:
+        tmp = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            return tmp, create_private(tmp)
+        except FileExistsError:
+            continue
+
+
+def real_path(path: str) -> str:
+    """Where a ledger really is: a symbolic link is followed, so that writes replace the
+    file it points at (in that file's folder) and never the link itself."""
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
+def check_folder(path: str, location: str | None = None) -> None:
+    """Refuse to write a ledger in a folder that others can write to (exit 6), as ssh's
+    StrictModes does: anyone who can rename files there could swap the ledger or plant a
+    link where kscli writes. A sticky folder (``/tmp``) is allowed when this user owns
+    the ledger, or it does not exist yet."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return  # a missing folder is created private; other errors surface on write
+    if not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return
+    if info.st_mode & stat.S_ISVTX:
+        try:
+            owner = os.lstat(path).st_uid
+        except FileNotFoundError:
+            return
+        if owner == os.geteuid():
+            return
+    raise StoreUnreadable(
+        f"{location or path} is in {folder}, a folder that other users can write to "
+        f"(mode {stat.S_IMODE(info.st_mode):o}); kscli will not write a ledger there",
+        hint=f"chmod go-w {folder}, or point --store at a private folder")
+
+
 def atomic_write(path: str, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, rename over it, fsync the folder."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write to a new temporary file beside ``path``, fsync, rename over it, fsync the
+    folder. A link at ``path`` is followed: the file it points at is replaced."""
+    path = real_path(path)
+    tmp, fd = temporary_beside(path)
     try:
         view = memoryview(data)
         while view:

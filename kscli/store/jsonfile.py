@@ -14,7 +14,7 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from kscli.domain.errors import StoreBusy
 from kscli.store import fs
@@ -31,7 +31,6 @@ class JsonStore(Store):
     def __init__(self, path: str, busy_timeout: float = 10.0) -> None:
         super().__init__(path)
         self.path = path
-        self.lock_path = path + ".lock"
         self.busy_timeout = busy_timeout
 
     def exists(self) -> bool:
@@ -51,10 +50,12 @@ class JsonStore(Store):
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise self._unreadable(f"not valid JSON: {exc}") from None
+        except RecursionError:
+            raise self._unreadable("JSON nested too deeply to be a kscli ledger") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise self._unreadable("a JSON file that is not a kscli ledger")
         version = doc.get("schema")
-        if not isinstance(version, int) or version < 1:
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise self._unreadable("no schema version")
         if version > SCHEMA_VERSION:
             raise self._newer_schema(version)
@@ -90,35 +91,61 @@ class JsonStore(Store):
         yield Ledger(MemoryTx(tables, writable=False), self.path)
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> Iterator[Callable[[], bool]]:
+        """Hold the ledger's write lock: ``<ledger>.lock`` beside the real file (a link
+        to the ledger and the ledger itself share one lock)."""
         fs.private_umask()
-        with fs.write_errors(self.lock_path):
-            fs.ensure_folder(self.path)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            deadline = time.monotonic() + self.busy_timeout
-            delay = 0.002
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fs.check_folder(fs.real_path(self.path), self.path)
+        lock_path = fs.real_path(self.path) + ".lock"
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            with fs.write_errors(lock_path):
+                fs.ensure_folder(lock_path)
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            try:
+                self._flock(fd, deadline)
+                if self._same_file(fd, lock_path):
                     break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    if time.monotonic() >= deadline:
-                        raise StoreBusy(
-                            f"{self.path} stayed busy for {self.busy_timeout:g}s",
-                            hint="another kscli is writing; try again later",
-                        ) from None
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.05)
-            yield
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # the lock file was removed or replaced meanwhile: lock the new one
+        try:
+            yield lambda: self._same_file(fd, lock_path)
         finally:
             os.close(fd)  # closing the descriptor releases the lock
 
+    def _flock(self, fd: int, deadline: float) -> None:
+        delay = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        f"{self.path} stayed busy for {self.busy_timeout:g}s",
+                        hint="another kscli is writing; try again later",
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+    @staticmethod
+    def _same_file(fd: int, path: str) -> bool:
+        """Is the locked descriptor still the file at ``path``? A lock on a file that
+        was deleted (or replaced) while we waited guards nothing."""
+        try:
+            named = os.stat(path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
+
     @contextmanager
     def write(self) -> Iterator[Ledger]:
-        with self._locked():
+        with self._locked() as still_locked:
             fs.remove_stale_temporaries(self.path)  # left by a writer killed mid-write
             tables, version = self._load()
             if 0 < version < SCHEMA_VERSION:
@@ -129,6 +156,13 @@ class JsonStore(Store):
             tx = MemoryTx(tables, writable=True)
             yield Ledger(tx, self.path)
             if tx.dirty or version != SCHEMA_VERSION:
+                if not still_locked():
+                    # Someone removed or replaced the lock file while this writer held
+                    # it: another writer may have started on a new one. Writing now could
+                    # undo its change, so this one gives up, loudly.
+                    raise StoreBusy(
+                        f"the lock file of {self.path} was removed while kscli was writing; "
+                        "nothing was changed", hint="run the command again")
                 with fs.write_errors(self.path):
                     fs.atomic_write(self.path, self._dump(tables))
 

@@ -208,22 +208,37 @@ class SqliteStore(Store):
             conn.close()
 
     def _backup(self, conn: sqlite3.Connection, version: int) -> str:
+        """Copy the ledger to ``<ledger>.vN.bak`` before migrating it: into a new private
+        temporary file first, renamed into place only when complete, so a killed copy
+        never leaves a backup that looks whole."""
         target = f"{self.path}.v{version}.bak"
         n = 1
         while os.path.exists(target):
             n += 1
             target = f"{self.path}.v{version}.{n}.bak"
         with fs.write_errors(target):
-            dest = sqlite3.connect(target)
+            tmp, fd = fs.temporary_beside(target)
+            os.close(fd)  # SQLite writes into the new empty file (an empty database)
             try:
-                conn.backup(dest)
-            except sqlite3.OperationalError as exc:
-                raise fs.cannot_write(target, *_WRITE_FAILURES.get(
-                    (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF,
-                    (str(exc), "free some space or check the disk"))) from None
-            finally:
-                dest.close()
-            os.chmod(target, 0o600)
+                dest = sqlite3.connect(tmp)
+                try:
+                    conn.backup(dest)
+                except sqlite3.OperationalError as exc:
+                    raise fs.cannot_write(target, *_WRITE_FAILURES.get(
+                        (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF,
+                        (str(exc), "free some space or check the disk"))) from None
+                finally:
+                    dest.close()
+                fs.sync_file(tmp)
+                os.replace(tmp, target)
+            except BaseException:
+                for leftover in (tmp, tmp + "-journal"):
+                    try:
+                        os.unlink(leftover)
+                    except OSError:
+                        pass
+                raise
+            fs.sync_folder(target)
         return target
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
@@ -290,6 +305,7 @@ class SqliteStore(Store):
     @contextmanager
     def write(self) -> Iterator[Ledger]:
         fs.private_umask()
+        fs.check_folder(fs.real_path(self.path), self.location)
         with fs.write_errors(self.location):
             fs.ensure_folder(self.path)
         conn = self._connect(readonly=False)
@@ -348,11 +364,14 @@ class SqliteStore(Store):
             with self.write() as ledger:
                 return ledger.load_into_empty(read(), verdict)
         fs.private_umask()
+        fs.check_folder(self.path, self.location)
         with fs.write_errors(self.location):
             fs.ensure_folder(self.path)
         fs.remove_stale_temporaries(self.path, locked=False)
-        scratch = SqliteStore(f"{self.path}.tmp-{os.getpid()}", self.busy_timeout,
-                              scratch_for=self.location)
+        with fs.write_errors(self.location):
+            name, fd = fs.temporary_beside(self.path)  # new and private: never a planted link
+        os.close(fd)
+        scratch = SqliteStore(name, self.busy_timeout, scratch_for=self.location)
         try:
             with scratch.write() as ledger:
                 counts = ledger.load_into_empty(read(), verdict)
