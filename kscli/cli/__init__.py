@@ -93,9 +93,9 @@ class RootGroup(LazyGroup):
             from kscli.store.fs import WRITE_ERRORS, cannot_write
 
             known = WRITE_ERRORS.get(exc.errno)
-            if known is None:
-                raise
-            _fail(ctx.find_object(App), cannot_write(exc.filename or "the output", *known))
+            if known is None or exc.filename is None:
+                raise  # stdout itself: main() says so (there is nowhere to print a result)
+            _fail(ctx.find_object(App), cannot_write(exc.filename, *known))
             ctx.exit(1)
 
     def main(self, *args, **kwargs):
@@ -152,4 +152,25 @@ def cli(ctx, store, fmt, policy_path, quiet):
 
 
 def main() -> None:
-    cli.main(prog_name="kscli")
+    from kscli.cli import stdout
+
+    stdout.install()
+    try:
+        cli.main(prog_name="kscli")
+    except SystemExit as done:
+        problem = stdout.finish()
+        if problem is None:
+            raise
+        _exit_failed_write(problem)
+    except OSError as exc:  # a write to stdout failed inside the command
+        problem = stdout.failed_write(exc)
+        if problem is None:
+            raise
+        _exit_failed_write(problem)
+
+
+def _exit_failed_write(problem: str) -> None:
+    _quiet_stdout()  # what is left in the buffer can go nowhere
+    sys.stderr.write(problem + "\n")
+    sys.stderr.flush()
+    os._exit(1)
