@@ -241,6 +241,9 @@ def read_export(data: bytes,
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadValue(f"{source} is not valid JSON ({exc})",
                        hint="import only files made by `kscli export`") from None
+    except RecursionError:
+        raise BadValue(f"{source} is JSON nested too deeply to be a kscli export",
+                       hint="import only files made by `kscli export`") from None
     if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
         raise BadValue(f"{source} is not a kscli export", hint="make one with `kscli export`")
     schema = doc.get("schema")

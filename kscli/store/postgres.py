@@ -502,8 +502,10 @@ class PostgresStore(Store):
                 conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' "
                                      "LC_COLLATE 'C' LC_CTYPE 'C'").format(sql.Identifier(name)))
                 return
-            except psycopg.errors.DuplicateDatabase:
-                return  # another kscli created it meanwhile
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                # another kscli created it meanwhile (two CREATE DATABASE at once: the
+                # second meets pg_database's unique index instead of "already exists")
+                return
             except psycopg.Error as exc:
                 last = exc
                 break
