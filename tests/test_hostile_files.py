@@ -71,3 +71,34 @@ def test_racing_first_writes_to_a_new_database_all_succeed():
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     assert [code for code, _ in results] == [0] * 12, results
     assert len(Kscli(url).json("sub", "list")) == 12
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "json"])
+def test_an_argument_that_is_not_utf8_is_refused_naming_its_place_not_its_bytes(tmp_path, backend):
+    store = ledger_path(tmp_path, backend)
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    bad = os.fsdecode(b"Ac\xffme")
+    done = subprocess.run([installed_kscli(), "--store", store, "sub", "add", "--vendor", bad,
+                           *ADD[4:]], env=env, capture_output=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (b"Error: the value of --vendor is not valid UTF-8 text (set the "
+                           b"terminal to UTF-8, or type the text again)\n")
+    assert not os.path.exists(store)
+    positional = subprocess.run([installed_kscli(), "--store", store, "sub", "show", bad],
+                                env=env, capture_output=True)
+    assert positional.returncode == 2 and b"argument 5 is not valid UTF-8" in positional.stderr
+
+
+def test_a_file_whose_name_is_not_utf8_can_still_be_read(tmp_path):
+    name = os.fsdecode(tmp_path / os.fsdecode(b"st\xe9atement.csv"))
+    with open(name, "w") as handle:
+        handle.write("date,description,amount\n2026-11-02,ACME CLOUD,-9.99\n")
+    store = ledger_path(tmp_path, "sqlite")
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    done = subprocess.run([installed_kscli(), "--store", store, "charges", "import", name,
+                           "--currency", "USD"],
+                          env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert b"not valid UTF-8" not in done.stderr
+    charges = Kscli(store).json("charges", "list")
+    assert len(charges) == 1 and charges[0]["statement"] == "st\ufffdatement.csv"

@@ -155,6 +155,10 @@ def main() -> None:
     from kscli.cli import stdout
 
     stdout.install()
+    problem = _undecodable_argument(sys.argv[1:])
+    if problem:
+        sys.stderr.write(problem + "\n")
+        sys.exit(2)
     try:
         cli.main(prog_name="kscli")
     except SystemExit as done:
@@ -167,6 +171,23 @@ def main() -> None:
         if problem is None:
             raise
         _exit_failed_write(problem)
+
+
+def _undecodable_argument(argv: list[str]) -> str | None:
+    """An argument that is not UTF-8 text (Python keeps its bytes as lone surrogates) would
+    be stored as garbage or fail deep in a backend: refuse it first, naming its place but
+    not its bytes (it may be a key). A path that exists is a path, whatever its bytes."""
+    for n, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            if os.path.exists(arg):
+                continue
+            option = argv[n - 2] if n >= 2 and argv[n - 2].startswith("-") else None
+            what = f"the value of {option}" if option else f"argument {n}"
+            return (f"Error: {what} is not valid UTF-8 text (set the terminal to UTF-8, or "
+                    "type the text again)")
+    return None
 
 
 def _exit_failed_write(problem: str) -> None:

@@ -84,6 +84,8 @@ def import_(file, date_col, description_col, amount_col, currency_col, date_form
     app = get_app()
     name = getattr(file, "name", "-")
     statement = "stdin" if name in ("-", "<stdin>") else os.path.basename(str(name))
+    # a file name need not be UTF-8; the name kept with each charge is (U+FFFD for the rest)
+    statement = statement.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     columns = Columns(date=date_col, description=description_col, amount=amount_col,
                       date_format=date_format or None, delimiter=delimiter,
                       **({"currency": currency_col} if currency_col is not None else {}))
