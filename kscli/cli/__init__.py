@@ -89,6 +89,8 @@ class RootGroup(LazyGroup):
         except BrokenPipeError:
             _quiet_stdout()
             ctx.exit(0)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see main)
+            ctx.exit(_interrupted(ctx.find_object(App)))
         except OSError as exc:  # writing an export or output to a full or failing disk
             from kscli.store.fs import WRITE_ERRORS, cannot_write
 
@@ -106,6 +108,28 @@ class RootGroup(LazyGroup):
         except BrokenPipeError:
             _quiet_stdout()
             sys.exit(0)
+
+
+def _interrupted(app: App | None) -> int:
+    """Say whether an interrupted command had already recorded its change, and exit
+    with the code that tells a script (7: it stands; 130: nothing changed)."""
+    from kscli.domain.errors import ExitCode
+
+    store = getattr(app, "_store", None)
+    done = list(store.committed) if store is not None else []
+    pending = list(store.committing) if store is not None else []
+    events = done + pending
+    if not events:
+        click.echo("Interrupted: nothing was changed", err=True)
+        return int(ExitCode.INTERRUPTED)
+    shown = ", ".join(f"{e.subject} {e.action} {e.reference}" for e in events[:3])
+    if len(events) > 3:
+        shown += f" and {len(events) - 3} more"
+    verb = "may have been recorded (the commit was under way)" if pending else "was recorded"
+    _quiet_stdout()  # what is still buffered goes nowhere: the reader asked to stop
+    click.echo(f"Interrupted, but the change {verb}: {shown}; it stands, and the output "
+               "may be incomplete", err=True)
+    return int(ExitCode.INTERRUPTED_AFTER_WRITE)
 
 
 def _quiet_stdout() -> None:
@@ -155,6 +179,9 @@ def main() -> None:
     from kscli.cli import stdout
 
     stdout.install()
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # like Ctrl-C: say what stands
     problem = _undecodable_argument(sys.argv[1:])
     if problem:
         sys.stderr.write(problem + "\n")

@@ -37,6 +37,8 @@ class ExitCode(IntEnum):
     REFUSED = 4
     BUSY = 5
     UNREADABLE = 6
+    INTERRUPTED_AFTER_WRITE = 7
+    INTERRUPTED = 130
 
 
 EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
@@ -48,6 +50,10 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     "eligible, activation window passed, invalid key)",
     ExitCode.BUSY: "the ledger stayed busy past the timeout",
     ExitCode.UNREADABLE: "the ledger is unreadable, corrupt, or of a newer schema",
+    ExitCode.INTERRUPTED_AFTER_WRITE: "interrupted (Ctrl-C, SIGTERM) after the change was "
+    "recorded: it stands, stderr names its reference, and the output may be incomplete",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C, SIGTERM) before anything was recorded: "
+    "nothing changed",
 }
 
 

@@ -7,8 +7,9 @@ domain records and every backend shares one implementation of the ledger's logic
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -95,6 +96,7 @@ class Ledger:
     def __init__(self, tx: Tx, location: str) -> None:
         self.tx = tx
         self.location = location
+        self.appended: list[Event] = []  # this transaction's events, in order
 
     # ids and events -------------------------------------------------------------
     def next_id(self, prefix: str) -> str:
@@ -110,6 +112,7 @@ class Ledger:
                 self.tx.insert("events", [to_row(event)])
             except Conflict:
                 continue
+            self.appended.append(event)
             return event
         raise RuntimeError("could not find a free reference number")  # pragma: no cover
 
@@ -327,6 +330,22 @@ class Store(ABC):
 
     kind: str = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "write" in cls.__dict__:
+            cls.write = _recording(cls.__dict__["write"])  # type: ignore[method-assign]
+
+    @property
+    def committed(self) -> list[Event]:
+        """The events of this process's write transactions that committed, in order: an
+        interrupted command says which changes stand."""
+        return self.__dict__.setdefault("_committed", [])
+
+    @property
+    def committing(self) -> list[Event]:
+        """Events of a transaction whose commit is under way (empty otherwise)."""
+        return self.__dict__.get("_committing") or []
+
     def __init__(self, location: str) -> None:
         self.location = location
 
@@ -382,3 +401,18 @@ class Store(ABC):
     @abstractmethod
     def checks(self) -> list[tuple[str, bool, str]]:
         """Health checks for `doctor`: (name, passed, detail)."""
+
+
+def _recording(write: Callable[[Store], AbstractContextManager[Ledger]]):
+    """Wrap a backend's ``write`` so that the store knows which events committed."""
+
+    @functools.wraps(write)
+    @contextmanager
+    def recorded(self: Store) -> Iterator[Ledger]:
+        with write(self) as ledger:
+            yield ledger
+            self.__dict__["_committing"] = ledger.appended  # the block ended: commit next
+        self.committed.extend(ledger.appended)
+        self.__dict__["_committing"] = None
+
+    return recorded
