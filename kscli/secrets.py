@@ -81,7 +81,11 @@ class Keeper:
         return self._backend
 
     def put(self, ledger: Any, license_id: str, key_hash: str, key: str) -> str:
-        """Keep ``key``; returns where it went ("keyring" or "ledger")."""
+        """Keep ``key``; returns where it went ("keyring" or "ledger").
+
+        The keyring files it under ``key_hash``; the fallback is ``ledger.put_secret``
+        under ``license_id`` (any place with that method: see :meth:`fetch`).
+        """
         if self.use_keyring:
             backend = self._keyring()
             if backend is not None:
@@ -98,12 +102,20 @@ class Keeper:
 
     def get(self, ledger: Any, lic: Any) -> str | None:
         """The key of a License, or None when it cannot be found."""
-        if lic.secret_store == LEDGER:
-            return ledger.secret(lic.id)
+        return self.fetch(ledger, lic.secret_store, lic.id, lic.key_hash)
+
+    def fetch(self, place: Any, where: str, name: str, username: str) -> str | None:
+        """A secret kept by :meth:`put` (``where`` is what it returned), or None.
+
+        ``place`` is any object with ``put_secret(name, value)`` and ``secret(name)``:
+        the ledger for license keys, the signer's files for signing keys.
+        """
+        if where == LEDGER:
+            return place.secret(name)
         backend = self._keyring()
         if backend is None:
-            return ledger.secret(lic.id)
+            return place.secret(name)
         try:
-            return backend.get_password(SERVICE, lic.key_hash)
+            return backend.get_password(SERVICE, username)
         except Exception:  # noqa: BLE001 - a key that cannot be read is reported as missing
             return None

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 
@@ -116,9 +117,20 @@ def _show(app, outcome, years: int) -> None:
                  LICENSE_FIELDS, lambda lic: license_record(lic, app.now, years=years))
 
 
-@click.group()
+# Signed license files: their own module, imported only when one of them runs.
+SIGNED_FILES = {
+    "sign": ("kscli.cli.license_files", "sign", "Sign a license file for a key (offline proof)."),
+    "verify": ("kscli.cli.license_files", "verify", "Check a license file offline: exit 0 valid, 4 not."),
+    "machine-id": ("kscli.cli.license_files", "machine_id", "Print this machine's id for a product."),
+    "revoked": ("kscli.cli.license_files", "revoked", "Write the signed list of revoked keys."),
+    "revoke": ("kscli.cli.license_files", "revoke", "Revoke a key for good."),
+}
+
+
+@click.group(cls=LazyGroup, lazy=SIGNED_FILES)
 def license():  # noqa: A001 - the command is `kscli license`
-    """License keys: add, list, show, activate, deactivate, validate, issue.
+    """License keys: add, list, show, activate, deactivate, validate, issue; signed
+    license files: sign, verify, machine-id, revoked; revoke.
 
     A key must be activated within the activation window of the policy
     [license.activation-window]: one year of purchase by default, the whole last
