@@ -129,8 +129,10 @@ SIGNED_FILES = {
 
 @click.group(cls=LazyGroup, lazy=SIGNED_FILES)
 def license():  # noqa: A001 - the command is `kscli license`
-    """License keys: add, list, show, activate, deactivate, validate, issue; signed
-    license files: sign, verify, machine-id, revoked; revoke.
+    """License keys: add, list, show, activate, validate, issue; signed license files.
+
+    Signed license files (`sign`, `verify`, `machine-id`, `revoked`) prove offline
+    that the vendor issued a key, for what and until when (extra kscli[signing]).
 
     A key must be activated within the activation window of the policy
     [license.activation-window]: one year of purchase by default, the whole last
