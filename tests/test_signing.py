@@ -74,8 +74,11 @@ def test_a_bound_license_verifies_on_its_machine_and_not_on_another(vendor, tmp_
     text = sign(vendor, "L-1001", "--machine", customer_id, "--entitlement", "pro")
     pub = public_file(vendor, tmp_path)
 
-    ok = verify(text, "--public-key", pub, "--product", PRODUCT)
+    nowhere = tmp_path / "no-ledger" / "kscli.db"
+    ok = Kscli(str(nowhere))("license", "verify", "-", "--public-key", pub, "--product", PRODUCT,
+                             input=text)
     assert ok.exit_code == 0, ok.stderr
+    assert not nowhere.parent.exists()  # offline: no ledger opened, none created
     assert ok.stdout.startswith("valid: L-1001 Photo Editor") and "bound to this machine" in ok.stdout
     claims = verify(text, "--public-key", pub, fmt="json").json()["claims"]
     assert claims["machine"] == customer_id and claims["entitlements"] == ["pro"]

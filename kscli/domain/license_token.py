@@ -349,10 +349,11 @@ def read_revocations(data: Any) -> Revocations:
         raise malformed("its claim revoked is not a list", REVOCATIONS)
     pairs = []
     for entry in entries:
-        e = _fields({**entry, "typ": REVOCATIONS} if isinstance(entry, dict) else entry,
-                    {"typ", "license_id", "key_fingerprint"}, REVOCATIONS)
-        pairs.append((_text(e, "license_id", _LICENSE_ID, REVOCATIONS),
-                      _text(e, "key_fingerprint", _FINGERPRINT, REVOCATIONS)))
+        if not isinstance(entry, dict) or set(entry) != {"license_id", "key_fingerprint"}:
+            raise malformed("an entry of its list is not a license_id and a key_fingerprint",
+                            REVOCATIONS)
+        pairs.append((_text(entry, "license_id", _LICENSE_ID, REVOCATIONS),
+                      _text(entry, "key_fingerprint", _FINGERPRINT, REVOCATIONS)))
     return Revocations(_text(d, "signer", _HEX16, REVOCATIONS), _time(d, "issued_at", REVOCATIONS),
                        tuple(pairs))
 
