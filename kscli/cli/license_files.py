@@ -87,7 +87,7 @@ def sign(target, output, expires, machine, entitlements):
     columns between BEGIN and END lines (e-mail may re-wrap it). A license of a
     key not yet activated is valid until its activation window closes; sign a new
     one once the key is activated. Revoked and lapsed keys are refused. Signing is
-    an event with a reference (`kscli license history ID`).
+    recorded as an event with a reference.
 
     \b
     Examples:
@@ -120,7 +120,8 @@ def sign(target, output, expires, machine, entitlements):
         return
     _write(output, signed.text)
     if output in (None, "-"):
-        note(f"{message}; reference {signed.event.reference}")
+        if not app.quiet:
+            note(f"{message}; reference {signed.event.reference}")
     elif not app.quiet:
         emit_object(app.fmt, record, message=message,
                     fields=[("file", "file"), ("signer", "signer"), ("reference", "reference")])

@@ -427,7 +427,7 @@ def check_signers(known: Mapping[str, Any], signer: str, kind: str = LICENSE) ->
         raise TokenRefused(f"unknown signer key {signer}: this {what} was not signed by any "
                            f"of the {len(known)} public key(s) given",
                            code="unknown-signer",
-                           hint="give the vendor's current public keys (`kscli signer show`)")
+                           hint="the vendor's `kscli signer show` prints every key it kept")
     return known[signer]
 
 

@@ -221,8 +221,8 @@ def _loads(payload: bytes, kind: str) -> Any:
     try:
         return json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicates,
                           parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise tok.malformed(f"its payload is not JSON ({exc})"[:120], kind) from None
+    except (UnicodeDecodeError, ValueError):
+        raise tok.malformed("its payload is not JSON text", kind) from None
 
 
 def _signed(doc: dict[str, Any], private: bytes, kind: str) -> str:
