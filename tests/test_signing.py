@@ -11,6 +11,8 @@ import sys
 
 import pytest
 from freezegun import freeze_time
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kscli.domain import license_token as tok
 from tests.conftest import Kscli, exported_events
@@ -276,28 +278,45 @@ def _nacl_checker(signer):
     return lambda text: verify_license(text, keys, now)
 
 
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
 def test_every_single_byte_change_of_a_token_fails():
+    """Each position of the token and of its file, changed to the next base64url symbol
+    (still base64url: the hardest change to catch) and to bytes that are not."""
     signer = nacl_signing.SigningKey.generate()
     token = _signed_token(_claims(signer), signer)
     check = _nacl_checker(signer)
-    check(token)  # the original verifies
     armored = tok.armor(token)
+    check(token)  # the originals verify
     check(armored)
-    replacements = sorted(set(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/~\x00\xff" + "é"))
-    failures = 0
+    tried = 0
     for text in (token, armored):
         for i, original in enumerate(text):
             if original in " \t\r\n":
                 continue  # not part of the token: e-mail may change it
-            for new in replacements:
-                if new == original:
-                    continue
-                changed = text[:i] + new + text[i + 1:]
+            successor = ALPHABET[(ALPHABET.index(original) + 1) % 64] if original in ALPHABET \
+                else "A"
+            for new in {successor, ".", "=", "\x00", "é", original.swapcase()} - {original}:
                 with pytest.raises(tok.TokenRefused):
-                    check(changed)
-                failures += 1
-    assert failures > 2 * len(token) * 60
+                    check(text[:i] + new + text[i + 1:])
+                tried += 1
+    assert tried > 2 * len(token) * 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_changed_character_anywhere_fails(data):
+    signer = _PROPERTY_SIGNER
+    token = _PROPERTY_TOKEN
+    i = data.draw(st.integers(0, len(token) - 1))
+    new = data.draw(st.characters(blacklist_characters=" \t\r\n" + token[i]))
+    with pytest.raises(tok.TokenRefused):
+        _nacl_checker(signer)(token[:i] + new + token[i + 1:])
+
+
+_PROPERTY_SIGNER = nacl_signing.SigningKey(bytes(range(32)))
+_PROPERTY_TOKEN = _signed_token(_claims(_PROPERTY_SIGNER), _PROPERTY_SIGNER)
 
 
 def test_a_changed_last_symbol_with_the_same_bytes_fails():
@@ -475,3 +494,65 @@ def test_license_validate_imports_neither_cryptography_nor_the_signing_commands(
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     lines = out.stdout.splitlines()
     assert lines[0].startswith("valid ") and lines[-1] == "IMPORTED=", out
+
+
+# --- the pure rules -----------------------------------------------------------------
+
+def _pure_claims(**changes) -> dict:
+    claims = _claims(_PROPERTY_SIGNER, **changes)
+    return claims
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"seats": True}, "seats"), ({"seats": 0}, "seats"), ({"seats": "1"}, "seats"),
+    ({"entitlements": ["pro", "cloud"]}, "entitlements"),
+    ({"entitlements": ["pro", "pro"]}, "entitlements"),
+    ({"issued_at": "2026-01-01T00:00:00+00:00"}, "issued_at"),
+    ({"expires_at": "2025-01-01T00:00:00Z"}, "expires before"),
+    ({"activation_deadline": "2026-02-30"}, "activation_deadline"),
+    ({"activated": 1}, "activated"), ({"machine": "laptop"}, "machine"),
+    ({"license_id": "S-1001"}, "license_id"), ({"typ": "revocations"}, "not a license"),
+    ({"key": "1QASW-A7YHB-XDP0G-JE7WK-RFC3W"}, "unknown key"),
+])
+def test_claims_are_read_strictly(change, why):
+    with pytest.raises(tok.TokenRefused) as refused:
+        tok.read_license(_pure_claims(**change))
+    assert refused.value.code == "malformed-license" and why in refused.value.message
+    claims = _pure_claims()
+    del claims["machine"]
+    with pytest.raises(tok.TokenRefused, match="missing machine"):
+        tok.read_license(claims)
+
+
+def test_the_checks_at_their_boundaries_with_an_explicit_now():
+    from datetime import datetime, timezone
+
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+    claims = tok.read_license(_pure_claims(activated=False, machine="a" * 32))
+    tok.check(claims, at("2026-12-31T23:59:59"), machine="a" * 32)
+    for now, machine, code in [
+        (at("2027-01-01T00:00:00"), "a" * 32, "license-expired"),
+        (at("2025-12-31T23:59:59"), "a" * 32, "license-not-yet-valid"),
+        (at("2026-06-01T00:00:00"), "b" * 32, "wrong-machine"),
+        (at("2026-06-01T00:00:00"), None, "wrong-machine"),
+    ]:
+        with pytest.raises(tok.TokenRefused) as refused:
+            tok.check(claims, now, machine=machine)
+        assert refused.value.code == code
+    window = tok.read_license(_pure_claims(activated=False, expires_at=None))
+    tok.check(window, at("2026-12-31T23:59:59"))  # the last day (2026-12-31) counts whole
+    with pytest.raises(tok.TokenRefused, match="2027-01-01 00:00 UTC"):
+        tok.check(window, at("2027-01-01T00:00:00"))
+    tok.check(tok.read_license(_pure_claims(expires_at=None)), at("2999-01-01T00:00:00"))
+    with pytest.raises(tok.TokenRefused, match="wrong product"):
+        tok.check(claims, at("2026-06-01T00:00:00"), product="Other", machine="a" * 32)
+    tok.check(claims, at("2026-06-01T00:00:00"), product=" photo EDITOR ", machine="a" * 32)
+
+
+def test_machine_ids_are_salted_with_the_product():
+    assert tok.machine_id("abc", "Photo Editor") == tok.machine_id(" abc\n", " photo editor ")
+    assert tok.machine_id("abc", "Photo Editor") != tok.machine_id("abc", "Audio Mixer")
+    assert tok.machine_id("abc", "Photo Editor") != tok.machine_id("abd", "Photo Editor")
+    assert len(tok.machine_id("abc", "P")) == 32
