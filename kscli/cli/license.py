@@ -118,12 +118,13 @@ def _show(app, outcome, years: int) -> None:
 
 
 # Signed license files: their own module, imported only when one of them runs.
+_FILES = "kscli.cli.license_files"
 SIGNED_FILES = {
-    "sign": ("kscli.cli.license_files", "sign", "Sign a license file for a key (offline proof)."),
-    "verify": ("kscli.cli.license_files", "verify", "Check a license file offline: exit 0 valid, 4 not."),
-    "machine-id": ("kscli.cli.license_files", "machine_id", "Print this machine's id for a product."),
-    "revoked": ("kscli.cli.license_files", "revoked", "Write the signed list of revoked keys."),
-    "revoke": ("kscli.cli.license_files", "revoke", "Revoke a key for good."),
+    "sign": (_FILES, "sign", "Sign a license file for a key (offline proof)."),
+    "verify": (_FILES, "verify", "Check a license file offline: exit 0 valid, 4 not."),
+    "machine-id": (_FILES, "machine_id", "Print this machine's id for a product."),
+    "revoked": (_FILES, "revoked", "Write the signed list of revoked keys."),
+    "revoke": (_FILES, "revoke", "Revoke a key for good."),
 }
 
 
