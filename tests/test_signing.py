@@ -556,3 +556,46 @@ def test_machine_ids_are_salted_with_the_product():
     assert tok.machine_id("abc", "Photo Editor") != tok.machine_id("abc", "Audio Mixer")
     assert tok.machine_id("abc", "Photo Editor") != tok.machine_id("abd", "Photo Editor")
     assert len(tok.machine_id("abc", "P")) == 32
+
+
+def test_a_license_bound_to_a_machine_activates_the_key_there(any_store_spec, tmp_path):
+    k = Kscli(any_store_spec)
+    first, second = "1" * 32, "2" * 32
+    with freeze_time("2024-03-01T10:00:00Z"):
+        assert k("signer", "init").exit_code == 0
+        assert k("license", "issue", "--product", PRODUCT, "--purchased",
+                 "2024-02-29T08:00:00Z").exit_code == 0
+        signed = k("--format", "json", "license", "sign", "L-1001", "--machine", first)
+        assert signed.exit_code == 0, signed.stderr
+        assert signed.json()["activated"] is True and signed.json()["activation_reference"]
+        shown = k.json("license", "show", "L-1001")
+        assert shown["status"] == "active"
+        assert [a["machine"] for a in shown["activations"]] == [first]
+        # the same machine again: no second activation; another: no seat left
+        again = k.json("license", "sign", "L-1001", "--machine", first)
+        assert again["activation_reference"] is None
+        refused = k("--format", "json", "license", "sign", "L-1001", "--machine", second)
+        assert refused.exit_code == 4 and refused.json()["error"] == "seats-exhausted"
+    actions = [e["action"] for e in exported_events(k, "L-1001")]
+    assert actions == ["issued", "activated", "signed", "signed"]
+    pub = public_file(k, tmp_path)
+    # an activated key's license outlives the activation window
+    late = verify(signed.json()["license_file"], "--public-key", pub, "--machine", first,
+                  "--as-of", "2030-01-01")
+    assert late.exit_code == 0, late.stderr
+
+
+def test_a_bound_first_activation_after_the_window_is_refused(any_store_spec):
+    k = Kscli(any_store_spec)
+    with freeze_time("2024-03-01T10:00:00Z"):
+        assert k("signer", "init").exit_code == 0
+        assert k("license", "issue", "--product", PRODUCT, "--purchased",
+                 "2024-02-29T08:00:00Z").exit_code == 0
+    with freeze_time("2025-02-28T23:59:59Z"):
+        assert k("license", "sign", "L-1001", "--machine", "1" * 32).exit_code == 0
+    with freeze_time("2025-03-01T00:00:00Z"):
+        assert k("license", "issue", "--product", PRODUCT, "--purchased",
+                 "2024-02-29T08:00:00Z").exit_code == 0
+        refused = k("--format", "json", "license", "sign", "L-1002", "--machine", "2" * 32)
+    assert refused.exit_code == 4 and refused.json()["clause"] == "license.activation-window"
+    assert [e["action"] for e in exported_events(k, "L-1002")] == ["issued"]

@@ -78,7 +78,10 @@ def _output_option(command):
                    "--product P` printed, or auto for this machine. Default: any machine.")
 @click.option("--entitlement", "entitlements", multiple=True, type=p.TextType(100),
               metavar="NAME", help="A feature it grants (repeatable).")
-def sign(target, output, expires, machine, entitlements):
+@click.option("--trust-clock", is_flag=True,
+              help="Activate on the machine even though the clock reads earlier than the "
+                   "newest event.")
+def sign(target, output, expires, machine, entitlements, trust_clock):
     """Sign a license file for a key of the ledger, with the signer's current key.
 
     The file holds the product, the key's id and fingerprint (never the key),
@@ -86,8 +89,9 @@ def sign(target, output, expires, machine, entitlements):
     machine it is bound to and the signer key's id, as one token wrapped at 64
     columns between BEGIN and END lines (e-mail may re-wrap it). A license of a
     key not yet activated is valid until its activation window closes; sign a new
-    one once the key is activated. Revoked and lapsed keys are refused. Signing is
-    recorded as an event with a reference.
+    one once the key is activated. A license bound to a machine activates the key
+    on it (a seat, under the rules of `license activate`). Revoked and lapsed keys
+    are refused. Signing is recorded as an event with a reference.
 
     \b
     Examples:
@@ -103,14 +107,16 @@ def sign(target, output, expires, machine, entitlements):
     years = _years(app)
     signed = sign_license(app.store, app.now, wanted, years=years, files=SignerFiles.default(),
                           keeper=Keeper(), expires_at=expires, machine=machine,
-                          entitlements=tuple(entitlements))
+                          entitlements=tuple(entitlements), trust_clock=trust_clock)
     claims = signed.claims
     bound = f"machine {claims.machine}" if claims.machine else "any machine"
-    message = (f"{claims.license_id}: license file for {claims.product} signed by key "
-               f"{claims.signer}, for {bound}, "
+    message = (f"{claims.license_id}: "
+               + (f"activated on machine {claims.machine}; " if signed.activation else "")
+               + f"license file for {claims.product} signed by key {claims.signer}, for {bound}, "
                + (f"expires {claims.to_dict()['expires_at']}" if claims.expires_at else "no expiry"))
     record = {**claims.to_dict(), "file": None if output in (None, "-") else output,
-              "reference": signed.event.reference}
+              "reference": signed.event.reference,
+              "activation_reference": signed.activation.reference if signed.activation else None}
     if app.json:
         if output in (None, "-"):
             record["license_file"] = signed.text
@@ -124,7 +130,8 @@ def sign(target, output, expires, machine, entitlements):
             note(f"{message}; reference {signed.event.reference}")
     elif not app.quiet:
         emit_object(app.fmt, record, message=message,
-                    fields=[("file", "file"), ("signer", "signer"), ("reference", "reference")])
+                    fields=[("file", "file"), ("signer", "signer"), ("reference", "reference"),
+                            ("activation reference", "activation_reference")])
 
 
 @click.command("verify")

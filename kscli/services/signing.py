@@ -24,7 +24,7 @@ from typing import Any
 from kscli.domain import license_token as tok
 from kscli.domain import licenses as rules
 from kscli.domain.calendar import iso
-from kscli.domain.errors import BadValue, Failure, NotFound, Refused, StoreUnreadable
+from kscli.domain.errors import BadValue, Failure, NoChange, NotFound, Refused, StoreUnreadable
 from kscli.domain.model import Event, License
 from kscli.secrets import KEYRING, Keeper
 from kscli.store.fs import atomic_write, ensure_folder, write_errors
@@ -251,18 +251,23 @@ class Signed:
     claims: tok.LicenseClaims
     text: str  # the license file
     event: Event
+    activation: Event | None = None  # a first activation on the bound machine
 
 
 def sign_license(store: Any, now: datetime, target: Any, *, years: int, files: SignerFiles,
                  keeper: Keeper, expires_at: datetime | None, machine: str | None,
-                 entitlements: tuple[str, ...]) -> Signed:
+                 entitlements: tuple[str, ...], trust_clock: bool = False) -> Signed:
     """Sign a license file for a key of the ledger and record a ``signed`` event.
 
     ``machine``: a machine id, ``"auto"`` (this machine, for the key's product) or
-    None (any machine). A revoked or lapsed key is refused.
+    None (any machine). A revoked or lapsed key is refused. A license bound to a
+    machine activates the key on it (the machine id is the activation's label), in
+    the same transaction and under the same rules as `license activate`: the window
+    for a first activation, the seats, the clock.
     """
     from kscli import ed25519
-    from kscli.services.licenses import find
+    from kscli.services.licenses import _record, find
+    from kscli.services.subs import check_clock
 
     ed25519.available()
     signer = current_key(files)
@@ -275,9 +280,18 @@ def sign_license(store: Any, now: datetime, target: Any, *, years: int, files: S
             raise Refused(f"{lic.id} is {shown.status}{reason}: no license file is signed for it",
                           code=f"key-{shown.status}",
                           clause=rules.CLAUSE if shown.status_reason == rules.LAPSED else None)
-        bound = None
+        bound, activation = None, None
         if machine is not None:
             bound = this_machine(lic.product) if machine == "auto" else tok.parse_machine_id(machine)
+            try:
+                change = rules.activate(lic, bound, now, years=years)
+            except NoChange:
+                pass  # already active on that machine
+            else:
+                check_clock(ledger, now, trust_clock)
+                activation = _record(ledger, change, now)
+                lic = change.license
+                shown = rules.effective(lic, now, years=years)
         claims = tok.new_license(
             product=lic.product, license_id=lic.id, key_fingerprint=lic.fingerprint,
             seats=lic.seats, entitlements=entitlements, issued_at=now, expires_at=expires_at,
@@ -289,7 +303,7 @@ def sign_license(store: Any, now: datetime, target: Any, *, years: int, files: S
                   "license_file_sha256": hashlib.sha256(text.encode("ascii")).hexdigest(),
                   **rules.key_detail(lic)}
         event = ledger.append_event(lic.id, "signed", detail, now)
-    return Signed(lic, claims, text, event)
+    return Signed(lic, claims, text, event, activation)
 
 
 def revocation_list(store: Any, now: datetime, files: SignerFiles,
