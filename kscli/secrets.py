@@ -119,3 +119,16 @@ class Keeper:
             return backend.get_password(SERVICE, username)
         except Exception:  # noqa: BLE001 - a key that cannot be read is reported as missing
             return None
+
+    def forget(self, place: Any, where: str, name: str, username: str) -> None:
+        """Delete a secret kept by :meth:`put` (``place`` also has ``forget_secret``);
+        one that is already gone, or a keyring that refuses, is left as it is."""
+        if where == LEDGER:
+            place.forget_secret(name)
+            return
+        backend = self._keyring()
+        if backend is not None:
+            try:
+                backend.delete_password(SERVICE, username)
+            except Exception:  # noqa: BLE001 - nothing to delete, or a locked keyring
+                pass

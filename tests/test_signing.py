@@ -438,8 +438,13 @@ def test_signer_init_once_show_without_signer_and_private_files(tmp_path, monkey
     assert list(private.values())[0] not in (folder / "signer.json").read_text()
     again = k("signer", "init")
     assert again.exit_code == 4 and "signer rotate" in again.stderr
-    rotated = k("signer", "rotate")
+    rotated = k("--format", "json", "signer", "rotate")
     assert rotated.exit_code == 0 and "warning" not in rotated.stderr  # said once
+    # the old private key is deleted, its public key kept
+    private = json.loads((folder / "signer-private.json").read_text())
+    assert list(private) == [rotated.json()["id"]]
+    assert [key["id"] for key in k.json("signer", "show")] == [rotated.json()["id"],
+                                                               made.json()["id"]]
     doctor = k("--format", "json", "doctor").json()
     line = next(r for r in doctor if r["check"] == "signing key")
     assert "signer-private.json" in line["detail"] and "1 retired" in line["detail"]
@@ -456,6 +461,25 @@ def test_with_a_keyring_the_private_key_goes_there_only(tmp_path):
     assert not (folder / "signer-private.json").exists()
     line = next(r for r in k.json("doctor") if r["check"] == "signing key")
     assert "system keyring" in line["detail"]
+    rotated = k.json("signer", "rotate")
+    assert ("kscli", "kscli-signer:" + made["id"]) not in vault()
+    assert ("kscli", "kscli-signer:" + rotated["id"]) in vault()
+
+
+def test_a_damaged_or_swapped_private_key_is_refused_before_anything_is_written(
+        any_store_spec, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    k = Kscli(any_store_spec)
+    made = k.json("signer", "init")
+    assert k("license", "issue", "--product", PRODUCT).exit_code == 0
+    private_file = tmp_path / "home" / ".local" / "share" / "kscli" / "signer-private.json"
+    other = b64(bytes(nacl_signing.SigningKey.generate()))
+    for value in (other, "not base64!", b64(b"short")):
+        private_file.write_text(json.dumps({made["id"]: value}))
+        result = k("--format", "json", "license", "sign", "L-1001")
+        assert result.exit_code == 1 and "damaged" in result.stderr, result.stderr
+        assert value not in result.stderr + result.stdout
+    assert [e["action"] for e in exported_events(k, "L-1001")] == ["issued"]
 
 
 # --- without the extra --------------------------------------------------------------

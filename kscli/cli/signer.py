@@ -63,8 +63,9 @@ def init(name):
 def rotate(name):
     """Make a new key pair; the old public key is kept to verify what it signed.
 
-    New license files are signed with the new key. Give customers the new output
-    of `kscli signer show`: it holds every key kept, the old ones included.
+    New license files are signed with the new key, and the old private key is
+    deleted. Give customers the new output of `kscli signer show`: it holds every
+    key kept, the old ones included.
 
     \b
     Example:

@@ -93,6 +93,12 @@ class SignerFiles:
         value = (self._read(self.private_path) or {}).get(name)
         return value if isinstance(value, str) else None
 
+    def forget_secret(self, name: str) -> None:
+        doc = self._read(self.private_path)
+        if doc is not None and name in doc:
+            del doc[name]
+            self._write(self.private_path, doc)
+
 
 @dataclass(frozen=True)
 class SignerKey:
@@ -173,13 +179,19 @@ def init_signer(files: SignerFiles, keeper: Keeper, now: datetime, name: str | N
 
 def rotate_signer(files: SignerFiles, keeper: Keeper, now: datetime,
                   name: str | None = None) -> tuple[NewKey, SignerKey]:
-    """A new current key; the old one is retired, kept for verification only."""
+    """A new current key; the old one is retired: its public key is kept for
+    verification, its private key deleted (a rotation is often for a leak)."""
+    from kscli.secrets import LEDGER
+
     old = current_key(files)
     doc = files.load()
     for raw in doc["keys"]:
         if raw["id"] == old.id:
             raw["retired_at"] = iso(now)
-    return _make_key(files, keeper, now, name if name is not None else old.name, doc), old
+    new = _make_key(files, keeper, now, name if name is not None else old.name, doc)
+    keeper.forget(files, LEDGER if old.private_key_in == FILE else KEYRING, old.id,
+                  KEYRING_PREFIX + old.id)
+    return new, old
 
 
 def _private_key(files: SignerFiles, keeper: Keeper, key: SignerKey) -> bytes:
@@ -192,12 +204,19 @@ def _private_key(files: SignerFiles, keeper: Keeper, key: SignerKey) -> bytes:
         raise Failure(f"the private key of signer key {key.id} is not in {where}",
                       code="signing-key-missing",
                       hint="restore it, or `kscli signer rotate` to make a new key")
+    from kscli import ed25519
+
     try:
-        return tok.b64decode(text, "private key")
-    except tok.TokenRefused:
-        raise Failure(f"the private key of signer key {key.id} in {where} is damaged",
-                      code="signing-key-damaged", hint="`kscli signer rotate` makes a new key"
-                      ) from None
+        private = tok.b64decode(text, "private key")
+        matches = len(private) == 32 and tok.public_key_text(ed25519.public_of(private)) \
+            == key.public_key
+    except (tok.TokenRefused, ValueError):
+        matches = False
+    if not matches:
+        raise Failure(f"the private key of signer key {key.id} in {where} is damaged, or not "
+                      "that key's", code="signing-key-damaged",
+                      hint="`kscli signer rotate` makes a new key")
+    return private
 
 
 # --- tokens -------------------------------------------------------------------------
