@@ -12,15 +12,29 @@ ENVIRONMENT: dict[str, str] = {
     "KSCLI_BUSY_TIMEOUT": "seconds to wait for a busy ledger before failing with exit 5 "
     "(default 10)",
     "PYTHON_KEYRING_BACKEND": "the keyring backend used for license keys (keyring's own variable)",
+    "KSCLI_MACHINE_ID_FILE": "a file holding this machine's id, read instead of "
+    "/etc/machine-id by `--machine auto` (a container or a cloned disk)",
     "NO_COLOR": "when set, no colour in any output",
 }
 
 
-def default_store() -> str:
-    """``kscli.db`` in the platform's user data folder."""
+def data_folder() -> str:
+    """The platform's user data folder for kscli (``~/.local/share/kscli`` on Linux)."""
     from platformdirs import user_data_dir
 
-    return os.path.join(user_data_dir("kscli", appauthor=False), "kscli.db")
+    return user_data_dir("kscli", appauthor=False)
+
+
+def default_store() -> str:
+    """``kscli.db`` in the platform's user data folder."""
+    return os.path.join(data_folder(), "kscli.db")
+
+
+def signer_files() -> tuple[str, str]:
+    """The vendor's signer: its public keys, and the private keys kept where no
+    keyring works (both private files in the user data folder)."""
+    folder = data_folder()
+    return os.path.join(folder, "signer.json"), os.path.join(folder, "signer-private.json")
 
 
 def busy_timeout() -> float:

@@ -82,7 +82,11 @@ class Keeper:
         return self._backend
 
     def put(self, ledger: Any, license_id: str, key_hash: str, key: str) -> str:
-        """Keep ``key``; returns where it went ("keyring" or "ledger")."""
+        """Keep ``key``; returns where it went ("keyring" or "ledger").
+
+        The keyring files it under ``key_hash``; the fallback is ``ledger.put_secret``
+        under ``license_id`` (any place with that method: see :meth:`fetch`).
+        """
         no_core_dumps()
         if self.use_keyring:
             backend = self._keyring()
@@ -100,17 +104,37 @@ class Keeper:
 
     def get(self, ledger: Any, lic: Any) -> str | None:
         """The key of a License, or None when it cannot be found."""
+        return self.fetch(ledger, lic.secret_store, lic.id, lic.key_hash)
+
+    def fetch(self, place: Any, where: str, name: str, username: str) -> str | None:
+        """A secret kept by :meth:`put` (``where`` is what it returned), or None.
+
+        ``place`` is any object with ``put_secret(name, value)`` and ``secret(name)``:
+        the ledger for license keys, the signer's files for signing keys.
+        """
         no_core_dumps()
-        if lic.secret_store == LEDGER:
-            return ledger.secret(lic.id)
+        if where == LEDGER:
+            return place.secret(name)
         backend = self._keyring()
         if backend is None:
-            return ledger.secret(lic.id)
+            return place.secret(name)
         try:
-            return backend.get_password(SERVICE, lic.key_hash)
+            return backend.get_password(SERVICE, username)
         except Exception:  # noqa: BLE001 - a key that cannot be read is reported as missing
             return None
 
+    def forget(self, place: Any, where: str, name: str, username: str) -> None:
+        """Delete a secret kept by :meth:`put` (``place`` also has ``forget_secret``);
+        one that is already gone, or a keyring that refuses, is left as it is."""
+        if where == LEDGER:
+            place.forget_secret(name)
+            return
+        backend = self._keyring()
+        if backend is not None:
+            try:
+                backend.delete_password(SERVICE, username)
+            except Exception:  # noqa: BLE001 - nothing to delete, or a locked keyring
+                pass
 
 _PR_SET_DUMPABLE = 4
 

@@ -43,6 +43,12 @@ FILES: Sequence[tuple[str, str]] = (
      "macOS; %LOCALAPPDATA%\\kscli\\kscli.db on Windows. --store or KSCLI_STORE picks "
      "another one. kscli creates it on the first command that writes, with mode 0600 in "
      "a folder of mode 0700; a command that only reads never creates it."),
+    ("$XDG_DATA_HOME/kscli/signer.json",
+     "The vendor's signer (kscli signer): its public keys, current and retired, with "
+     "their ids and dates (mode 0600). kscli signer show prints them for customers."),
+    ("$XDG_DATA_HOME/kscli/signer-private.json",
+     "The private signing keys, only on a machine where no keyring works (mode 0600; "
+     "kscli warns the first time). Elsewhere they are in the system keyring."),
     ("LEDGER-wal, LEDGER-shm",
      "The write-ahead log of an SQLite ledger, beside it: part of the ledger while kscli "
      "runs; copy the ledger only when no kscli is running, or use kscli export."),

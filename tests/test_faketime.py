@@ -88,3 +88,25 @@ def test_a_clock_set_back_is_refused_by_activate_and_sweep(tmp_path):
     trusted = at("2026-06-01T11:00:00Z", "UTC", store, "license", "activate", "L-1001",
                  "--machine", "m", "--trust-clock")
     assert trusted.returncode == 0, trusted.stderr
+
+
+@pytest.mark.parametrize("tz", ["Pacific/Kiritimati", "America/Adak"])
+def test_a_signed_license_expires_at_its_moment_whatever_the_local_time(tmp_path, tz):
+    pytest.importorskip("cryptography")
+    store = ledger_path(tmp_path, "sqlite")
+    assert at("2026-06-01T12:00:00Z", tz, store, "signer", "init").returncode == 0
+    assert at("2026-06-01T12:00:00Z", tz, store, "license", "issue", "--product", "Editor",
+              ).returncode == 0
+    made = at("2026-06-01T12:00:00Z", tz, store, "license", "sign", "L-1001", "--expires",
+              "2027-01-01", "-o", str(tmp_path / "editor.lic"))
+    assert made.returncode == 0, made.stderr
+    public = tmp_path / "vendor.pub"
+    public.write_text(at("2026-06-01T12:00:01Z", tz, store, "signer", "show").stdout)
+    check = ("license", "verify", str(tmp_path / "editor.lic"), "--public-key", str(public))
+
+    last_second = at("2026-12-31T23:59:58Z", tz, store, *check)
+    assert last_second.returncode == 0, last_second.stderr
+    assert last_second.stdout.startswith("valid: L-1001 Editor")
+    after = at("2027-01-01T00:00:00Z", tz, store, *check)
+    assert after.returncode == 4
+    assert after.stderr.strip() == "Error: L-1001: expired on 2027-01-01 00:00 UTC"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import base64
 import json
 import os
 import sqlite3
@@ -188,6 +189,32 @@ def test_no_key_is_printed_stored_or_raised_without_reveal(tmp_path, backend, mo
     assert k("refund", "request", annual, "--yes").exit_code == 0  # revokes its keys
     assert k("license", "deactivate", "L-1001", "--machine", "studio").exit_code == 0
     assert k("sweep").exit_code == 0
+    # signed license files: the file, the signer and the revocation list hold no key
+    lic_file = tmp_path / "own.lic"
+    assert k("signer", "init", "--name", "Desk").exit_code == 0
+    assert k("license", "sign", "L-1001", "-o", str(lic_file)).exit_code == 0
+    assert k("--format", "json", "license", "sign", "L-1002", "--entitlement", "pro").exit_code == 0
+    assert k("license", "sign", own, "--machine", "auto").exit_code == 0  # named by the key
+    assert k("license", "sign", "-", input=piped + "\n").exit_code == 0
+    assert k("license", "revoked").exit_code == 0
+
+    def private_signing_key() -> str:
+        current = k("--format", "json", "signer", "show").json()[0]["id"]
+        return vault()[("kscli", "kscli-signer:" + current)]
+
+    signing_keys = [private_signing_key()]
+    assert k("signer", "rotate").exit_code == 0  # deletes the old private key
+    signing_keys.append(private_signing_key())
+    for fmt in ("table", "plain", "json", "jsonl", "csv"):
+        assert k("--format", fmt, "signer", "show").exit_code == 0
+    public = tmp_path / "desk.pub"
+    public.write_text(k("signer", "show").stdout)
+    for fmt in ("table", "json"):
+        assert k("--format", fmt, "license", "verify", str(lic_file), "--public-key",
+                 str(public)).exit_code == 0
+    tampered = lic_file.read_text().replace("ks1.", "ks1.A", 1)
+    assert k("license", "verify", "-", "--public-key", str(public), input=tampered).exit_code == 4
+    assert len(set(signing_keys)) == 2
     assert k("doctor").exit_code in (0, 1)
     for sub_id in (sale, annual):
         assert k("--format", "json", "sub", "history", sub_id).exit_code == 0
@@ -206,6 +233,10 @@ def test_no_key_is_printed_stored_or_raised_without_reveal(tmp_path, backend, mo
             stored += handle.read()
     with open(exported, "rb") as handle:
         stored += handle.read()
+    stored += lic_file.read_bytes()
+    signer_folder = tmp_path / "home" / ".local" / "share" / "kscli"
+    for name in os.listdir(signer_folder):
+        stored += (signer_folder / name).read_bytes()
     events = json.dumps(rows(export.json()["tables"], "events"))
     raised_text = " ".join(
         f"{e!r} {e.message} {e.hint} {e.__cause__!r} {e.__context__!r}" for e in raised)
@@ -215,6 +246,13 @@ def test_no_key_is_printed_stored_or_raised_without_reveal(tmp_path, backend, mo
             leaks = [args for args, text in k.printed if spelling in text]
             assert leaks == [], f"{spelling} printed by {leaks}"
             assert spelling.encode() not in stored, f"{spelling} in the ledger or export"
+            assert spelling not in events and spelling not in raised_text
+    for private in signing_keys:
+        raw = base64.urlsafe_b64decode(private + "=")
+        for spelling in (private, base64.b64encode(raw).decode(), raw.hex()):
+            leaks = [args for args, text in k.printed if spelling in text]
+            assert leaks == [], f"a private signing key printed by {leaks}"
+            assert spelling.encode() not in stored and raw not in stored
             assert spelling not in events and spelling not in raised_text
 
     # `license validate` names the swapped positions; the fixed key only with --reveal

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 
@@ -116,9 +117,23 @@ def _show(app, outcome, years: int) -> None:
                  LICENSE_FIELDS, lambda lic: license_record(lic, app.now, years=years))
 
 
-@click.group()
+# Signed license files: their own module, imported only when one of them runs.
+_FILES = "kscli.cli.license_files"
+SIGNED_FILES = {
+    "sign": (_FILES, "sign", "Sign a license file for a key (offline proof)."),
+    "verify": (_FILES, "verify", "Check a license file offline: exit 0 valid, 4 not."),
+    "machine-id": (_FILES, "machine_id", "Print this machine's id for a product."),
+    "revoked": (_FILES, "revoked", "Write the signed list of revoked keys."),
+    "revoke": (_FILES, "revoke", "Revoke a key for good."),
+}
+
+
+@click.group(cls=LazyGroup, lazy=SIGNED_FILES)
 def license():  # noqa: A001 - the command is `kscli license`
-    """License keys: add, list, show, activate, deactivate, validate, issue.
+    """License keys: add, list, show, activate, validate, issue; signed license files.
+
+    Signed license files (`sign`, `verify`, `machine-id`, `revoked`) prove offline
+    that the vendor issued a key, for what and until when (extra kscli[signing]).
 
     A key must be activated within the activation window of the policy
     [license.activation-window]: one year of purchase by default, the whole last

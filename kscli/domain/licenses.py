@@ -60,9 +60,14 @@ def activation_deadline(purchased_at: datetime, *, years: int) -> date:
     return add_years(purchased_at.astimezone(UTC).date(), years)
 
 
+def closes_after(last_day: date) -> datetime:
+    """00:00 UTC of the day after ``last_day``: a window whose last day counts whole."""
+    return start_of_day(last_day + timedelta(days=1))
+
+
 def window_closes_at(purchased_at: datetime, *, years: int) -> datetime:
     """00:00 UTC of the day after the last day: the first moment activation is refused."""
-    return start_of_day(activation_deadline(purchased_at, years=years) + timedelta(days=1))
+    return closes_after(activation_deadline(purchased_at, years=years))
 
 
 def window_open(lic: License, now: datetime, *, years: int) -> bool:

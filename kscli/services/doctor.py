@@ -32,6 +32,7 @@ def run_checks(app) -> list[dict[str, str]]:
     results.extend(_store_checks(app))
     results.extend(_policy_checks(app))
     results.extend(_secrets_checks(app))
+    results.extend(_signing_checks())
     results.extend(_completion_checks())
     return results
 
@@ -181,3 +182,10 @@ def _secrets_checks(app) -> list[dict[str, str]]:
         results.append(line("secrets", "info",
                             f"{kept} license key(s) are kept in the ledger, not a keyring"))
     return results
+
+
+def _signing_checks() -> list[dict[str, str]]:
+    """Where the vendor's signing key lives (`kscli signer`): information."""
+    from kscli.services.signing import doctor_lines
+
+    return doctor_lines()
