@@ -13,8 +13,6 @@ import io
 import os
 import sys
 
-from kscli.store.fs import WRITE_ERRORS
-
 
 class _WholeWrites(io.RawIOBase):
     def __init__(self, fd: int) -> None:
@@ -53,6 +51,8 @@ def install() -> None:
 
 def failed_write(exc: OSError) -> str | None:
     """The one line for an output write that failed, or None if it is not one."""
+    from kscli.store.fs import WRITE_ERRORS  # only now: off every command's start-up path
+
     known = WRITE_ERRORS.get(exc.errno)  # type: ignore[arg-type]
     if known is None or exc.errno == errno.EPIPE:
         return None

@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import glob
 import os
-import secrets
 import stat
 from contextlib import contextmanager
 from typing import Iterator
@@ -103,7 +102,7 @@ def temporary_beside(path: str) -> tuple[str, int]:
     """A new private temporary file beside ``path``: its name (``path.tmp-PID-RANDOM``,
     which ``remove_stale_temporaries`` recognises) and an open descriptor."""
     while True:
-        tmp = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
         try:
             return tmp, create_private(tmp)
         except FileExistsError:
