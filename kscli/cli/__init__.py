@@ -38,7 +38,9 @@ def _fail(app: App | None, exc: KscliError) -> None:
     from kscli.cli.output import clean, dumps
 
     if app is not None and app.json and exc.exit_code in (3, 4):
-        sys.stdout.write(dumps(exc.to_dict()) + "\n")
+        from kscli.cli.redact import mask_keys
+
+        sys.stdout.write(mask_keys(dumps(exc.to_dict())) + "\n")
     message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
     click.echo(f"Error: {clean(message)}", err=True)
 
@@ -177,9 +179,10 @@ def cli(ctx, store, fmt, policy_path, quiet):
 
 
 def main() -> None:
-    from kscli.cli import stdout
+    from kscli.cli import redact, stdout
 
     stdout.install()
+    redact.install()
     import signal
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # like Ctrl-C: say what stands
