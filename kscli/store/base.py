@@ -127,6 +127,14 @@ class Ledger:
         for row in self.tx.select("events", where, order=("seq",)):
             yield from_row("events", row)
 
+    def histories_after(self, at: datetime) -> dict[str, list[Event]]:
+        """The whole history of every subscription with an event recorded after ``at``
+        (what answering as of ``at`` must undo); the others have none to undo."""
+        subjects = {from_row("events", row).subject
+                    for row in self.tx.select("events", [("at", ">", iso(at))])}
+        return {subject: list(self.events(subject)) for subject in sorted(subjects)
+                if self.tx.get("subs", subject) is not None}
+
     def latest_event_at(self) -> datetime | None:
         for row in self.tx.select("events", (), order=("at",), limit=1, descending=True):
             return from_row("events", row).at
@@ -174,7 +182,7 @@ class Ledger:
 
     def subs(self, *, status: Sequence[str] | None = None, vendor: str | None = None,
              account: str | None = None, period_end_before: datetime | None = None,
-             period_end_from: datetime | None = None,
+             period_end_from: datetime | None = None, started_before: datetime | None = None,
              order: Sequence[str] = ("id",), _rows: bool = False) -> Iterator[Subscription]:
         where: list[tuple[str, str, Any]] = []
         if status:
@@ -187,6 +195,8 @@ class Ledger:
             where.append(("period_end", ">=", iso(period_end_from)))
         if period_end_before is not None:
             where.append(("period_end", "<=", iso(period_end_before)))
+        if started_before is not None:
+            where.append(("started_at", "<=", iso(started_before)))
         if _rows:
             return self.tx.select("subs", where, order=order)
         return self._select("subs", where, order=order)

@@ -1,0 +1,252 @@
+"""A subscription at a moment: the one owner of its periods, status and end.
+
+``state_at(sub, at)`` answers every time question about a subscription from its
+recorded facts and the instant ``at``, whatever `sweep` has or has not recorded yet:
+the billing period that holds ``at``, its status and display status, when service
+ends (``ends_at``), the next renewal, whether a commitment is running, whether the
+subscription has started. `sweep` records the steps it reports (``state.steps``), so a
+sweep at ``at`` leaves the ledger showing exactly what the reads at ``at`` show.
+
+The rules, once:
+
+- Periods count from ``started_at``: boundary k is ``started_at + k * plan months``
+  (31 January, 28 February, 31 March, ...). A period runs from one boundary up to,
+  not including, the next: the last second of a period is the second before the
+  boundary, and the boundary itself belongs to the next period.
+- At a boundary an active subscription renews when auto-renew is on, or when its
+  commitment runs past that boundary (renew off during a commitment takes effect at
+  ``commitment_end``); otherwise it expires there. A cancelled one expires at the end
+  of its period (or at its recorded end). A suspended one neither renews nor ends
+  (the provider lifts or ends a suspension); a refunded or expired one has ended.
+- Before ``started_at`` a subscription has not started: its first period is shown,
+  and ``started`` is false.
+- Given its ``history`` (the events of the subscription), a moment in the past is
+  answered with the facts recorded by then: a cancellation, expiry, refund or change
+  of auto-renew recorded later is undone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable, NamedTuple
+
+from kscli.domain.calendar import add_months
+from kscli.domain.model import Event, PlanError, Subscription, plan_months
+
+NOT_STARTED = "not-started"
+ENDED = ("expired", "refunded")
+
+
+class Step(NamedTuple):
+    """A transition due by the moment asked about: what `sweep` records."""
+
+    action: str  # "renewed" or "expired"
+    at: datetime  # when it took effect (a period boundary, or the recorded end)
+    sub: Subscription  # the record after it
+
+
+class SubState(NamedTuple):
+    """A subscription as it stands at ``at``."""
+
+    sub: Subscription  # the record as it stands: status and period at ``at``
+    at: datetime
+    started: bool
+    renews: bool  # the period holding ``at`` rolls into another at its end
+    ends_at: datetime | None  # when service ends (or ended) if nothing changes
+    in_commitment: bool
+    display_status: str
+    steps: tuple[Step, ...] = ()  # due since the record was last written
+
+    @property
+    def period_start(self) -> datetime:
+        return self.sub.period_start
+
+    @property
+    def period_end(self) -> datetime | None:
+        return self.sub.period_end
+
+    @property
+    def status(self) -> str:
+        return self.sub.status
+
+    @property
+    def next_renewal(self) -> datetime | None:
+        """When the next period starts and is billed; None when none will."""
+        return self.sub.period_end if self.renews else None
+
+    @property
+    def ended_early(self) -> bool:
+        """Service ended (or ends) before the end of its period: cancelled immediately,
+        or refunded. A charge on that day may still have been due."""
+        sub = self.sub
+        return (sub.ended_at is not None and sub.period_end is not None
+                and sub.ended_at < sub.period_end)
+
+
+def plan_length(sub: Subscription) -> int | None:
+    """Months in one billing period, None for a plan with no periods (or unknown)."""
+    try:
+        return plan_months(sub.plan)
+    except PlanError:
+        return None
+
+
+def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | None]:
+    """The billing period (start, end) counted from ``started_at`` that holds ``at``;
+    the first period when ``at`` is before the start; (start, None) with no periods."""
+    months = plan_length(sub)
+    start = sub.started_at
+    if not months:
+        return start, sub.period_end
+    k = max(((at.year - start.year) * 12 + at.month - start.month) // months, 0)
+    while k > 0 and add_months(start, k * months) > at:  # a clamped month end
+        k -= 1
+    while add_months(start, (k + 1) * months) <= at:
+        k += 1
+    return add_months(start, k * months), add_months(start, (k + 1) * months)
+
+
+def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
+    """The end of the billing period that starts at ``boundary`` (the first boundary
+    after it)."""
+    if not plan_length(sub):
+        raise ValueError(f"{sub.id}: a {sub.plan} plan has no next period")
+    return period_at(sub, boundary)[1]  # type: ignore[return-value]
+
+
+def renews_at(sub: Subscription, boundary: datetime) -> bool:
+    """Whether an active subscription starts another period at ``boundary``."""
+    if sub.status != "active" or not plan_length(sub):
+        return False
+    return sub.auto_renew or (sub.commitment_end is not None and boundary < sub.commitment_end)
+
+
+def ends_at(sub: Subscription) -> datetime | None:
+    """When service ends if nothing changes, for a record as it stands; None while it
+    keeps renewing, and for a suspended one (no end is scheduled)."""
+    if sub.status in ENDED or sub.status == "cancelled":
+        return sub.ended_at or sub.period_end
+    if sub.status != "active" or sub.period_end is None:
+        return None
+    if not plan_length(sub):  # a one-time sale given a period: that period is the end
+        return sub.period_end
+    if sub.auto_renew:
+        return None
+    end = sub.period_end
+    while renews_at(sub, end):  # inside a commitment: it renews until the commitment ends
+        end = period_end_after(sub, end)
+    return end
+
+
+def display_status(sub: Subscription, started: bool = True) -> str:
+    """The status as tables show it: never plain "active" when it will not renew."""
+    if sub.status == "active":
+        if not started:
+            return NOT_STARTED
+        if sub.period_end is not None and not sub.auto_renew:
+            return "ending"
+    return sub.status
+
+
+def _advance(sub: Subscription, at: datetime, steps: list[Step] | None) -> Subscription:
+    """The record after every renewal and expiry due by ``at``, in order (each one
+    appended to ``steps`` when given; without, renewals that all renew are jumped)."""
+    current = sub
+    if current.status == "active" and current.period_end is not None:
+        while current.period_end is not None and current.period_end <= at:
+            boundary = current.period_end
+            if not renews_at(current, boundary):
+                current = current._replace(status="expired", ended_at=boundary)
+                if steps is not None:
+                    steps.append(Step("expired", boundary, current))
+                return current
+            if steps is None and current.auto_renew:  # renews at every boundary up to ``at``
+                start, end = period_at(current, at)
+                return current._replace(period_start=max(start, boundary), period_end=end)
+            current = current._replace(period_start=boundary,
+                                       period_end=period_end_after(current, boundary))
+            if steps is not None:
+                steps.append(Step("renewed", boundary, current))
+    if current.status == "cancelled":
+        end = current.ended_at or current.period_end
+        if end is not None and end <= at:
+            current = current._replace(status="expired", ended_at=end)
+            if steps is not None:
+                steps.append(Step("expired", end, current))
+    return current
+
+
+def as_recorded_at(sub: Subscription, history: Iterable[Event], at: datetime) -> Subscription:
+    """The record with what was recorded after ``at`` undone: a cancellation, an expiry,
+    a refund, a change of auto-renew. ``history`` is the subscription's events."""
+    status, cancelled_at, ended_at = sub.status, sub.cancelled_at, sub.ended_at
+    if status in ENDED and ended_at is not None and ended_at > at:
+        status, ended_at = "cancelled", None
+    if status == "cancelled" and (cancelled_at is None or cancelled_at > at):
+        status, cancelled_at = "active", None
+    auto_renew, later = sub.period_end is not None, False
+    for event in history:
+        if event.action == "created":
+            auto_renew = bool(event.detail.get("subscription", {}).get("auto_renew", auto_renew))
+        elif event.action in ("renew-off", "renew-on", "cancelled"):
+            if event.at <= at:
+                auto_renew = event.action == "renew-on"
+            else:
+                later = True
+    changed = (status, cancelled_at, ended_at) != (sub.status, sub.cancelled_at, sub.ended_at)
+    if not changed and not later:
+        return sub
+    return sub._replace(status=status, cancelled_at=cancelled_at, ended_at=ended_at,
+                        auto_renew=auto_renew and status == "active")
+
+
+def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = None, *,
+             steps: bool = False) -> SubState:
+    """The subscription at ``at`` (see the module's rules). ``history`` (its events)
+    undoes what was recorded after ``at``; ``steps`` lists the transitions due, as
+    `sweep` records them."""
+    current = sub if history is None else as_recorded_at(sub, history, at)
+    months = plan_length(current)
+    if months and current.period_end is not None and at < current.period_start \
+            and current.status not in ENDED:  # an earlier period: counted from the start
+        start, end = period_at(current, at)
+        current = current._replace(period_start=start, period_end=end)
+    found: list[Step] | None = [] if steps else None
+    current = _advance(current, at, found)
+    started = at >= current.started_at
+    renews = current.period_end is not None and renews_at(current, current.period_end)
+    return SubState(
+        sub=current,
+        at=at,
+        started=started,
+        renews=renews,
+        ends_at=ends_at(current),
+        in_commitment=current.commitment_end is not None and at < current.commitment_end,
+        display_status=display_status(current, started),
+        steps=tuple(found) if found else (),
+    )
+
+
+def as_it_stands(sub: Subscription) -> SubState:
+    """The record's own state, nothing projected: what an event or a changed record
+    shows (it stands as of the start of its period)."""
+    at = sub.period_start
+    return SubState(
+        sub=sub, at=at, started=True,
+        renews=sub.period_end is not None and renews_at(sub, sub.period_end),
+        ends_at=ends_at(sub),
+        in_commitment=sub.commitment_end is not None and at < sub.commitment_end,
+        display_status=display_status(sub),
+    )
+
+
+def current(sub: Subscription, at: datetime) -> bool:
+    """Whether the record as stored already stands at ``at`` (no step due, no earlier
+    period asked about): the fast path of listings checks this before anything else."""
+    if sub.status == "active":
+        end = sub.period_end
+        return (end is None or at < end) and at >= sub.period_start
+    if sub.status == "cancelled":
+        end = sub.ended_at or sub.period_end
+        return (end is None or at < end) and at >= sub.period_start
+    return True
