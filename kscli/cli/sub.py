@@ -85,8 +85,7 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="id", show_default=True)
 @p.as_of_option
 def list_(status, vendor, account, renewing_within, sort, as_of):
-    """List subscriptions as they stand now (or --as-of), with monthly and yearly
-    totals per currency.
+    """List subscriptions as they stand now (or --as-of), with totals per currency.
 
     Renewals and expiries due by then count whether or not `kscli sweep` has recorded
     them. --as-of in the past shows what held then: what was recorded later (a
