@@ -77,10 +77,11 @@ class SubState(NamedTuple):
     @property
     def ended_early(self) -> bool:
         """Service ended (or ends) before the end of its period: cancelled immediately,
-        or refunded. A charge on that day may still have been due."""
+        or refunded, or a sale with no period. A charge on that day may still have
+        been due."""
         sub = self.sub
-        return (sub.ended_at is not None and sub.period_end is not None
-                and sub.ended_at < sub.period_end)
+        return sub.ended_at is not None and (sub.period_end is None
+                                             or sub.ended_at < sub.period_end)
 
 
 def plan_length(sub: Subscription) -> int | None:

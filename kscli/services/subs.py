@@ -168,13 +168,14 @@ def renewing(store: Store, since: datetime, until: datetime, *,
 
 def total_by_currency(states) -> dict[str, tuple[Decimal, Decimal, int]]:
     """Monthly and yearly cost of the subscriptions that will bill again, per currency
-    (``states``: SubState at the moment asked about)."""
+    (``states``: SubState at the moment asked about; one not started by then does not
+    count yet)."""
     from kscli.domain.money import monthly_cost, yearly_cost
 
     totals: dict[str, list] = {}
     for state in states:
         sub = state.sub
-        if not state.renews or not sub.months:
+        if not state.renews or not state.started or not sub.months:
             continue
         entry = totals.setdefault(sub.currency, [Decimal(0), Decimal(0), 0])
         entry[0] += sub.price / sub.months
