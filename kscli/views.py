@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 
 _PERIOD_END, _ENDED_AT = SUBS.names.index("period_end"), SUBS.names.index("ended_at")
+_PERIOD_START, _STATUS = SUBS.names.index("period_start"), SUBS.names.index("status")
+assert _PERIOD_END == _PERIOD_START + 1  # states() patches the two side by side
 
 
 def _display_status(state: SubState, row: tuple) -> str:
@@ -43,7 +45,24 @@ def states(pairs: Iterable[tuple[Subscription, tuple]], at: datetime,
     recorded after ``at``."""
     for sub, row in pairs:
         state = state_at(sub, at, histories.get(sub.id) if histories else None)
-        yield state, (row if state.sub is sub else to_row(state.sub))
+        new = state.sub
+        if new is sub:
+            yield state, row
+        elif new.auto_renew is not sub.auto_renew or new.cancelled_at is not sub.cancelled_at:
+            yield state, to_row(new)
+        elif new.status is sub.status and new.ended_at is sub.ended_at:  # renewed
+            # the new period most often starts where the stored one ended: its text is
+            # the stored text
+            start = row[_PERIOD_END] if new.period_start == sub.period_end else iso(new.period_start)
+            yield state, (*row[:_PERIOD_START], start, iso(new.period_end),
+                          *row[_PERIOD_START + 2:])
+        elif new.period_end is sub.period_end and new.period_start is sub.period_start \
+                and new.ended_at == sub.period_end:  # expired at the end of its period
+            patched = list(row)
+            patched[_STATUS], patched[_ENDED_AT] = new.status, row[_PERIOD_END]
+            yield state, tuple(patched)
+        else:
+            yield state, to_row(new)
 
 
 # The JSON object of a subscription, key by key, in order. A key named like a stored

@@ -84,12 +84,26 @@ class SubState(NamedTuple):
                                              or sub.ended_at < sub.period_end)
 
 
+_LENGTHS: dict[str, int | None] = {"monthly": 1, "annual": 12, "once": None}
+
+
+def _state(*values) -> SubState:
+    return tuple.__new__(SubState, values)
+
+
 def plan_length(sub: Subscription) -> int | None:
     """Months in one billing period, None for a plan with no periods (or unknown)."""
     try:
-        return plan_months(sub.plan)
+        return _LENGTHS[sub.plan]
+    except KeyError:
+        pass
+    try:
+        months = plan_months(sub.plan)
     except PlanError:
-        return None
+        months = None
+    if len(_LENGTHS) < 256:  # plans are few: remember each one's length
+        _LENGTHS[sub.plan] = months
+    return months
 
 
 def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | None]:
@@ -100,11 +114,15 @@ def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | Non
     if not months:
         return start, sub.period_end
     k = max(((at.year - start.year) * 12 + at.month - start.month) // months, 0)
-    while k > 0 and add_months(start, k * months) > at:  # a clamped month end
+    low = add_months(start, k * months)
+    while k > 0 and low > at:  # a later day of the month, or a clamped month end
         k -= 1
-    while add_months(start, (k + 1) * months) <= at:
+        low = add_months(start, k * months)
+    high = add_months(start, (k + 1) * months)
+    while high <= at:
         k += 1
-    return add_months(start, k * months), add_months(start, (k + 1) * months)
+        low, high = high, add_months(start, (k + 1) * months)
+    return low, high
 
 
 def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
@@ -206,6 +224,8 @@ def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = 
     """The subscription at ``at`` (see the module's rules). ``history`` (its events)
     undoes what was recorded after ``at``; ``steps`` lists the transitions due, as
     `sweep` records them."""
+    if history is None and _stands(sub, at):  # nothing to work out: the record holds
+        return as_it_stands(sub, at)
     current = sub if history is None else as_recorded_at(sub, history, at)
     months = plan_length(current)
     if months and current.period_end is not None and at < current.period_start \
@@ -216,38 +236,32 @@ def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = 
     current = _advance(current, at, found)
     started = at >= current.started_at
     renews = current.period_end is not None and renews_at(current, current.period_end)
-    return SubState(
-        sub=current,
-        at=at,
-        started=started,
-        renews=renews,
-        ends_at=ends_at(current),
-        in_commitment=current.commitment_end is not None and at < current.commitment_end,
-        display_status=display_status(current, started),
-        steps=tuple(found) if found else (),
-    )
+    return _state(current, at, started, renews, ends_at(current),
+                  current.commitment_end is not None and at < current.commitment_end,
+                  display_status(current, started), tuple(found) if found else ())
 
 
-def as_it_stands(sub: Subscription) -> SubState:
-    """The record's own state, nothing projected: what an event or a changed record
-    shows (it stands as of the start of its period)."""
-    at = sub.period_start
-    return SubState(
-        sub=sub, at=at, started=True,
-        renews=sub.period_end is not None and renews_at(sub, sub.period_end),
-        ends_at=ends_at(sub),
-        in_commitment=sub.commitment_end is not None and at < sub.commitment_end,
-        display_status=display_status(sub),
-    )
-
-
-def current(sub: Subscription, at: datetime) -> bool:
-    """Whether the record as stored already stands at ``at`` (no step due, no earlier
-    period asked about): the fast path of listings checks this before anything else."""
+def _stands(sub: Subscription, at: datetime) -> bool:
+    """Whether the record already stands at ``at``: started, inside its recorded period,
+    with no renewal or expiry due (most records of a swept ledger)."""
+    if at < sub.period_start or at < sub.started_at:
+        return False
     if sub.status == "active":
-        end = sub.period_end
-        return (end is None or at < end) and at >= sub.period_start
+        return sub.period_end is None or at < sub.period_end
     if sub.status == "cancelled":
         end = sub.ended_at or sub.period_end
-        return (end is None or at < end) and at >= sub.period_start
+        return end is None or at < end
     return True
+
+
+def as_it_stands(sub: Subscription, at: datetime | None = None) -> SubState:
+    """The record's own state, nothing projected: what an event or a changed record
+    shows (as of ``at``, by default the start of its period), and the state at any
+    moment at which the record stands."""
+    if at is None:
+        at = sub.period_start
+    end = sub.period_end
+    # positional: a listing makes one for every row
+    return _state(sub, at, True, end is not None and renews_at(sub, end), ends_at(sub),
+                  sub.commitment_end is not None and at < sub.commitment_end,
+                  display_status(sub), ())
