@@ -360,3 +360,30 @@ def test_every_combination_gives_one_end_date_everywhere(tmp_path):
             assert boundary is None, combo
     assert len(combos) == 280  # 7 plan and kind pairs x 5 statuses x 2 x 2 x 2
     assert min(checked.values()) >= 10, checked  # each output was compared, many times
+
+
+@freeze_time("2026-11-22T09:00:00Z")
+def test_the_sample_ledger_a_year_back_and_a_year_ahead(tmp_path):
+    kscli = Kscli(str(tmp_path / "k.db"))
+    assert kscli("init", "--sample").exit_code == 0
+    now = {s["id"]: s for s in kscli.json("sub", "list")}
+    back = {s["id"]: s for s in kscli.json("sub", "list", "--as-of", "2025-11-22")}
+    ahead = {s["id"]: s for s in kscli.json("sub", "list", "--as-of", "2027-11-22")}
+    assert set(back) == set(ahead) == set(now)  # not started then: listed as such
+    for sub_id, then in back.items():
+        started = now[sub_id]["started_at"] > "2025-11-22"
+        assert (then["display_status"] == "not-started") == started, sub_id
+        if started:
+            assert then["period_start"] == now[sub_id]["started_at"]
+    ending = [s for s in now.values() if s["display_status"] == "ending"]
+    assert ending
+    for sub in ending:  # a year on, each has ended on the day it said
+        assert ahead[sub["id"]]["status"] == "expired"
+        assert ahead[sub["id"]]["ended_at"] == sub["ends_at"]
+        assert kscli.json("sub", "show", sub["id"], "--as-of", "2027-11-22") == ahead[sub["id"]]
+    for sub in now.values():
+        if sub["display_status"] == "active" and sub["plan"] == "monthly":
+            assert ahead[sub["id"]]["period_end"] > "2027-11-22"
+    with freeze_time("2027-11-22T00:00:00Z"):
+        kscli.json("sweep")
+        assert {s["id"]: s for s in kscli.json("sub", "list")} == ahead
