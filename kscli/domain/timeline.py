@@ -167,6 +167,16 @@ def display_status(sub: Subscription, started: bool = True) -> str:
     return sub.status
 
 
+_START = Subscription._fields.index("period_start")
+assert Subscription._fields[_START + 1] == "period_end"
+
+
+def _with_period(sub: Subscription, start: datetime, end: datetime | None) -> Subscription:
+    """``sub._replace(period_start=start, period_end=end)``, several times faster (a
+    listing of a ledger not swept for a while does it for many rows)."""
+    return tuple.__new__(Subscription, (*sub[:_START], start, end, *sub[_START + 2:]))
+
+
 def _advance(sub: Subscription, at: datetime, steps: list[Step] | None) -> Subscription:
     """The record after every renewal and expiry due by ``at``, in order (each one
     appended to ``steps`` when given; without, renewals that all renew are jumped)."""
@@ -181,9 +191,8 @@ def _advance(sub: Subscription, at: datetime, steps: list[Step] | None) -> Subsc
                 return current
             if steps is None and current.auto_renew:  # renews at every boundary up to ``at``
                 start, end = period_at(current, at)
-                return current._replace(period_start=max(start, boundary), period_end=end)
-            current = current._replace(period_start=boundary,
-                                       period_end=period_end_after(current, boundary))
+                return _with_period(current, max(start, boundary), end)
+            current = _with_period(current, boundary, period_end_after(current, boundary))
             if steps is not None:
                 steps.append(Step("renewed", boundary, current))
     if current.status == "cancelled":
