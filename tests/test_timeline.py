@@ -387,3 +387,56 @@ def test_the_sample_ledger_a_year_back_and_a_year_ahead(tmp_path):
     with freeze_time("2027-11-22T00:00:00Z"):
         kscli.json("sweep")
         assert {s["id"]: s for s in kscli.json("sub", "list")} == ahead
+
+
+def test_boundary_days_hold_the_days_and_a_month_end_takes_the_later_days():
+    from kscli.domain.timeline import boundary_days
+
+    week = boundary_days(datetime(2026, 3, 10, 15, tzinfo=UTC), datetime(2026, 3, 17, tzinfo=UTC))
+    assert week == frozenset(range(10, 18))
+    feb = boundary_days(datetime(2026, 2, 27, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
+    assert feb == frozenset({27, 28, 29, 30, 31, 1})  # 31 January + 1 month = 28 February
+    assert boundary_days(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 5, tzinfo=UTC)) is None
+
+
+@pytest.mark.parametrize("backend", list(_stores()))
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(starts=st.lists(st.tuples(st.integers(0, 900), st.integers(0, 86399),
+                                 st.sampled_from(["monthly", "annual", "3m", "once"]),
+                                 st.booleans(), st.sampled_from([None, 12])),
+                       min_size=1, max_size=12),
+       since_day=st.integers(0, 1200), since_second=st.integers(0, 86399),
+       window=st.integers(0, 40))
+def test_renew_due_finds_what_working_out_every_subscription_finds(
+        backend, starts, since_day, since_second, window):
+    """The index lookups of `renew due` (stored period in the window, or unswept with a
+    start on one of the window's boundary days) miss nothing and add nothing."""
+    from kscli.services.subs import renewing
+
+    folder = Path(tempfile.mkdtemp(prefix="kscli-due-"))
+    try:
+        spec = (fresh_pg_store_spec(require_pg()) if backend == "postgres"
+                else str(folder / ("k.json" if backend == "json" else "k.db")))
+        store = open_store(spec)
+        records = []
+        with store.write() as ledger:
+            for n, (day, sec, plan, auto, commitment) in enumerate(starts):
+                sub = make(plan=plan, kind="software" if plan == "once" else "subscription",
+                           started=_DAY0 + timedelta(days=day, seconds=sec), auto_renew=auto,
+                           commitment=commitment if plan != "once" else None,
+                           sub_id=f"S-{1001 + n}")
+                if n % 2:  # half swept to some moment, as a nightly sweep left them
+                    sub = state_at(sub, _DAY0 + timedelta(days=(day + since_day) // 2)).sub
+                ledger.add(sub)
+                records.append(sub)
+        since = _DAY0 + timedelta(days=since_day, seconds=since_second)
+        until = since + timedelta(days=window)
+        expected = sorted(
+            ((st_.period_end, len(st_.sub.id), st_.sub.id) for st_ in
+             (state_at(sub, since) for sub in records)
+             if st_.status == "active" and st_.period_end is not None
+             and since <= st_.period_end <= until))
+        found = [(s.period_end, len(s.sub.id), s.sub.id) for s in renewing(store, since, until)]
+        assert found == expected
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

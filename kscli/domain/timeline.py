@@ -27,13 +27,14 @@ The rules, once:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable, NamedTuple
 
 from kscli.domain.calendar import add_months
 from kscli.domain.model import Event, PlanError, Subscription, plan_months
 
 NOT_STARTED = "not-started"
+_ONE_DAY = timedelta(days=1)
 ENDED = ("expired", "refunded")
 
 
@@ -131,6 +132,28 @@ def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
     if not plan_length(sub):
         raise ValueError(f"{sub.id}: a {sub.plan} plan has no next period")
     return period_at(sub, boundary)[1]  # type: ignore[return-value]
+
+
+def boundary_days(since: datetime, until: datetime) -> frozenset[int] | None:
+    """The days of the month (of ``started_at``, in UTC) of the subscriptions that can
+    have a period boundary from ``since`` to ``until``; None when every day can.
+
+    Every boundary falls on the start's day of the month, or on a month's last day
+    when that month is shorter: so a boundary on a date x means a start on x's day,
+    or, when x is the last day of its month, on any later day. A store can find the
+    few subscriptions renewing in a week without working out every one's periods.
+    """
+    first, last = since.date(), until.date()  # times are in UTC
+    if (last - first).days >= 31:
+        return None
+    days: set[int] = set()
+    day = first
+    while day <= last:
+        days.add(day.day)
+        if (day + _ONE_DAY).month != day.month:  # a month's last day takes the later days
+            days.update(range(day.day + 1, 32))
+        day += _ONE_DAY
+    return frozenset(days)
 
 
 def renews_at(sub: Subscription, boundary: datetime) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import chain
 from decimal import Decimal
 from typing import Callable, Iterator
 
@@ -159,9 +160,28 @@ def states_at(ledger: Ledger, at: datetime, *, past: bool = False, renewing_unti
 def renewing(store: Store, since: datetime, until: datetime, *,
              past: bool = False) -> list[SubState]:
     """Active subscriptions whose period (as of ``since``) ends between ``since`` and
-    ``until``, soonest first."""
+    ``until``, soonest first.
+
+    From now on, two index lookups find them: the records whose stored period ends in
+    the window, and those whose stored period ended before it (not swept since) and
+    whose start's day of the month can bring a renewal into it
+    (timeline.boundary_days); only those are worked out."""
+    from kscli.domain.timeline import boundary_days
+    from kscli.views import states
+
     with store.read() as ledger:
-        found = [state for state, _ in states_at(ledger, since, past=past, renewing_until=until)]
+        if past:
+            found = [state for state, _ in states_at(ledger, since, past=True,
+                                                     renewing_until=until)]
+        else:
+            recorded = ledger.subs_stored(status=("active",), period_end_from=since,
+                                          period_end_before=until)
+            unswept = ((sub, row) for sub, row in ledger.subs_stored(
+                status=("active",), period_end_before=since,
+                started_on_days=boundary_days(since, until)) if sub.period_end != since)
+            found = [state for state, _ in states(chain(recorded, unswept), since)
+                     if state.status == "active" and state.period_end is not None
+                     and since <= state.period_end <= until]
     found.sort(key=lambda state: (state.period_end, len(state.sub.id), state.sub.id))
     return found
 
