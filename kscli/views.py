@@ -7,11 +7,11 @@ currency. Scripts depend on these shapes: add keys, never rename or remove one.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from kscli.domain.calendar import iso
 from kscli.domain.model import Charge, Event, Incident, License, Subscription
-from kscli.domain.subscriptions import display_status, ends_at
+from kscli.domain.timeline import SubState, as_it_stands, state_at
 from kscli.store.schema import SUBS, to_row
 
 if TYPE_CHECKING:
@@ -19,14 +19,16 @@ if TYPE_CHECKING:
 
 
 _PERIOD_END, _ENDED_AT = SUBS.names.index("period_end"), SUBS.names.index("ended_at")
+_PERIOD_START, _STATUS = SUBS.names.index("period_start"), SUBS.names.index("status")
+assert _PERIOD_END == _PERIOD_START + 1  # states() patches the two side by side
 
 
-def _display_status(sub: Subscription, row: tuple) -> str:
-    return display_status(sub)
+def _display_status(state: SubState, row: tuple) -> str:
+    return state.display_status
 
 
-def _ends_at(sub: Subscription, row: tuple) -> str | None:
-    end = ends_at(sub)
+def _ends_at(state: SubState, row: tuple) -> str | None:
+    end, sub = state.ends_at, state.sub
     # Most often one of the record's own times: its stored text is its JSON form.
     if end is sub.period_end:
         return row[_PERIOD_END]
@@ -35,10 +37,38 @@ def _ends_at(sub: Subscription, row: tuple) -> str | None:
     return iso(end)
 
 
+def states(pairs: Iterable[tuple[Subscription, tuple]], at: datetime,
+           histories: dict[str, list[Event]] | None = None) -> Iterator[tuple[SubState, tuple]]:
+    """(record, stored row) pairs as (state at ``at``, its row): the row is the stored
+    one while the record stands at ``at``, a new one where a renewal, an expiry or an
+    earlier period changed it. ``histories`` (events by subscription) undo what was
+    recorded after ``at``."""
+    for sub, row in pairs:
+        state = state_at(sub, at, histories.get(sub.id) if histories else None)
+        new = state.sub
+        if new is sub:
+            yield state, row
+        elif new.auto_renew is not sub.auto_renew or new.cancelled_at is not sub.cancelled_at:
+            yield state, to_row(new)
+        elif new.status is sub.status and new.ended_at is sub.ended_at:  # renewed
+            # the new period most often starts where the stored one ended: its text is
+            # the stored text
+            start = row[_PERIOD_END] if new.period_start == sub.period_end else iso(new.period_start)
+            yield state, (*row[:_PERIOD_START], start, iso(new.period_end),
+                          *row[_PERIOD_START + 2:])
+        elif new.period_end is sub.period_end and new.period_start is sub.period_start \
+                and new.ended_at == sub.period_end:  # expired at the end of its period
+            patched = list(row)
+            patched[_STATUS], patched[_ENDED_AT] = new.status, row[_PERIOD_END]
+            yield state, tuple(patched)
+        else:
+            yield state, to_row(new)
+
+
 # The JSON object of a subscription, key by key, in order. A key named like a stored
 # column takes the stored value, already in its JSON form (ISO 8601 UTC times with Z,
 # decimal text, 0/1 flags shown as false/true); the others are worked out by the
-# domain's rules from the record (and its stored row). `sub_view` and the JSON lines
+# domain's rules from the subscription's state (and its stored row). `sub_view` and the JSON lines
 # of `sub list` are both made from this one description.
 SUB_JSON: tuple[tuple[str, Callable[[Subscription, tuple], Any] | None], ...] = (
     ("id", None), ("account", None), ("vendor", None), ("product", None), ("plan", None),
@@ -61,14 +91,16 @@ SUB_FIELDS: tuple[tuple[str, str, Any], ...] = tuple(
 )
 
 
-def sub_view(sub: Subscription, stored: tuple | None = None) -> dict[str, Any]:
-    """The JSON object of a subscription (SUB_JSON).
+def sub_view(sub: Subscription | SubState, stored: tuple | None = None) -> dict[str, Any]:
+    """The JSON object of a subscription (SUB_JSON): of its state at a moment, or of a
+    record as it stands (as of the start of its period).
 
     ``stored`` is the row the record was read from, if at hand: its times and price
     are already in their JSON form. Both give the same object.
     """
-    row = to_row(sub) if stored is None else stored
-    return {key: source(sub, row) if kind == "derived" else
+    state = sub if isinstance(sub, SubState) else as_it_stands(sub)
+    row = to_row(state.sub) if stored is None else stored
+    return {key: source(state, row) if kind == "derived" else
             bool(row[source]) if kind == "bool" else row[source]
             for key, kind, source in SUB_FIELDS}
 

@@ -296,13 +296,14 @@ def test_charge_after_a_cancellation_is_flagged_with_its_reference_and_exits_1(
     assert any("C-1003" in r and "2026-04-16" in r and "2026-04-15" in r and reference in r
                for r in rows)
     messages = [r for r in rows if "show reference" in r]
-    assert len(messages) == 2 and all(m.endswith(DISPUTE_NOTE) for m in messages)
-    assert "2 unexpected charges" in result.stderr
+    assert len(messages) == 3 and all(m.endswith(DISPUTE_NOTE) for m in messages)
+    assert "3 unexpected charges" in result.stderr
 
     findings = kscli("charges", "check", fmt="json")
     assert findings.exit_code == 1
     assert [(f["kind"], f["charge_id"], f["service_ended"], f["reference"])
             for f in findings.json()] == [
+        ("after-cancellation", "C-1002", "2026-04-15", reference),  # the renewal day
         ("after-cancellation", "C-1003", "2026-04-15", reference),
         ("after-cancellation", "C-1004", "2026-04-15", reference),
     ]
@@ -352,14 +353,42 @@ def test_charge_after_renew_off_past_the_period_end_is_flagged(kscli, add_sub, t
     with freeze_time("2026-05-01T08:00:00Z"):
         kscli.json("sweep")
         kscli.json("charges", "import", statement(
-            tmp_path, "2026-03-15,ACME,9.99,USD", "2026-04-15,ACME,9.99,USD",
-            "2026-04-17,ACME,9.99,USD"))
+            tmp_path, "2026-03-15,ACME,9.99,USD", "2026-04-17,ACME,9.99,USD"))
         result = kscli("charges", "check", fmt="json")
     assert result.exit_code == 1
     [finding] = result.json()
     assert (finding["kind"], finding["charge_id"], finding["service_ended"],
-            finding["reference"]) == ("after-renew-off", "C-1003", "2026-04-15", reference)
+            finding["reference"]) == ("after-renew-off", "C-1002", "2026-04-15", reference)
     assert reference in finding["message"] and finding["message"].endswith(DISPUTE_NOTE)
+
+
+@pytest.mark.parametrize("how", ["renew-off", "cancel"])
+def test_a_charge_on_the_renewal_day_after_the_end_of_term_is_flagged(
+        kscli, add_sub, tmp_path, how):
+    """The renewal day belongs to the next period: a charge dated on the UTC day the
+    next period would have started is flagged, one on the day before is not, whether
+    or not `sweep` ran (a started time late in the day, far from UTC midnight)."""
+    with freeze_time("2026-03-15T22:30:00Z"):
+        add_sub(vendor="Acme")
+    with freeze_time("2026-03-25T08:00:00Z"):
+        if how == "renew-off":
+            reference = kscli.json("renew", "off", "S-1001")["reference"]
+        else:
+            reference = kscli.json("sub", "cancel", "S-1001", "--yes")["reference"]
+    with freeze_time("2026-04-20T08:00:00Z"):  # never swept
+        kscli.json("charges", "import", statement(
+            tmp_path, "2026-04-14,ACME,9.99,USD", "2026-04-15,ACME,9.99,USD"))
+        result = kscli("charges", "check", fmt="json")
+        kscli.json("sweep")
+        after_sweep = kscli("charges", "check", fmt="json")
+    assert result.exit_code == 1
+    [finding] = result.json()
+    assert (finding["charge_id"], finding["posted_on"], finding["service_ended"],
+            finding["reference"]) == ("C-1002", "2026-04-15", "2026-04-15", reference)
+    assert "on or after 2026-04-15" in finding["message"]
+    assert after_sweep.json() == result.json()
+    shown = kscli.json("sub", "show", "S-1001")
+    assert shown["ends_at"][:10] == finding["service_ended"]
 
 
 @freeze_time("2026-05-20T10:00:00Z")

@@ -500,22 +500,23 @@ def cancelled_sub() -> Subscription:
 CANCEL = event("cancelled", "2026-03-20T10:00:00", "KS-20260320-7Q2K9M")
 
 
-def test_charge_on_the_day_service_ended_after_cancellation_is_not_flagged():
-    found = find_unexpected([cancelled_sub()], [charge("C-1", "2026-04-15")], [CANCEL])
+def test_charge_on_the_last_day_of_the_paid_period_after_cancellation_is_not_flagged():
+    found = find_unexpected([cancelled_sub()], [charge("C-1", "2026-04-14")], [CANCEL])
     assert found == []
 
 
-def test_charge_the_day_after_a_cancellation_ended_service_is_flagged_with_its_reference():
-    found = find_unexpected([cancelled_sub()], [charge("C-1", "2026-04-16")], [CANCEL])
+def test_charge_on_the_renewal_day_after_a_cancellation_is_flagged_with_its_reference():
+    """The renewal day belongs to the next period, which was never to be billed."""
+    found = find_unexpected([cancelled_sub()], [charge("C-1", "2026-04-15")], [CANCEL])
     assert len(found) == 1
     finding = found[0]
     assert finding.kind == "after-cancellation"
     assert (finding.sub_id, finding.charge_id) == ("S-1", "C-1")
-    assert finding.posted_on == date(2026, 4, 16)
+    assert finding.posted_on == date(2026, 4, 15)
     assert (finding.amount, finding.currency) == (Decimal("9.99"), "USD")
     assert finding.service_ended == date(2026, 4, 15)
     assert finding.reference == "KS-20260320-7Q2K9M"
-    for part in ("S-1", "2026-04-16", "9.99 USD", "2026-04-15", "KS-20260320-7Q2K9M"):
+    for part in ("S-1", "on or after 2026-04-15", "9.99 USD", "KS-20260320-7Q2K9M"):
         assert part in finding.message
     assert finding.message.endswith(DISPUTE_NOTE)
     assert DISPUTE_NOTE == "a dispute with the bank is not a cancellation"
@@ -542,11 +543,13 @@ def renew_off_sub(**kw) -> Subscription:
 RENEW_OFF = event("renew-off", "2026-03-25T08:00:00", "KS-20260325-AAAAAA")
 
 
-def test_charge_after_renew_off_past_the_period_end_is_flagged():
-    charges = [charge("C-1", "2026-04-15"), charge("C-2", "2026-04-16")]
+def test_charge_after_renew_off_on_or_past_the_period_end_is_flagged():
+    charges = [charge("C-0", "2026-04-14"), charge("C-1", "2026-04-15"),
+               charge("C-2", "2026-04-16")]
     found = find_unexpected([renew_off_sub()], charges, [RENEW_OFF])
     assert [(f.kind, f.charge_id, f.reference) for f in found] == [
-        ("after-renew-off", "C-2", "KS-20260325-AAAAAA")
+        ("after-renew-off", "C-1", "KS-20260325-AAAAAA"),
+        ("after-renew-off", "C-2", "KS-20260325-AAAAAA"),
     ]
     assert found[0].service_ended == date(2026, 4, 15)
     assert "2026-04-15" in found[0].message and "KS-20260325-AAAAAA" in found[0].message
@@ -569,7 +572,7 @@ def test_renew_off_inside_a_commitment_expects_charges_until_the_commitment_ends
     committed = sub(started="2026-01-15", period_start="2026-03-15", period_end="2026-04-15",
                     auto_renew=False, commitment_end="2026-07-15")
     charges = [charge("C-1", "2026-05-15"), charge("C-2", "2026-06-15"),
-               charge("C-3", "2026-07-16")]
+               charge("C-3", "2026-07-15")]
     found = find_unexpected([committed], charges, [RENEW_OFF])
     assert [(f.charge_id, f.service_ended) for f in found] == [("C-3", date(2026, 7, 15))]
 

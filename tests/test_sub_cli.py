@@ -242,7 +242,10 @@ def test_renew_due_lists_what_renews_and_what_ends(kscli, add_sub):
         due = kscli.json("renew", "due", "--within", "7d")
         assert [(d["id"], d["action"]) for d in due] == [("S-1001", "renews"), ("S-1002", "ends")]
         assert kscli.json("renew", "due", "--within", "2d") == []
-        assert kscli.json("renew", "due", "--as-of", "2027-10-30", "--within", "3d")[0]["id"] == "S-1003"
+        # a year ahead, the monthly plan renews too (projected, never swept)
+        ahead = kscli.json("renew", "due", "--as-of", "2027-10-30", "--within", "3d")
+        assert [(d["id"], d["period_end"]) for d in ahead] == [
+            ("S-1001", "2027-11-01T00:00:00Z"), ("S-1003", "2027-11-01T00:00:00Z")]
 
 
 @freeze_time("2026-11-22T10:00:00Z")
@@ -484,7 +487,12 @@ def test_a_listing_line_is_the_json_of_the_view(sub):
     view = sub_view(sub)
     assert sub_view(sub, row) == view
     assert list(view) == [key for key, _, _ in SUB_FIELDS]
-    line = stored_lines(SUB_FIELDS, len(SUBS.names), "\n")((sub, row))
+    from kscli.domain.timeline import as_it_stands
+
+    state = as_it_stands(sub)
+    assert state.sub is sub
+    assert sub_view(state, row) == view
+    line = stored_lines(SUB_FIELDS, len(SUBS.names), "\n")((state, row))
     assert line == _ONE_LINE(view) + "\n" == _FlatLines("\n")(view)
     assert json.loads(line) == view
 

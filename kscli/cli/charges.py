@@ -196,7 +196,8 @@ def list_(unmatched, sub_id, since, as_of):
 @charges.command("check")
 @click.option("--since", type=p.WHEN, metavar="DATE",
               help="Only report charges posted on or after this date.")
-def check(since):
+@p.as_of_option
+def check(since, as_of):
     """Report every charge that should not have happened; exit 1 if there is any.
 
     Flags a charge after a cancellation ended the service, after auto-renew was turned
@@ -204,6 +205,17 @@ def check(since):
     period. Each finding names the reference of the cancellation (or refund, or
     renew-off) to show the bank as proof. A dispute with the bank is not a
     cancellation. Read-only; exits 0 with "no unexpected charges" when all is well.
+
+    The renewal day belongs to the next period: after auto-renew was turned off or a
+    cancellation at the end of the term, a charge dated on or after the UTC date on
+    which the next period would have started is flagged; a charge on the last day of
+    the paid period is not. Inside a commitment that date is the first renewal on or
+    after the commitment's end. After `sub cancel --immediately`, a charge on the day
+    service ended is not flagged, one the day after is.
+
+    Subscriptions are taken as they stand now (or --as-of: renewals and expiries due
+    by then count whether or not `kscli sweep` has recorded them; a charge posted
+    later, or a cancellation recorded later, is left out).
 
     \b
     Examples:
@@ -216,7 +228,8 @@ def check(since):
     from kscli.views import finding_view
 
     app = get_app()
-    findings = check_charges(app.store, since=since.date() if since else None)
+    now = as_of or app.now
+    findings = check_charges(app.store, now, since=since.date() if since else None)
     if not findings:
         if app.fmt in ("json", "jsonl", "csv"):
             emit_list(app.fmt, [], [(k, k) for k in FINDING_KEYS])

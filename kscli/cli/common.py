@@ -23,9 +23,11 @@ SUB_FIELDS: Sequence[tuple[str, str]] = (
 
 
 def sub_record(sub) -> dict[str, Any]:
+    """The fields a table shows of a subscription (a record, or its state at a moment)."""
     from kscli.views import day, sub_view
 
     record = sub_view(sub)
+    sub = getattr(sub, "sub", sub)  # a SubState holds its record
     record["price_text"] = f"{sub.price} {sub.currency}"
     record["period_text"] = (f"{day(sub.period_start)} to {day(sub.period_end)}"
                              if sub.period_end else day(sub.period_start))

@@ -43,10 +43,13 @@ def _wanted(prefix: str, incomplete: str) -> str:
 def _records(ledger, prefix: str):
     """(id, description) of the records whose ids start with ``prefix``."""
     if prefix == "S-":
-        from kscli.domain.subscriptions import display_status
+        from kscli import clock
+        from kscli.domain.timeline import state_at  # as it stands now, swept or not
 
+        now = clock.now()
         for sub in ledger.subs():
-            yield sub.id, _describe(display_status(sub) + ":", sub.vendor, sub.product)
+            yield sub.id, _describe(state_at(sub, now).display_status + ":", sub.vendor,
+                                    sub.product)
     elif prefix == "L-":
         from kscli import clock
         from kscli.domain.licenses import effective  # a lapsed key shows as deactivated

@@ -60,12 +60,15 @@ def on(sub_id):
 def due(within, as_of):
     """List active subscriptions whose period ends soon: what renews, what ends.
 
+    Counted from now (or --as-of) as the subscriptions stand then: renewals due
+    before it count whether or not `kscli sweep` has recorded them, so a plan whose
+    last recorded period ended long ago is listed at its next renewal.
+
     \b
     Example (a cron reminder):
       kscli renew due --within 7d
     """
     from kscli.cli.output import emit_list
-    from kscli.domain.subscriptions import renews_at_period_end
     from kscli.services.subs import renewing
 
     app = get_app()
@@ -73,8 +76,8 @@ def due(within, as_of):
     until = within.add_to(now)
 
     def records():
-        for sub in renewing(app.store, now, until):
-            renews = renews_at_period_end(sub)
+        for state in renewing(app.store, now, until, past=now < app.now):
+            sub, renews = state.sub, state.renews
             yield {"id": sub.id, "vendor": sub.vendor, "product": sub.product,
                    "account": sub.account, "price": str(sub.price), "currency": sub.currency,
                    "period_end": sub.period_end.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -75,7 +75,8 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
 
 
 @sub.command("list")
-@click.option("--status", type=click.Choice(["active", "ending", "cancelled", "expired", "refunded", "suspended"]),
+@click.option("--status", type=click.Choice(["active", "ending", "not-started", "cancelled", "expired",
+                                            "refunded", "suspended"]),
               multiple=True, help="Only these statuses (repeatable); ending = auto-renew off.")
 @click.option("--vendor", help="Only this vendor (any case).")
 @click.option("--account", help="Only this account.")
@@ -84,7 +85,13 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="id", show_default=True)
 @p.as_of_option
 def list_(status, vendor, account, renewing_within, sort, as_of):
-    """List subscriptions, with monthly and yearly totals per currency.
+    """List subscriptions as they stand now (or --as-of), with totals per currency.
+
+    Renewals and expiries due by then count whether or not `kscli sweep` has recorded
+    them. --as-of in the past shows what held then: what was recorded later (a
+    cancellation, a renewal, auto-renew turned off) is left out, and a subscription
+    that had not started yet is listed as not-started; in the future it projects
+    renewals and expiries.
 
     Totals count what will bill again (active, auto-renew on or inside a commitment),
     per currency; amounts in different currencies are never added together.
@@ -92,35 +99,32 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
     \b
     Examples:
       kscli sub list --status active --sort renewal
-      kscli --format json sub list --vendor acme
+      kscli --format json sub list --vendor acme --as-of 2027-01-01
     """
     from kscli.cli.output import emit_list, stored_lines, write_json
-    from kscli.domain.subscriptions import display_status
-    from kscli.services.subs import total_by_currency
+    from kscli.services.subs import states_at, total_by_currency
     from kscli.store.schema import SUBS
     from kscli.views import SUB_FIELDS, sub_view
 
     app = get_app()
     now = as_of or app.now
     wanted = set(status)
-    stored = None
-    if wanted:
-        stored = sorted({"active" if s == "ending" else s for s in wanted})
     until = renewing_within.add_to(now) if renewing_within else None
     order = {"renewal": ("period_end", "id"), "started": ("started_at", "id"),
              "price": ("currency", "id"), "id": ("id",)}.get(sort, (sort, "id"))
     with app.store.read() as ledger:
-        if until is not None:  # renewing within: active only, period ending in the window
-            stored = ["active"]
-        # Each record comes with its stored row: a streamed listing takes the row's
-        # times as they are instead of converting them again.
-        pairs = ledger.subs_stored(status=stored, vendor=vendor, account=account,
-                                   period_end_from=now if until is not None else None,
-                                   period_end_before=until, order=order)
+        # Each state comes with its row: a streamed listing takes the stored row's
+        # times as they are (a new row only where the state differs from the record).
+        pairs = states_at(ledger, now, past=now < app.now, renewing_until=until, vendor=vendor,
+                          account=account, order=order)
         if wanted:
-            pairs = ((s, row) for s, row in pairs if display_status(s) in wanted)
-        if sort == "price":
-            pairs = sorted(pairs, key=lambda pair: (pair[0].currency, pair[0].price))
+            pairs = ((s, row) for s, row in pairs if s.display_status in wanted)
+        if sort in ("price", "renewal", "status"):  # what the state says, not the record
+            key = {"price": lambda pair: (pair[0].sub.currency, pair[0].sub.price),
+                   "renewal": lambda pair: (pair[0].sub.period_end is not None,
+                                            pair[0].sub.period_end or now),
+                   "status": lambda pair: pair[0].status}[sort]
+            pairs = sorted(pairs, key=key)
         if app.fmt in ("json", "jsonl"):  # straight from the stored rows, no dict between
             width = len(SUBS.names)
             write_json(app.fmt, pairs, lambda end: stored_lines(SUB_FIELDS, width, end))
@@ -128,13 +132,13 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
         if app.fmt == "csv":
             emit_list(app.fmt, (sub_view(s, row) for s, row in pairs), [(k, k) for k in CSV_KEYS])
             return
-        subs = [s for s, _ in pairs]
+        found = [s for s, _ in pairs]
         footer = []
         if app.fmt == "table":
-            for currency, (monthly, yearly, n) in total_by_currency(subs).items():
+            for currency, (monthly, yearly, n) in total_by_currency(found).items():
                 footer.append(f"total {currency}: {monthly} a month, {yearly} a year ({n} renewing)")
         emit_list(
-            app.fmt, subs,
+            app.fmt, found,
             [("ID", "id"), ("Vendor", "vendor"), ("Product", "product"), ("Plan", "plan"),
              ("Price", "price"), ("Status", "status"), ("Renews / ends", "next"),
              ("Account", "account")],
@@ -150,43 +154,63 @@ CSV_KEYS = ("id", "account", "vendor", "product", "plan", "kind", "price", "curr
             "disputed")
 
 
-def _row(sub):
-    from kscli.domain.subscriptions import display_status, ends_at, renews_at_period_end
+def renews_or_ends(state) -> str:
+    """The "Renews / ends" column: the next renewal, the end, or both (a plan that keeps
+    renewing inside its commitment after auto-renew was turned off)."""
     from kscli.views import day
 
-    if renews_at_period_end(sub):
-        nxt = f"renews {day(sub.period_end)}"
-    elif sub.period_end is None and sub.status == "active":
-        nxt = "one-time"
-    else:
-        end = ends_at(sub)
-        nxt = ("ends " if sub.status in ("active", "cancelled") else "ended ") + day(end)
-    status = display_status(sub)
+    sub = state.sub
+    if not state.started:
+        text = f"starts {day(sub.started_at)}"
+        return text + (f", renews {day(sub.period_end)}" if state.renews and state.ends_at is None
+                       else f", ends {day(state.ends_at)}" if state.ends_at else "")
+    if state.renews:
+        text = f"renews {day(sub.period_end)}"
+        return text + (f", ends {day(state.ends_at)}" if state.ends_at else "")
+    if sub.period_end is None and sub.status == "active":
+        return "one-time"
+    if state.ends_at is None:
+        return "-"
+    return ("ends " if sub.status in ("active", "cancelled") else "ended ") + day(state.ends_at)
+
+
+def _row(state):
+    sub = state.sub
+    status = state.display_status
     if sub.disputed:
         status += " (disputed)"
-    return [sub.id, sub.vendor, sub.product, sub.plan, f"{sub.price} {sub.currency}", status, nxt,
-            sub.account]
+    return [sub.id, sub.vendor, sub.product, sub.plan, f"{sub.price} {sub.currency}", status,
+            renews_or_ends(state), sub.account]
 
 
 @sub.command("show")
 @click.argument("sub_id", metavar="ID", type=p.SUB_ID)
-def show(sub_id):
-    """Show one subscription.
+@p.as_of_option
+def show(sub_id, as_of):
+    """Show one subscription as it stands now (or --as-of).
+
+    Renewals and expiries due by then count whether or not `kscli sweep` has recorded
+    them; --as-of in the past leaves out what was recorded later, and shows a
+    subscription that had not started yet as not-started.
 
     \b
     Example:
-      kscli sub show S-1001
+      kscli sub show S-1001 --as-of 2027-06-01
     """
     from kscli.cli.output import emit_object
+    from kscli.domain.timeline import state_at
     from kscli.views import sub_view
 
     app = get_app()
+    now = as_of or app.now
     with app.store.read() as ledger:
         found = ledger.require_sub(sub_id)
+        history = list(ledger.events(sub_id)) if now < app.now else None
+    state = state_at(found, now, history)
     if app.json:
-        emit_object(app.fmt, sub_view(found))
+        emit_object(app.fmt, sub_view(state))
     else:
-        emit_object(app.fmt, sub_record(found), fields=SUB_FIELDS)
+        emit_object(app.fmt, sub_record(state), fields=SUB_FIELDS)
 
 
 @sub.command("cancel")

@@ -97,13 +97,18 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def add_months(when: datetime, months: int) -> datetime:
     """Add calendar months, clamping to the month's last day (31 Jan + 1m = 28/29 Feb)."""
     index = when.year * 12 + (when.month - 1) + months
     year, month = divmod(index, 12)
-    month += 1
-    day = min(when.day, _cal.monthrange(year, month)[1])
-    return when.replace(year=year, month=month, day=day)
+    day = when.day
+    if day > 28:  # the month's length (monthrange also works out a weekday: slower)
+        last = _MONTH_DAYS[month] + (month == 1 and _cal.isleap(year))
+        day = min(day, last)
+    return when.replace(year=year, month=month + 1, day=day)
 
 
 def add_years(day: date, years: int) -> date:

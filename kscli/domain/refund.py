@@ -31,10 +31,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from kscli.domain.calendar import UTC, add_business_days, add_months, whole_days, window_last_day
+from kscli.domain.calendar import UTC, add_business_days, whole_days, window_last_day
 from kscli.domain.model import Event, Incident, License, PlanError, Subscription, parse_plan
 from kscli.domain.money import MINOR_DIGITS, normalize
 from kscli.domain.policy import Policy, normalize_ground
+from kscli.domain.timeline import ends_at, period_at
 
 APPLIES = "applies"
 DOES_NOT_APPLY = "does not apply"
@@ -343,11 +344,7 @@ def _decide_support(d: _Decider, incidents: Sequence[Incident]) -> RefundDecisio
 
 
 def _first_period_end(sub: Subscription) -> datetime | None:
-    try:
-        months = sub.months
-    except PlanError:
-        months = None
-    return add_months(sub.started_at, months) if months else sub.period_end
+    return period_at(sub, sub.started_at)[1]
 
 
 def _decide_subscription(d: _Decider) -> RefundDecision:
@@ -378,7 +375,8 @@ def _decide_subscription(d: _Decider) -> RefundDecision:
     if cancelled or not sub.auto_renew:
         what = "cancelled" if cancelled else "auto-renew is off"
         since = f" on {_day(sub.cancelled_at)}" if cancelled and sub.cancelled_at else ""
-        until = f" until {_day(sub.period_end)}" if sub.period_end else ""
+        end = ends_at(sub)  # inside a commitment: its end, not the current period's
+        until = f" until {_day(end)}" if end else ""
         if inside:
             sentence = f"{what}{since}, service continues{until}: this did not use up the window"
         else:

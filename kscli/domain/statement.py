@@ -40,12 +40,13 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
-from kscli.domain.calendar import add_months
+from kscli.domain.calendar import start_of_day
 from kscli.domain.errors import BadValue
-from kscli.domain.model import Charge, Event, PlanError, Subscription, plan_months
+from kscli.domain.model import Charge, Event, Subscription
+from kscli.domain.timeline import SubState, as_it_stands, period_at, plan_length, state_at
 from kscli.domain.money import MAX_AMOUNT, MINOR_DIGITS, MoneyError, normalize, parse_currency
 
 UTC = timezone.utc
@@ -659,44 +660,26 @@ def _utc_date(when: datetime) -> date:
     return when.date() if when.tzinfo is None else when.astimezone(UTC).date()
 
 
-def _service_end(sub: Subscription) -> datetime | None:
-    """When service stopped or will stop; None while the subscription keeps renewing."""
-    if sub.ended_at is not None:
-        return sub.ended_at
-    if sub.status in ("cancelled", "expired", "refunded"):
-        return sub.period_end
-    if sub.status != "active" or sub.auto_renew or sub.period_end is None:
+def _end_day(state: SubState) -> tuple[date, bool] | None:
+    """The UTC day from which service is over, and whether that day itself is past it.
+
+    At the end of a term (a cancellation, auto-renew turned off) the end is the
+    boundary at which the next period would have started, and the renewal day belongs
+    to that next period: a charge on it is past the service. Service ended early (a
+    cancellation --immediately) ends during its day: a charge that day may still be
+    the last one due. None while the subscription keeps renewing.
+    """
+    end = state.ends_at
+    if end is None:
         return None
-    return _after_commitment(sub, sub.period_end)
-
-
-def _after_commitment(sub: Subscription, end: datetime) -> datetime:
-    """Auto-renew off inside a commitment stops at the first period end past the commitment."""
-    if sub.commitment_end is None or end >= sub.commitment_end:
-        return end
-    months = _months(sub)
-    if months is None:
-        return end
-    step = 1
-    while True:
-        candidate = add_months(sub.started_at, step * months)
-        if candidate >= sub.commitment_end and candidate >= end:
-            return candidate
-        step += 1
-
-
-def _months(sub: Subscription) -> int | None:
-    try:
-        return plan_months(sub.plan)
-    except PlanError:
-        return None
+    return _utc_date(end), not state.ended_early
 
 
 def _in_service(sub: Subscription, day: date) -> bool:
     if day < _utc_date(sub.started_at):
         return False
-    end = _service_end(sub)
-    return end is None or day <= _utc_date(end)
+    end = _end_day(as_it_stands(sub))
+    return end is None or day < end[0] or (day == end[0] and not end[1])
 
 
 def match_line(line: StatementLine, subs: Sequence[Subscription]) -> str | None:
@@ -757,14 +740,15 @@ def _latest(events: Sequence[Event], actions: tuple[str, ...]) -> Event | None:
 @dataclass(frozen=True, slots=True)
 class _Rule:
     kind: str
-    end: date  # a charge after this day (on or after it for refunds) is unexpected
+    end: date  # a charge after this day (on it too when inclusive) is unexpected
     inclusive: bool
     reference: str | None
     what: str  # how the service ended, for the message
 
 
-def _rule_for(sub: Subscription, events: Sequence[Event]) -> _Rule | None:
+def _rule_for(state: SubState, events: Sequence[Event]) -> _Rule | None:
     """Why charges past some day are unexpected for this subscription, if they are."""
+    sub = state.sub
     if sub.status == "refunded":
         refund = _latest(events, ("refunded",))
         if refund is not None:
@@ -779,10 +763,10 @@ def _rule_for(sub: Subscription, events: Sequence[Event]) -> _Rule | None:
     if sub.status in ("cancelled", "expired") and (
         cancelled is not None or sub.cancelled_at is not None or sub.status == "cancelled"
     ):
-        end = sub.ended_at or sub.period_end
+        end = _end_day(state)
         if end is None:
             return None
-        return _Rule("after-cancellation", _utc_date(end), False,
+        return _Rule("after-cancellation", end[0], end[1],
                      cancelled.reference if cancelled else None, "cancelled")
 
     if sub.status not in ("active", "expired"):
@@ -791,29 +775,21 @@ def _rule_for(sub: Subscription, events: Sequence[Event]) -> _Rule | None:
     renew_off = toggle is not None and toggle.action == "renew-off"
     if not renew_off and not (toggle is None and not sub.auto_renew):
         return None
-    if sub.ended_at is not None:
-        end = sub.ended_at
-    elif sub.period_end is not None:
-        end = _after_commitment(sub, sub.period_end) if sub.status == "active" else sub.period_end
-    else:
+    end = _end_day(state)
+    if end is None:
         return None
-    return _Rule("after-renew-off", _utc_date(end), False,
+    return _Rule("after-renew-off", end[0], end[1],
                  toggle.reference if renew_off and toggle else None, "auto-renew off")
 
 
-def _period(sub: Subscription, day: date, months: int | None) -> tuple[date, date | None]:
-    """The billing period (first day, day the next one starts) that holds ``day``."""
-    start = _utc_date(sub.started_at)
-    if months is None:
-        return start, None
-    anchor = sub.started_at.astimezone(UTC) if sub.started_at.tzinfo else sub.started_at
-    elapsed = (day.year - start.year) * 12 + day.month - start.month
-    k = elapsed // months
-    while add_months(anchor, k * months).date() > day:
-        k -= 1
-    while add_months(anchor, (k + 1) * months).date() <= day:
-        k += 1
-    return add_months(anchor, k * months).date(), add_months(anchor, (k + 1) * months).date()
+def _period(sub: Subscription, day: date) -> tuple[date, date | None]:
+    """The billing period (first day, day the next one starts) that holds ``day``: the
+    period that holds the day's last moment, so a renewal day belongs to the period it
+    starts (kscli.domain.timeline owns the periods)."""
+    if plan_length(sub) is None:
+        return _utc_date(sub.started_at), None
+    start, end = period_at(sub, start_of_day(day + timedelta(days=1)) - timedelta(microseconds=1))
+    return _utc_date(start), _utc_date(end) if end is not None else None
 
 
 def find_unexpected(
@@ -822,6 +798,7 @@ def find_unexpected(
     events: Sequence[Event],
     *,
     since: date | None = None,
+    at: datetime | None = None,
 ) -> list[Finding]:
     """Every charge that should not have happened, oldest first.
 
@@ -830,7 +807,10 @@ def find_unexpected(
     of the refund is unexpected. A second charge in one billing period is a duplicate.
     A charge matched to no subscription is not a finding. With ``since``, only charges
     posted on or after that day are reported (earlier ones still count as the first
-    charge of a period).
+    charge of a period). With ``at``, each subscription is taken as it stands at that
+    moment (renewals and expiries due by then count whether or not they were swept;
+    what was recorded later is undone), and charges posted after its day are left out;
+    without, as its record stands.
     """
     by_id = {sub.id: sub for sub in subs}
     events_of: dict[str, list[Event]] = {}
@@ -838,17 +818,21 @@ def find_unexpected(
         events_of.setdefault(event.subject, []).append(event)
     charges_of: dict[str, list[Charge]] = {}
     for charge in charges:
-        if charge.sub_id is not None and charge.sub_id in by_id:
+        if charge.sub_id is not None and charge.sub_id in by_id and (
+                at is None or charge.posted_on <= _utc_date(at)):
             charges_of.setdefault(charge.sub_id, []).append(charge)
 
     findings: list[Finding] = []
     for sub_id, own in charges_of.items():
-        sub = by_id[sub_id]
-        rule = _rule_for(sub, events_of.get(sub_id, []))
-        months = _months(sub)
+        history = events_of.get(sub_id, [])
+        state = as_it_stands(by_id[sub_id]) if at is None else state_at(by_id[sub_id], at, history)
+        if at is not None:
+            history = [event for event in history if event.at <= at]
+        sub = state.sub
+        rule = _rule_for(state, history)
         first_in_period: dict[tuple[date, date | None], Charge] = {}
         for charge in sorted(own, key=lambda c: (c.posted_on, _natural(c.id))):
-            period = _period(sub, charge.posted_on, months)
+            period = _period(sub, charge.posted_on)
             first = first_in_period.setdefault(period, charge)
             if since is not None and charge.posted_on < since:
                 continue
@@ -857,7 +841,7 @@ def find_unexpected(
             ):
                 findings.append(_finding(sub, charge, rule))
             elif first is not charge:
-                findings.append(_duplicate(sub, charge, first, period))
+                findings.append(_duplicate(state, charge, first, period))
     findings.sort(key=lambda f: (f.posted_on, _natural(f.sub_id), _natural(f.charge_id)))
     return findings
 
@@ -884,28 +868,26 @@ def _finding(sub: Subscription, charge: Charge, rule: _Rule) -> Finding:
             f"{sub.id}: charge of {money} on {day} came on or after the refund on {end}, "
             f"the day service ended" + _proof(rule.reference, "refund")
         )
-    elif rule.kind == "after-cancellation":
-        message = (
-            f"{sub.id}: charge of {money} on {day} came after service ended on {end} "
-            f"(cancelled)" + _proof(rule.reference, "cancellation")
-        )
     else:
-        message = (
-            f"{sub.id}: charge of {money} on {day} came after service ended on {end} "
-            f"(auto-renew was turned off)" + _proof(rule.reference, "renew-off")
-        )
+        why, proof = (("cancelled", "cancellation") if rule.kind == "after-cancellation"
+                      else ("auto-renew was turned off", "renew-off"))
+        when = (f"on or after {end}, the day service ended and the next period would have "
+                f"started" if rule.inclusive else f"after service ended on {end}")
+        message = f"{sub.id}: charge of {money} on {day} came {when} ({why})" + _proof(
+            rule.reference, proof)
     return Finding(rule.kind, sub.id, charge.id, charge.posted_on, charge.amount,
                    charge.currency, rule.end, rule.reference, message)
 
 
 def _duplicate(
-    sub: Subscription, charge: Charge, first: Charge, period: tuple[date, date | None]
+    state: SubState, charge: Charge, first: Charge, period: tuple[date, date | None]
 ) -> Finding:
+    sub = state.sub
     start, stop = period
     span = f"the billing period from {start.isoformat()}" + (
         f" to {stop.isoformat()}" if stop else ""
     )
-    end = _service_end(sub)
+    end = state.ends_at
     ended = _utc_date(end) if end is not None and sub.status != "active" else None
     status = f"service ended on {ended.isoformat()}" if ended else "service has not ended"
     message = (

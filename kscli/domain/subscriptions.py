@@ -14,6 +14,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from kscli.domain.calendar import add_months, iso
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Subscription, plan_months
+from kscli.domain.timeline import (  # noqa: F401 - the time rules' one owner, re-exported
+    display_status,
+    ends_at,
+    period_end_after,
+    renews_at,
+    state_at,
+)
 
 if TYPE_CHECKING:
     from kscli.domain.policy import Policy
@@ -79,59 +86,13 @@ def new_subscription(
     )
 
 
-def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
-    """The end of the billing period that starts at ``boundary``.
-
-    Counted from ``started_at`` so that 31 January keeps its day: 31 Jan, 28 Feb, 31 Mar.
-    """
-    months = plan_months(sub.plan)
-    if not months:
-        raise ValueError(f"{sub.id}: a {sub.plan} plan has no next period")
-    elapsed = (boundary.year - sub.started_at.year) * 12 + boundary.month - sub.started_at.month
-    periods = max(elapsed // months, 0) + 1
-    end = add_months(sub.started_at, periods * months)
-    while end <= boundary:  # a clamped month end can land one period short
-        periods += 1
-        end = add_months(sub.started_at, periods * months)
-    return end
-
-
 def renews_at_period_end(sub: Subscription) -> bool:
-    """Whether the current period rolls into another one at ``period_end``.
+    """Whether the current period of the record rolls into another one at ``period_end``.
 
     Auto-renew turned off inside a commitment takes effect at the commitment's end:
     until then the plan keeps renewing [cancel.commitment].
     """
-    if sub.status != "active" or sub.period_end is None or not sub.months:
-        return False
-    if sub.auto_renew:
-        return True
-    return sub.commitment_end is not None and sub.period_end < sub.commitment_end
-
-
-def ends_at(sub: Subscription) -> datetime | None:
-    """When service ends if nothing changes; None while it keeps renewing."""
-    if sub.status in ("expired", "refunded"):
-        return sub.ended_at or sub.period_end
-    if sub.status == "cancelled":
-        return sub.ended_at or sub.period_end
-    if sub.period_end is None:
-        return None
-    if not sub.months:  # a one-time sale never renews: its period, if any, is the end
-        return sub.period_end
-    if sub.auto_renew:
-        return None
-    end = sub.period_end
-    while sub.commitment_end is not None and end < sub.commitment_end:
-        end = period_end_after(sub, end)
-    return end
-
-
-def display_status(sub: Subscription) -> str:
-    """The status as a table shows it: never plain "active" when it will not renew."""
-    if sub.status == "active" and sub.period_end is not None and not sub.auto_renew:
-        return "ending"
-    return sub.status
+    return sub.period_end is not None and renews_at(sub, sub.period_end)
 
 
 def _day(when: datetime | None) -> str:
@@ -257,43 +218,22 @@ def dispute(sub: Subscription, now: datetime, note: str | None = None,
 
 
 def due_transitions(sub: Subscription, now: datetime) -> list[Change]:
-    """Every renewal or expiry due up to ``now``, in order (catches up missed periods)."""
+    """Every renewal or expiry due up to ``now``, in order (catches up missed periods):
+    the steps of the subscription's state at ``now`` (kscli.domain.timeline)."""
     changes: list[Change] = []
-    current = sub
-    while True:
-        if current.status == "active" and current.period_end is not None and current.period_end <= now:
-            boundary = current.period_end
-            if renews_at_period_end(current):
-                next_end = period_end_after(current, boundary)
-                current = current._replace(period_start=boundary, period_end=next_end)
-                changes.append(
-                    Change(
-                        current,
-                        "renewed",
-                        f"{sub.id}: renewed for {_day(boundary)} to {_day(next_end)}, "
-                        f"expected charge {current.price} {current.currency}",
-                        {
-                            "period_start": iso(boundary),
-                            "period_end": iso(next_end),
-                            "expected_charge": str(current.price),
-                            "currency": current.currency,
-                        },
-                        at=boundary,
-                    )
-                )
-                continue
-            current = current._replace(status="expired", ended_at=boundary)
-            changes.append(
-                Change(current, "expired", f"{sub.id}: expired on {_day(boundary)}",
-                       {"ended_at": iso(boundary), "clause": "cancel.end-of-term"}, at=boundary)
-            )
-            return changes
-        if current.status == "cancelled":
-            end = current.ended_at or current.period_end
-            if end is not None and end <= now:
-                current = current._replace(status="expired", ended_at=end)
-                changes.append(
-                    Change(current, "expired", f"{sub.id}: service ended on {_day(end)}",
-                           {"ended_at": iso(end), "clause": "cancel.end-of-term"}, at=end)
-                )
-        return changes
+    for step in state_at(sub, now, steps=True).steps:
+        after = step.sub
+        if step.action == "renewed":
+            changes.append(Change(
+                after, "renewed",
+                f"{sub.id}: renewed for {_day(step.at)} to {_day(after.period_end)}, "
+                f"expected charge {after.price} {after.currency}",
+                {"period_start": iso(step.at), "period_end": iso(after.period_end),
+                 "expected_charge": str(after.price), "currency": after.currency},
+                at=step.at))
+        else:
+            what = "expired" if sub.status == "active" else "service ended"
+            changes.append(Change(after, "expired", f"{sub.id}: {what} on {_day(step.at)}",
+                                  {"ended_at": iso(step.at), "clause": "cancel.end-of-term"},
+                                  at=step.at))
+    return changes

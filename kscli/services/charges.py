@@ -155,8 +155,9 @@ def list_charges(store: Store, *, sub_id: str | None = None, unmatched: bool = F
         return [c for c in charges if until is None or c.posted_on <= until]
 
 
-def check_charges(store: Store, *, since: date | None = None) -> list[Finding]:
-    """Every stored charge that should not have happened (read-only)."""
+def check_charges(store: Store, at: datetime, *, since: date | None = None) -> list[Finding]:
+    """Every stored charge that should not have happened, as the subscriptions stand at
+    ``at`` (read-only)."""
     with store.read() as ledger:
         subs = list(ledger.subs())
         charges = list(ledger.charges())
@@ -164,4 +165,4 @@ def check_charges(store: Store, *, since: date | None = None) -> list[Finding]:
             return []
         wanted = {c.sub_id for c in charges if c.sub_id is not None}
         events = [e for e in ledger.events() if e.subject in wanted]
-    return find_unexpected(subs, charges, events, since=since)
+    return find_unexpected(subs, charges, events, since=since, at=at)

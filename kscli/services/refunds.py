@@ -17,6 +17,7 @@ from kscli.domain.errors import BadValue, Refused
 from kscli.domain.model import Event, Incident, License, Subscription
 from kscli.domain.policy import Policy, normalize_ground
 from kscli.domain.refund import ALREADY_REFUNDED, RefundDecision, decide_refund, discretion_override
+from kscli.domain.timeline import state_at
 from kscli.services.subs import check_clock
 from kscli.store.base import Ledger, Store
 
@@ -53,10 +54,11 @@ class RefundOutcome:
 def facts_at(ledger: Ledger, sub_id: str, now: datetime, *, past: bool = True) -> Facts:
     """The facts about a subscription as they stood (or will stand) at ``now``.
 
-    Renewals and expiry due by ``now`` count whether or not `sweep` has run. With
-    ``past`` (a question, which may be asked --as-of an earlier time), a ``now`` in an
-    earlier billing period asks about that period, and a cancellation, refund,
-    incident, key or event recorded after ``now`` was not a fact yet. So the same facts
+    The subscription is its state at ``now`` (kscli.domain.timeline): renewals and
+    expiry due by ``now`` count whether or not `sweep` has run. With ``past`` (a
+    question, which may be asked --as-of an earlier time), a ``now`` in an earlier
+    billing period asks about that period, and a cancellation, refund, incident, key
+    or event recorded after ``now`` was not a fact yet. So the same facts
     always give the same answer, whatever the time the question is asked. A request
     (``past=False``) acts on the ledger as it is.
     """
@@ -73,16 +75,7 @@ def facts_at(ledger: Ledger, sub_id: str, now: datetime, *, past: bool = True) -
         sub = transitions[-1].sub if transitions else sub
         return Facts(sub, tuple(ledger.incidents(sub_id)),
                      tuple(ledger.licenses(sub_id=sub_id)), tuple(history), transitions)
-    sub = _as_it_stood(sub, history, now)
-    transitions = tuple(rules.due_transitions(sub, now))
-    if transitions:
-        sub = transitions[-1].sub
-    elif sub.period_end is not None and sub.months and now < sub.period_start:
-        start = sub.started_at
-        end = rules.period_end_after(sub, start)
-        while end <= now:
-            start, end = end, rules.period_end_after(sub, end)
-        sub = sub._replace(period_start=start, period_end=end)
+    sub = state_at(sub, now, history).sub
 
     incidents = []
     for incident in ledger.incidents(sub_id):
@@ -96,30 +89,7 @@ def facts_at(ledger: Ledger, sub_id: str, now: datetime, *, past: bool = True) -
         if (lic.created_at or lic.purchased_at) <= now
     ]
     events = [event for event in history if event.at <= now]
-    return Facts(sub, tuple(incidents), tuple(licenses), tuple(events), transitions)
-
-
-def _as_it_stood(sub: Subscription, history: list[Event], now: datetime) -> Subscription:
-    """Undo a cancellation, expiry or refund recorded after ``now`` (an earlier --as-of).
-
-    Auto-renewal is replayed from the events up to ``now``: on at creation unless the
-    created record said otherwise, then each renew-off, renew-on and cancellation.
-    """
-    status, cancelled_at, ended_at = sub.status, sub.cancelled_at, sub.ended_at
-    if status in ("expired", "refunded") and ended_at is not None and ended_at > now:
-        status, ended_at = "cancelled", None
-    if status == "cancelled" and (cancelled_at is None or cancelled_at > now):
-        status, cancelled_at = "active", None
-    if (status, cancelled_at, ended_at) == (sub.status, sub.cancelled_at, sub.ended_at):
-        return sub
-    auto_renew = sub.period_end is not None
-    for event in history:
-        if event.action == "created":
-            auto_renew = bool(event.detail.get("subscription", {}).get("auto_renew", auto_renew))
-        elif event.at <= now and event.action in ("renew-off", "renew-on", "cancelled"):
-            auto_renew = event.action == "renew-on"
-    return sub._replace(status=status, cancelled_at=cancelled_at, ended_at=ended_at,
-                               auto_renew=auto_renew and status == "active")
+    return Facts(sub, tuple(incidents), tuple(licenses), tuple(events))
 
 
 def decide(facts: Facts, now: datetime, policy: Policy, ground: str | None) -> RefundDecision:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import chain
 from decimal import Decimal
 from typing import Callable, Iterator
 
 from kscli.domain import subscriptions as rules
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Subscription
+from kscli.domain.timeline import SubState
 from kscli.services import Outcome
 from kscli.store.base import Ledger, Store
 from kscli.views import sub_view
@@ -29,6 +31,14 @@ def apply_change(store: Store, sub_id: str, now: datetime,
     """Load a subscription, apply a rule, save it with its event; or report no change."""
     with store.write() as ledger:
         sub = ledger.require_sub(sub_id)
+        # The rule acts on the subscription as it stands now: renewals or an expiry
+        # due but not swept yet are recorded first, as `sweep` would have.
+        due = rules.due_transitions(sub, now)
+        if due:
+            for step in due:
+                ledger.append_event(sub.id, step.action, step.detail, now, step.at)
+            sub = due[-1].sub
+            ledger.save(sub)
         try:
             change = rule(sub, now)
         except NoChange as nothing:
@@ -123,20 +133,69 @@ def sweep(store: Store, now: datetime, *, policy=None, dry_run: bool = False,
     return report
 
 
-def renewing(store: Store, since: datetime, until: datetime) -> Iterator[Subscription]:
-    """Active subscriptions whose period ends between ``since`` and ``until``, soonest first."""
+def states_at(ledger: Ledger, at: datetime, *, past: bool = False, renewing_until=None,
+              **filters) -> Iterator[tuple[SubState, tuple]]:
+    """Every subscription (matching the stored ``filters``) as it stands at ``at``, with
+    its row. ``past``: ``at`` is earlier than now, so what was recorded after it is
+    undone (from the events). ``renewing_until`` keeps only the active ones whose
+    period (at ``at``) ends from ``at`` up to it, read through the index: a row can
+    qualify only if its stored period ends by then (or, in the past, if it started
+    by then)."""
+    from kscli.views import states
+
+    histories = ledger.histories_after(at) if past else None
+    if renewing_until is not None:
+        if past:
+            filters["started_before"] = renewing_until
+        else:  # a renewal or expiry recorded later cannot end a period earlier
+            filters.update(status=("active",), period_end_before=renewing_until)
+    found = states(ledger.subs_stored(**filters), at, histories)
+    if renewing_until is None:
+        return found
+    return ((state, row) for state, row in found
+            if state.status == "active" and state.period_end is not None
+            and at <= state.period_end <= renewing_until)
+
+
+def renewing(store: Store, since: datetime, until: datetime, *,
+             past: bool = False) -> list[SubState]:
+    """Active subscriptions whose period (as of ``since``) ends between ``since`` and
+    ``until``, soonest first.
+
+    From now on, two index lookups find them: the records whose stored period ends in
+    the window, and those whose stored period ended before it (not swept since) and
+    whose start's day of the month can bring a renewal into it
+    (timeline.boundary_days); only those are worked out."""
+    from kscli.domain.timeline import boundary_days
+    from kscli.views import states
+
     with store.read() as ledger:
-        yield from ledger.subs(status=("active",), period_end_from=since,
-                               period_end_before=until, order=("period_end", "id"))
+        if past:
+            found = [state for state, _ in states_at(ledger, since, past=True,
+                                                     renewing_until=until)]
+        else:
+            recorded = ledger.subs_stored(status=("active",), period_end_from=since,
+                                          period_end_before=until)
+            unswept = ((sub, row) for sub, row in ledger.subs_stored(
+                status=("active",), period_end_before=since,
+                started_on_days=boundary_days(since, until)) if sub.period_end != since)
+            found = [state for state, _ in states(chain(recorded, unswept), since)
+                     if state.status == "active" and state.period_end is not None
+                     and since <= state.period_end <= until]
+    found.sort(key=lambda state: (state.period_end, len(state.sub.id), state.sub.id))
+    return found
 
 
-def total_by_currency(subs) -> dict[str, tuple[Decimal, Decimal, int]]:
-    """Monthly and yearly cost of the subscriptions that will bill again, per currency."""
+def total_by_currency(states) -> dict[str, tuple[Decimal, Decimal, int]]:
+    """Monthly and yearly cost of the subscriptions that will bill again, per currency
+    (``states``: SubState at the moment asked about; one not started by then does not
+    count yet)."""
     from kscli.domain.money import monthly_cost, yearly_cost
 
     totals: dict[str, list] = {}
-    for sub in subs:
-        if not rules.renews_at_period_end(sub) or not sub.months:
+    for state in states:
+        sub = state.sub
+        if not state.renews or not state.started or not sub.months:
             continue
         entry = totals.setdefault(sub.currency, [Decimal(0), Decimal(0), 0])
         entry[0] += sub.price / sub.months

@@ -21,7 +21,9 @@ from kscli.store import schema
 from kscli.store.schema import TABLES, from_row, to_row
 
 Where = Sequence[tuple[str, str, Any]]  # (column, operator, value)
-OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "ieq")
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "ieq", "day-in")
+# "day-in": the day of the month of a stored time (ISO text, characters 9 and 10) is
+# one of the given days (two-digit text, "01" to "31").
 
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -130,6 +132,14 @@ class Ledger:
         for row in self.tx.select("events", where, order=("seq",)):
             yield from_row("events", row)
 
+    def histories_after(self, at: datetime) -> dict[str, list[Event]]:
+        """The whole history of every subscription with an event recorded after ``at``
+        (what answering as of ``at`` must undo); the others have none to undo."""
+        subjects = {from_row("events", row).subject
+                    for row in self.tx.select("events", [("at", ">", iso(at))])}
+        return {subject: list(self.events(subject)) for subject in sorted(subjects)
+                if self.tx.get("subs", subject) is not None}
+
     def latest_event_at(self) -> datetime | None:
         for row in self.tx.select("events", (), order=("at",), limit=1, descending=True):
             return from_row("events", row).at
@@ -177,7 +187,8 @@ class Ledger:
 
     def subs(self, *, status: Sequence[str] | None = None, vendor: str | None = None,
              account: str | None = None, period_end_before: datetime | None = None,
-             period_end_from: datetime | None = None,
+             period_end_from: datetime | None = None, started_before: datetime | None = None,
+             started_on_days: Iterable[int] | None = None,
              order: Sequence[str] = ("id",), _rows: bool = False) -> Iterator[Subscription]:
         where: list[tuple[str, str, Any]] = []
         if status:
@@ -190,6 +201,10 @@ class Ledger:
             where.append(("period_end", ">=", iso(period_end_from)))
         if period_end_before is not None:
             where.append(("period_end", "<=", iso(period_end_before)))
+        if started_before is not None:
+            where.append(("started_at", "<=", iso(started_before)))
+        if started_on_days is not None:
+            where.append(("started_at", "day-in", tuple(f"{d:02d}" for d in sorted(started_on_days))))
         if _rows:
             return self.tx.select("subs", where, order=order)
         return self._select("subs", where, order=order)

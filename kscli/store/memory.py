@@ -50,6 +50,8 @@ class MemoryTx(Tx):
                 tests.append(lambda r, i=i, v=frozenset(value): r[i] in v)
             elif op == "ieq":
                 tests.append(lambda r, i=i, v=case_blind(value): case_blind(r[i]) == v)
+            elif op == "day-in":
+                tests.append(lambda r, i=i, v=frozenset(value): r[i] is not None and r[i][8:10] in v)
             elif value is None:
                 tests.append(lambda r, i=i, eq=(op == "="): (r[i] is None) == eq)
             else:

@@ -180,9 +180,13 @@ def _pg_ddl(statement: str) -> str:
 
 
 # Indexes only this backend has: listings in id order (S-999 before S-1000) stream
-# straight from an index instead of sorting the whole table first.
+# straight from an index instead of sorting the whole table first; `renew due` finds
+# the unswept subscriptions renewing in its window by their start's day of the month.
 _OWN_INDEXES = {"subs": {"ix_subs_natural": "CREATE INDEX IF NOT EXISTS ix_subs_natural "
-                                            "ON subs ((length(id)), id)"}}
+                                            "ON subs ((length(id)), id)",
+                         "ix_subs_anchor": "CREATE INDEX IF NOT EXISTS ix_subs_anchor "
+                                           "ON subs (status, (substr(started_at, 9, 2)), "
+                                           "period_end)"}}
 _SECONDARY_INDEXES = {
     name: [_pg_ddl(s) for s in create_table(t, serial=_SERIAL)[1:]]
     + list(_OWN_INDEXES.get(name, {}).values())

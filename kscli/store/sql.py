@@ -103,6 +103,9 @@ class Statements:
             elif op == "ieq":
                 clauses.append(self.case_blind(column))
                 params.append(case_blind(value))
+            elif op == "day-in":
+                clauses.append(f"substr({column}, 9, 2) IN ({', '.join([self.ph] * len(value))})")
+                params.extend(value)
             elif value is None and op in ("=", "!="):
                 clauses.append(f"{column} IS {'NOT ' if op == '!=' else ''}NULL")
             elif op in ("=", "!=", "<", "<=", ">", ">="):

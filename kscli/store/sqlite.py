@@ -256,6 +256,10 @@ class SqliteStore(Store):
             # Listings run in id order (S-999 before S-1000): an index on that order
             # streams them without sorting the whole table first.
             conn.execute("CREATE INDEX IF NOT EXISTS ix_subs_natural ON subs (length(id), id)")
+            # `renew due` finds the unswept subscriptions that renew in its window by
+            # the day of the month they started on (store.base, "day-in").
+            conn.execute("CREATE INDEX IF NOT EXISTS ix_subs_anchor "
+                         "ON subs (status, substr(started_at, 9, 2), period_end)")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:

@@ -1,0 +1,299 @@
+"""A subscription at a moment: the one owner of its periods, status and end.
+
+``state_at(sub, at)`` answers every time question about a subscription from its
+recorded facts and the instant ``at``, whatever `sweep` has or has not recorded yet:
+the billing period that holds ``at``, its status and display status, when service
+ends (``ends_at``), the next renewal, whether a commitment is running, whether the
+subscription has started. `sweep` records the steps it reports (``state.steps``), so a
+sweep at ``at`` leaves the ledger showing exactly what the reads at ``at`` show.
+
+The rules, once:
+
+- Periods count from ``started_at``: boundary k is ``started_at + k * plan months``
+  (31 January, 28 February, 31 March, ...). A period runs from one boundary up to,
+  not including, the next: the last second of a period is the second before the
+  boundary, and the boundary itself belongs to the next period.
+- At a boundary an active subscription renews when auto-renew is on, or when its
+  commitment runs past that boundary (renew off during a commitment takes effect at
+  ``commitment_end``); otherwise it expires there. A cancelled one expires at the end
+  of its period (or at its recorded end). A suspended one neither renews nor ends
+  (the provider lifts or ends a suspension); a refunded or expired one has ended.
+- Before ``started_at`` a subscription has not started: its first period is shown,
+  and ``started`` is false.
+- Given its ``history`` (the events of the subscription), a moment in the past is
+  answered with the facts recorded by then: a cancellation, expiry, refund or change
+  of auto-renew recorded later is undone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable, NamedTuple
+
+from kscli.domain.calendar import add_months
+from kscli.domain.model import Event, PlanError, Subscription, plan_months
+
+NOT_STARTED = "not-started"
+_ONE_DAY = timedelta(days=1)
+ENDED = ("expired", "refunded")
+
+
+class Step(NamedTuple):
+    """A transition due by the moment asked about: what `sweep` records."""
+
+    action: str  # "renewed" or "expired"
+    at: datetime  # when it took effect (a period boundary, or the recorded end)
+    sub: Subscription  # the record after it
+
+
+class SubState(NamedTuple):
+    """A subscription as it stands at ``at``."""
+
+    sub: Subscription  # the record as it stands: status and period at ``at``
+    at: datetime
+    started: bool
+    renews: bool  # the period holding ``at`` rolls into another at its end
+    ends_at: datetime | None  # when service ends (or ended) if nothing changes
+    in_commitment: bool
+    display_status: str
+    steps: tuple[Step, ...] = ()  # due since the record was last written
+
+    @property
+    def period_start(self) -> datetime:
+        return self.sub.period_start
+
+    @property
+    def period_end(self) -> datetime | None:
+        return self.sub.period_end
+
+    @property
+    def status(self) -> str:
+        return self.sub.status
+
+    @property
+    def next_renewal(self) -> datetime | None:
+        """When the next period starts and is billed; None when none will."""
+        return self.sub.period_end if self.renews else None
+
+    @property
+    def ended_early(self) -> bool:
+        """Service ended (or ends) before the end of its period: cancelled immediately,
+        or refunded, or a sale with no period. A charge on that day may still have
+        been due."""
+        sub = self.sub
+        return sub.ended_at is not None and (sub.period_end is None
+                                             or sub.ended_at < sub.period_end)
+
+
+_LENGTHS: dict[str, int | None] = {"monthly": 1, "annual": 12, "once": None}
+
+
+def _state(*values) -> SubState:
+    return tuple.__new__(SubState, values)
+
+
+def plan_length(sub: Subscription) -> int | None:
+    """Months in one billing period, None for a plan with no periods (or unknown)."""
+    try:
+        return _LENGTHS[sub.plan]
+    except KeyError:
+        pass
+    try:
+        months = plan_months(sub.plan)
+    except PlanError:
+        months = None
+    if len(_LENGTHS) < 256:  # plans are few: remember each one's length
+        _LENGTHS[sub.plan] = months
+    return months
+
+
+def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | None]:
+    """The billing period (start, end) counted from ``started_at`` that holds ``at``;
+    the first period when ``at`` is before the start; (start, None) with no periods."""
+    months = plan_length(sub)
+    start = sub.started_at
+    if not months:
+        return start, sub.period_end
+    k = max(((at.year - start.year) * 12 + at.month - start.month) // months, 0)
+    low = add_months(start, k * months)
+    while k > 0 and low > at:  # a later day of the month, or a clamped month end
+        k -= 1
+        low = add_months(start, k * months)
+    high = add_months(start, (k + 1) * months)
+    while high <= at:
+        k += 1
+        low, high = high, add_months(start, (k + 1) * months)
+    return low, high
+
+
+def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
+    """The end of the billing period that starts at ``boundary`` (the first boundary
+    after it)."""
+    if not plan_length(sub):
+        raise ValueError(f"{sub.id}: a {sub.plan} plan has no next period")
+    return period_at(sub, boundary)[1]  # type: ignore[return-value]
+
+
+def boundary_days(since: datetime, until: datetime) -> frozenset[int] | None:
+    """The days of the month (of ``started_at``, in UTC) of the subscriptions that can
+    have a period boundary from ``since`` to ``until``; None when every day can.
+
+    Every boundary falls on the start's day of the month, or on a month's last day
+    when that month is shorter: so a boundary on a date x means a start on x's day,
+    or, when x is the last day of its month, on any later day. A store can find the
+    few subscriptions renewing in a week without working out every one's periods.
+    """
+    first, last = since.date(), until.date()  # times are in UTC
+    if (last - first).days >= 31:
+        return None
+    days: set[int] = set()
+    day = first
+    while day <= last:
+        days.add(day.day)
+        if (day + _ONE_DAY).month != day.month:  # a month's last day takes the later days
+            days.update(range(day.day + 1, 32))
+        day += _ONE_DAY
+    return frozenset(days)
+
+
+def renews_at(sub: Subscription, boundary: datetime) -> bool:
+    """Whether an active subscription starts another period at ``boundary``."""
+    if sub.status != "active" or not plan_length(sub):
+        return False
+    return sub.auto_renew or (sub.commitment_end is not None and boundary < sub.commitment_end)
+
+
+def ends_at(sub: Subscription) -> datetime | None:
+    """When service ends if nothing changes, for a record as it stands; None while it
+    keeps renewing, and for a suspended one (no end is scheduled)."""
+    if sub.status in ENDED or sub.status == "cancelled":
+        return sub.ended_at or sub.period_end
+    if sub.status != "active" or sub.period_end is None:
+        return None
+    if not plan_length(sub):  # a one-time sale given a period: that period is the end
+        return sub.period_end
+    if sub.auto_renew:
+        return None
+    end = sub.period_end
+    while renews_at(sub, end):  # inside a commitment: it renews until the commitment ends
+        end = period_end_after(sub, end)
+    return end
+
+
+def display_status(sub: Subscription, started: bool = True) -> str:
+    """The status as tables show it: never plain "active" when it will not renew."""
+    if sub.status == "active":
+        if not started:
+            return NOT_STARTED
+        if sub.period_end is not None and not sub.auto_renew:
+            return "ending"
+    return sub.status
+
+
+_START = Subscription._fields.index("period_start")
+assert Subscription._fields[_START + 1] == "period_end"
+
+
+def _with_period(sub: Subscription, start: datetime, end: datetime | None) -> Subscription:
+    """``sub._replace(period_start=start, period_end=end)``, several times faster (a
+    listing of a ledger not swept for a while does it for many rows)."""
+    return tuple.__new__(Subscription, (*sub[:_START], start, end, *sub[_START + 2:]))
+
+
+def _advance(sub: Subscription, at: datetime, steps: list[Step] | None) -> Subscription:
+    """The record after every renewal and expiry due by ``at``, in order (each one
+    appended to ``steps`` when given; without, renewals that all renew are jumped)."""
+    current = sub
+    if current.status == "active" and current.period_end is not None:
+        while current.period_end is not None and current.period_end <= at:
+            boundary = current.period_end
+            if not renews_at(current, boundary):
+                current = current._replace(status="expired", ended_at=boundary)
+                if steps is not None:
+                    steps.append(Step("expired", boundary, current))
+                return current
+            if steps is None and current.auto_renew:  # renews at every boundary up to ``at``
+                start, end = period_at(current, at)
+                return _with_period(current, max(start, boundary), end)
+            current = _with_period(current, boundary, period_end_after(current, boundary))
+            if steps is not None:
+                steps.append(Step("renewed", boundary, current))
+    if current.status == "cancelled":
+        end = current.ended_at or current.period_end
+        if end is not None and end <= at:
+            current = current._replace(status="expired", ended_at=end)
+            if steps is not None:
+                steps.append(Step("expired", end, current))
+    return current
+
+
+def as_recorded_at(sub: Subscription, history: Iterable[Event], at: datetime) -> Subscription:
+    """The record with what was recorded after ``at`` undone: a cancellation, an expiry,
+    a refund, a change of auto-renew. ``history`` is the subscription's events."""
+    status, cancelled_at, ended_at = sub.status, sub.cancelled_at, sub.ended_at
+    if status in ENDED and ended_at is not None and ended_at > at:
+        status, ended_at = "cancelled", None
+    if status == "cancelled" and (cancelled_at is None or cancelled_at > at):
+        status, cancelled_at = "active", None
+    auto_renew, later = sub.period_end is not None, False
+    for event in history:
+        if event.action == "created":
+            auto_renew = bool(event.detail.get("subscription", {}).get("auto_renew", auto_renew))
+        elif event.action in ("renew-off", "renew-on", "cancelled"):
+            if event.at <= at:
+                auto_renew = event.action == "renew-on"
+            else:
+                later = True
+    changed = (status, cancelled_at, ended_at) != (sub.status, sub.cancelled_at, sub.ended_at)
+    if not changed and not later:
+        return sub
+    return sub._replace(status=status, cancelled_at=cancelled_at, ended_at=ended_at,
+                        auto_renew=auto_renew and status == "active")
+
+
+def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = None, *,
+             steps: bool = False) -> SubState:
+    """The subscription at ``at`` (see the module's rules). ``history`` (its events)
+    undoes what was recorded after ``at``; ``steps`` lists the transitions due, as
+    `sweep` records them."""
+    if history is None and _stands(sub, at):  # nothing to work out: the record holds
+        return as_it_stands(sub, at)
+    current = sub if history is None else as_recorded_at(sub, history, at)
+    months = plan_length(current)
+    if months and current.period_end is not None and at < current.period_start \
+            and current.status not in ENDED:  # an earlier period: counted from the start
+        start, end = period_at(current, at)
+        current = current._replace(period_start=start, period_end=end)
+    found: list[Step] | None = [] if steps else None
+    current = _advance(current, at, found)
+    started = at >= current.started_at
+    renews = current.period_end is not None and renews_at(current, current.period_end)
+    return _state(current, at, started, renews, ends_at(current),
+                  current.commitment_end is not None and at < current.commitment_end,
+                  display_status(current, started), tuple(found) if found else ())
+
+
+def _stands(sub: Subscription, at: datetime) -> bool:
+    """Whether the record already stands at ``at``: started, inside its recorded period,
+    with no renewal or expiry due (most records of a swept ledger)."""
+    if at < sub.period_start or at < sub.started_at:
+        return False
+    if sub.status == "active":
+        return sub.period_end is None or at < sub.period_end
+    if sub.status == "cancelled":
+        end = sub.ended_at or sub.period_end
+        return end is None or at < end
+    return True
+
+
+def as_it_stands(sub: Subscription, at: datetime | None = None) -> SubState:
+    """The record's own state, nothing projected: what an event or a changed record
+    shows (as of ``at``, by default the start of its period), and the state at any
+    moment at which the record stands."""
+    if at is None:
+        at = sub.period_start
+    end = sub.period_end
+    # positional: a listing makes one for every row
+    return _state(sub, at, True, end is not None and renews_at(sub, end), ends_at(sub),
+                  sub.commitment_end is not None and at < sub.commitment_end,
+                  display_status(sub), ())
