@@ -20,6 +20,7 @@ from typing import Any
 SERVICE = "kscli"
 KEYRING = "keyring"
 LEDGER = "ledger"
+MISSING = "missing"  # kept in a ledger file once, and left out of the export it came from
 
 _NO_KEYRING = ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring")
 
@@ -98,6 +99,8 @@ class Keeper:
 
     def get(self, ledger: Any, lic: Any) -> str | None:
         """The key of a License, or None when it cannot be found."""
+        if lic.secret_store == MISSING:
+            return None
         if lic.secret_store == LEDGER:
             return ledger.secret(lic.id)
         backend = self._keyring()

@@ -536,7 +536,7 @@ def test_a_headless_machine_keeps_keys_in_the_ledger_and_warns_once(kscli, store
     assert {r["result"] for r in secrets} == {"info"}
     if backend_name.endswith("fail.Keyring"):  # no backend at all: doctor says where keys go
         assert "new license keys are kept in the ledger file" in secrets[0]["detail"]
-    assert "3 license key(s) are kept in the ledger, not a keyring" in secrets[-1]["detail"]
+    assert "3 license keys kept in the ledger, not a keyring" in secrets[-1]["detail"]
     if os.name == "posix":
         assert os.stat(store_path).st_mode & 0o077 == 0
 
@@ -570,7 +570,7 @@ def test_keys_kept_in_the_ledger_warn_once_per_ledger_with_one_event(kscli, tmp_
     for _ in range(2):  # doctor says it every time
         secrets = [r for r in kscli.json("doctor") if r["check"] == "secrets"]
         assert {r["result"] for r in secrets} == {"info"}
-        assert "4 license key(s) are kept in the ledger, not a keyring" in secrets[-1]["detail"]
+        assert "4 license keys kept in the ledger, not a keyring" in secrets[-1]["detail"]
     other = Kscli(str(tmp_path / "other" / "kscli.db"))  # another ledger warns for itself
     assert other("license", "issue", "--product", "P").stderr.count("warning:") == 1
     assert "warning" not in other("license", "issue", "--product", "P").stderr

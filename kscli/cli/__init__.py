@@ -34,10 +34,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def _fail(app: App | None, exc: KscliError) -> None:
+    import json
+
     from kscli.cli.output import clean, dumps
 
     if app is not None and app.json and exc.exit_code in (3, 4):
-        sys.stdout.write(dumps(exc.to_dict()) + "\n")
+        doc = exc.to_dict()
+        sys.stdout.write((dumps(doc) if app.fmt == "json" else json.dumps(doc, ensure_ascii=False))
+                         + "\n")
     message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
     click.echo(f"Error: {clean(message)}", err=True)
 

@@ -192,6 +192,7 @@ def issue(product, count, purchased, account, sub_id, seats):
       kscli --format json license issue --product "Photo Editor" --sub S-1009
     """
     from kscli.cli.output import emit_list, note
+    from kscli.domain.words import count_of
     from kscli.secrets import Keeper
     from kscli.services.licenses import issue_licenses
     from kscli.views import license_view
@@ -212,7 +213,7 @@ def issue(product, count, purchased, account, sub_id, seats):
               [("ID", "id"), ("Key", "key"), ("Product", "product"),
                ("Last day to activate", "activation_deadline"), ("Reference", "reference")])
     if app.fmt == "table":
-        note(f"issued {len(issued)} key(s), shown this once: copy them now "
+        note(f"issued {count_of(len(issued), 'key')}, shown this once: copy them now "
              "(`kscli license show ID --reveal` shows one again)")
 
 
@@ -264,6 +265,25 @@ def list_(unactivated, due_within, status, product, reveal, as_of):
         empty="no license keys match" if filtered else
         f"no license keys in {app.store.location} yet (add one with `kscli license add`)",
     )
+    unrevealed = [lic for lic, key in found if reveal and key is None]
+    if unrevealed:
+        raise _key_not_found(unrevealed)
+
+
+def _key_not_found(missing):
+    """--reveal of keys whose key itself cannot be found: exit 1, saying how to restore."""
+    from kscli.domain.errors import Failure
+    from kscli.secrets import MISSING
+
+    ids = ", ".join(lic.id for lic in missing[:5]) + (" ..." if len(missing) > 5 else "")
+    if all(lic.secret_store == MISSING for lic in missing):
+        return Failure(f"{ids}: the key itself is missing from this ledger (it was left out of "
+                       "the export this ledger was imported from)",
+                       hint="`kscli export --with-keys -o keys.json` on the old ledger, then "
+                            "`kscli import --keys keys.json` here")
+    return Failure(f"{ids}: the key itself was not found in the "
+                   + " or ".join(sorted({lic.secret_store for lic in missing})),
+                   hint="`kscli doctor` says where keys are kept")
 
 
 def _json_view(lic, now, key, reveal, years: int):
@@ -293,7 +313,7 @@ def show(target, reveal, as_of):
       kscli license show L-1001
       kscli license show - --reveal < key.txt
     """
-    from kscli.cli.output import emit_object, note
+    from kscli.cli.output import emit_object
     from kscli.services.licenses import show as show_license
 
     wanted = _target(target)
@@ -307,7 +327,7 @@ def show(target, reveal, as_of):
         keeper = Keeper()
     lic, key = show_license(app.store, wanted, keeper)
     if reveal and key is None:
-        note(f"{lic.id}: the key itself was not found in the {lic.secret_store}")
+        raise _key_not_found([lic])
     if app.json:
         emit_object(app.fmt, _json_view(lic, now, key, reveal, years))
     else:

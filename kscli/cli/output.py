@@ -141,7 +141,8 @@ def write_json(fmt: str, items: Iterable[Any], make_line: Callable[[str], Callab
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), indent=2)
+    """Indented JSON, with no space at the end of any line."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ": "), indent=2)
 
 
 def out(line: str = "") -> None:

@@ -98,6 +98,7 @@ def check(file):
       kscli policy check policy.toml
     """
     from kscli.cli.output import clean, emit_object, note
+    from kscli.domain.words import count_of
     from kscli.domain.errors import BadValue
     from kscli.domain.policy import ERROR, PolicyError
     from kscli.policy_files import lint_policy_file
@@ -121,10 +122,10 @@ def check(file):
             click.echo(clean(f"{where}: {what}{level}{problem.message}"))
         if not app.quiet or errors:
             if errors:
-                note(f"{file}: {len(errors)} error(s), {warnings} warning(s): "
+                note(f"{file}: {count_of(len(errors), 'error')}, {count_of(warnings, 'warning')}: "
                      "kscli will not use this policy")
             elif warnings:
-                note(f"{file}: valid, with {warnings} warning(s)")
+                note(f"{file}: valid, with {count_of(warnings, 'warning')}")
             else:
                 note(f"{file}: valid")
     if errors:

@@ -304,7 +304,8 @@ class Ledger:
         column, every column named (what dump_rows gives, or a checked export)."""
         counts: dict[str, int] = {}
         with self.tx.bulk():
-            for name in ("subs", "licenses", "incidents", "charges", "events", "counters"):
+            for name in ("subs", "licenses", "secrets", "incidents", "charges", "events",
+                         "counters"):
                 rows = data.get(name) or []
                 if rows:
                     self.tx.load(name, rows)
