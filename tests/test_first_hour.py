@@ -100,3 +100,38 @@ def test_an_export_whose_key_is_not_its_records_key_is_refused(sample, tmp_path)
     assert refused.exit_code == 2 and "secrets row 1" in refused.stderr
     assert doc["tables"]["secrets"][0]["key"] not in refused.stderr
     assert not os.path.exists(moved.store)
+
+
+# --- refund grounds ---------------------------------------------------------------------
+
+def test_a_mistyped_ground_exits_2_with_did_you_mean_and_the_known_grounds(tmp_path):
+    store = str(tmp_path / "s.db")
+    assert run("--store", store, "init", "--sample").returncode == 0
+    typo = run("--store", store, "refund", "check", "S-1002", "--ground", "hardware-faliure")
+    assert typo.returncode == 2 and typo.stdout == ""
+    no_traceback(typo)
+    assert "did you mean 'hardware-failure'?" in typo.stderr
+    assert "chargeback" in typo.stderr and "changed-my-mind" in typo.stderr
+    request = run("--store", store, "refund", "request", "S-1002", "--ground", "dataloss", "--yes")
+    assert request.returncode == 2 and "did you mean 'data-loss'?" in request.stderr
+    shown = run("--store", store, "--format", "json", "sub", "show", "S-1002")
+    assert json.loads(shown.stdout)["status"] == "active"  # nothing was refunded
+    known = run("--store", store, "refund", "check", "S-1002", "--ground", "Hardware failure")
+    assert known.returncode == 4 and "refund.exclusions" in known.stdout
+    other = run("--store", store, "refund", "check", "S-1003", "--ground", "changed-my-mind")
+    assert other.returncode == 0, other.stderr
+
+
+def test_a_policy_file_lists_the_grounds_it_knows(tmp_path):
+    from kscli.domain.policy import parse_policy
+    from kscli.policy_files import default_policy_text
+
+    text = default_policy_text().replace('"billing-error",', '"billing-error", "late-delivery",')
+    policy = parse_policy(text)
+    assert policy.require_known_ground("late_delivery") == "late-delivery"
+    assert "late-delivery" in policy.known_grounds()
+    from kscli.domain.errors import BadValue
+
+    with pytest.raises(BadValue) as refused:
+        parse_policy(default_policy_text()).require_known_ground("late-delivery")
+    assert refused.value.exit_code == 2 and "late-delivery" in refused.value.message
