@@ -36,11 +36,13 @@ def _complete_ids(ctx, param, incomplete):
 
 
 def _valid_key(text: str, *, prefix: str = "invalid key", extra: dict | None = None,
-               suggest: bool = False) -> str:
+               ledger_hint: bool = False) -> str:
     """The canonical symbols of a key, checked offline before any store is opened.
 
-    A refusal says what is wrong and where, never the key; a swap's suggestion (a
-    near-copy of the key) goes only into the hint on stderr, and only when asked.
+    A refusal says what is wrong and where, never the key. A key that fails its check
+    is never "corrected" into another valid key (that one may be somebody else's):
+    with ``ledger_hint`` (activate, add), the hint names the key of the ledger that one
+    swap of neighbouring symbols would give, by id and fingerprint, when exactly one does.
     """
     from kscli.domain import keys
     from kscli.domain.keys import KeyRejected
@@ -48,11 +50,18 @@ def _valid_key(text: str, *, prefix: str = "invalid key", extra: dict | None = N
     try:
         return keys.validate(text)
     except keys.InvalidKey as exc:
-        hint = f"did you mean {exc.suggestion}?" if suggest and exc.suggestion else None
+        hint = None
+        if ledger_hint and exc.kind == "check":
+            from kscli.services.licenses import one_swap_match
+
+            lic = one_swap_match(get_app().store, text)
+            if lic is not None:
+                hint = (f"did you mean {lic.id} (fp {lic.fingerprint}), the one key of this "
+                        "ledger that a swap of two neighbouring symbols gives?")
         raise KeyRejected(exc, hint=hint, prefix=prefix, extra=extra) from None
 
 
-def _target(value: str):
+def _target(value: str, *, ledger_hint: bool = False):
     """ID|KEY: a key id such as L-1001 (or 1001), or a key (``-`` reads stdin)."""
     from kscli.services.licenses import Target
 
@@ -60,7 +69,8 @@ def _target(value: str):
     match = _ID.match(text)
     if match:
         return Target(license_id="L-" + (match.group(1) or match.group(2)))
-    return Target.of_key(_valid_key(text, prefix="not a key id like L-1001, nor a valid key"))
+    return Target.of_key(_valid_key(text, prefix="not a key id like L-1001, nor a valid key",
+                                    ledger_hint=ledger_hint))
 
 
 def _purchased(value, now):
@@ -164,7 +174,7 @@ def add(key, product, purchased, account, sub_id, seats):
     from kscli.secrets import Keeper
     from kscli.services.licenses import add_license
 
-    symbols = _valid_key(p.read_secret_arg(key))
+    symbols = _valid_key(p.read_secret_arg(key), ledger_hint=True)
     app = get_app()
     years = _years(app)
     keeper = Keeper()
@@ -353,7 +363,7 @@ def activate(target, machine, trust_clock):
     """
     from kscli.services.licenses import activate as activate_license
 
-    wanted = _target(target)
+    wanted = _target(target, ledger_hint=True)
     app = get_app()
     years = _years(app)
     _show(app, activate_license(app.store, wanted, machine, app.now, years=years,
@@ -380,14 +390,16 @@ def deactivate(target, machine):
 
 @license.command("validate")
 @click.argument("key", metavar="KEY")
-@click.option("--reveal", is_flag=True,
-              help="Where a swap of two neighbouring symbols would fix the key, show the fixed key.")
+@click.option("--reveal", is_flag=True, hidden=True,
+              help="Accepted for older scripts: kscli never shows a corrected key.")
 def validate(key, reveal):
     """Check a key offline: no ledger, no keyring (for CI). Exit 0 valid, 4 invalid.
 
-    Says what is wrong and where (length, a bad symbol at position N, a failed
-    check), and which two neighbouring symbols look swapped when one swap would fix
-    it; the fixed key itself is shown only with --reveal, as keys are never echoed.
+    Says what is wrong and where when that is certain (the length, a bad symbol at
+    position N); a failed check says a symbol is mistyped or two are swapped, as two
+    check symbols cannot tell which. It never suggests another key: one that passes
+    the check may be somebody else's (`license activate` and `license add` name the
+    key of your ledger a swap would give, when exactly one would).
 
     \b
     Examples:
@@ -398,7 +410,7 @@ def validate(key, reveal):
     from kscli.domain import keys
 
     app = get_app()
-    symbols = _valid_key(p.read_secret_arg(key), extra={"valid": False}, suggest=reveal)
+    symbols = _valid_key(p.read_secret_arg(key), extra={"valid": False})
     last4 = keys.last4(symbols)
     view = {"valid": True, "key_masked": keys.mask(last4), "key_last4": last4,
             "fingerprint": keys.fingerprint(symbols)}

@@ -61,6 +61,21 @@ def find(ledger: Ledger, target: Target) -> License:
     return found
 
 
+def one_swap_match(store: Store, text: str) -> License | None:
+    """The one key of the ledger that a swap of two neighbouring symbols of ``text``
+    (a key that failed its check) would give, or None when none or several would."""
+    found: list[License] = []
+    candidates = keys.one_swap_away(text)
+    if not candidates:
+        return None
+    with store.read() as ledger:
+        for symbols in candidates:
+            lic = ledger.license_by_hash(keys.key_hash(symbols))
+            if lic is not None:
+                found.append(lic)
+    return found[0] if len(found) == 1 else None
+
+
 def _record(ledger: Ledger, change: rules.Change, now: datetime) -> Event:
     ledger.save(change.license)
     return ledger.append_event(change.license.id, change.action, change.detail, now, change.at)
