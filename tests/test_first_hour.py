@@ -135,3 +135,19 @@ def test_a_policy_file_lists_the_grounds_it_knows(tmp_path):
     with pytest.raises(BadValue) as refused:
         parse_policy(default_policy_text()).require_known_ground("late-delivery")
     assert refused.value.exit_code == 2 and "late-delivery" in refused.value.message
+
+
+# --- doctor on a ledger that is not there ----------------------------------------------
+
+def test_doctor_on_a_missing_ledger_named_explicitly_exits_1(tmp_path):
+    missing = str(tmp_path / "ledgr.db")
+    named = run("--store", missing, "doctor")
+    assert named.returncode == 1 and "FAIL" in named.stdout and "does not exist" in named.stdout
+    from_env = run("doctor", env={"KSCLI_STORE": str(tmp_path / "nope.json")})
+    assert from_env.returncode == 1 and "nope.json does not exist" in from_env.stdout
+    assert not os.path.exists(missing)
+    # the default ledger, not yet created, is fine: nothing was named
+    home = tmp_path / "home2"
+    home.mkdir()
+    default = run("doctor", env={"HOME": str(home), "XDG_DATA_HOME": str(home / "data")})
+    assert default.returncode == 0, default.stdout

@@ -103,6 +103,7 @@ def test_doctor_fails_a_policy_file_that_others_can_write(tmp_path):
     policy.write_text(default_policy_text())
     os.chmod(policy, 0o644)
     kscli = Kscli(ledger_path(tmp_path, "sqlite"))
+    assert kscli("init").exit_code == 0
     assert kscli("--policy", str(policy), "doctor").exit_code == 0
     os.chmod(policy, 0o646)
     report = kscli("--policy", str(policy), "--format", "json", "doctor")

@@ -44,6 +44,11 @@ def _store_checks(app) -> list[dict[str, str]]:
         store = app.store
     except Exception as exc:  # noqa: BLE001 - doctor reports, it does not crash
         return [line("store", "FAIL", getattr(exc, "message", None) or str(exc))]
+    path = getattr(store, "path", None)
+    if app.store_spec and path and not store.exists():
+        # named on purpose (--store, KSCLI_STORE): a mistyped path must not pass a CI check
+        return [line("store", "FAIL", f"{store.location} does not exist: check the path given "
+                                      "with --store or KSCLI_STORE, or create it with `kscli init`")]
     try:
         checks = store.checks()
     except KscliError as exc:
@@ -56,7 +61,6 @@ def _store_checks(app) -> list[dict[str, str]]:
         results.append(line("store", "ok", f"{store.kind} ledger at {store.location}"))
         for name, passed, detail in checks:
             results.append(line(name, "ok" if passed else "FAIL", detail))
-    path = getattr(store, "path", None)
     if path and os.path.exists(path):
         for check in (_mode_check("ledger file", path),
                       _mode_check("ledger folder", os.path.dirname(os.path.abspath(path)), False)):
