@@ -151,3 +151,131 @@ def test_doctor_on_a_missing_ledger_named_explicitly_exits_1(tmp_path):
     home.mkdir()
     default = run("doctor", env={"HOME": str(home), "XDG_DATA_HOME": str(home / "data")})
     assert default.returncode == 0, default.stdout
+
+
+# --- paths: every command that takes one, every way a path can be wrong ------------------
+
+SUB_ADD = ("sub", "add", "--vendor", "Acme", "--product", "Cloud", "--plan", "monthly",
+           "--price", "9.99", "--currency", "USD")
+WRITES, READS, OUTPUTS, INPUTS = "writes", "reads", "outputs", "inputs"
+# (name, kind, argv with PATH where the path goes; LEDGER, EXPORT, NEW fixed places)
+PATH_COMMANDS = [
+    ("--store sub add", WRITES, ["--store", "PATH", *SUB_ADD]),
+    ("--store json sub add", WRITES, ["--store", "PATH.json", *SUB_ADD]),
+    ("--store import", WRITES, ["--store", "PATH", "import", "EXPORT"]),
+    ("--store sub list", READS, ["--store", "PATH", "sub", "list"]),
+    ("--store json license list", READS, ["--store", "PATH.json", "license", "list"]),
+    ("export -o", OUTPUTS, ["--store", "LEDGER", "export", "-o", "PATH"]),
+    ("--policy", INPUTS, ["--store", "LEDGER", "--policy", "PATH", "policy", "show"]),
+    ("policy check", INPUTS, ["policy", "check", "PATH"]),
+    ("import FILE", INPUTS, ["--store", "NEW", "import", "PATH"]),
+    ("import --keys FILE", INPUTS, ["--store", "LEDGER", "import", "--keys", "PATH"]),
+    ("charges import FILE", INPUTS, ["--store", "LEDGER", "charges", "import", "PATH"]),
+]
+# what each case must give: exit code by kind (0: it works, as documented)
+PATH_CASES = {
+    "missing folder": {WRITES: 0, READS: 0, OUTPUTS: 2, INPUTS: 2},
+    "file where a folder should be": {WRITES: 2, READS: 2, OUTPUTS: 2, INPUTS: 2},
+    "folder where a file should be": {WRITES: 2, READS: 2, OUTPUTS: 2, INPUTS: 2},
+    "unwritable folder": {WRITES: 1, READS: 0, OUTPUTS: 1, INPUTS: 2},
+    "read-only file system": {WRITES: 1, READS: 0, OUTPUTS: 1, INPUTS: None},
+}
+ADVICE = {
+    "missing folder": ("does not exist", "No such file"),
+    "file where a folder should be": ("is a file, not a folder", "Not a directory"),
+    "folder where a file should be": ("is a folder, not a file", "Is a directory",
+                                      "is a directory"),
+    "unwritable folder": ("permission denied", "Permission denied"),
+    "read-only file system": ("read-only",),
+}
+
+
+def _needed(tool: str, why: str):
+    """A tool the path tests need: missing in CI is a failure, elsewhere a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{tool} is needed for {why}")
+    pytest.skip(f"{tool} is needed for {why}")
+
+
+@pytest.fixture
+def read_only_fs(tmp_path):
+    """A tmpfs mounted read-only, holding a ledger of each kind, a policy and a file."""
+    place = tmp_path / "ro"
+    place.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs",
+                              str(place)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        _needed("mount (root, tmpfs)", "the read-only file system case: " + mounted.stderr)
+    try:
+        for name in ("x.db", "x.db.json"):  # ledgers to read, which no write can change
+            assert run("--store", str(place / name), "init").returncode == 0
+        assert subprocess.run(["mount", "-o", "remount,ro", str(place)]).returncode == 0
+        yield place
+    finally:
+        subprocess.run(["umount", "-l", str(place)], capture_output=True)
+
+
+def _without_dac_override(argv):
+    """Run as root without the power to ignore file modes, as a user would run."""
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        _needed("setpriv (util-linux)", "the unwritable folder case")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}", *argv]
+
+
+def test_every_path_of_every_command_fails_in_one_line_with_advice(tmp_path, read_only_fs):
+    base = tmp_path / "paths"
+    base.mkdir()
+    ledger = str(base / "ledger.db")
+    assert run("--store", ledger, "init", "--sample").returncode == 0
+    export = base / "export.json"
+    assert run("--store", ledger, "export", "-o", str(export)).returncode == 0
+    (base / "afile").write_text("x")
+    (base / "adir").mkdir()
+    (base / "adir.json").mkdir()
+    locked = base / "locked"
+    locked.mkdir()
+    (locked / "unreadable.json").write_text("{}")
+    os.chmod(locked / "unreadable.json", 0)
+    os.chmod(locked, 0o555)
+    places = {
+        "missing folder": str(base / "no" / "such" / "x.db"),
+        "file where a folder should be": str(base / "afile" / "x.db"),
+        "folder where a file should be": str(base / "adir"),
+        "unwritable folder": str(locked / "x.db"),
+        "read-only file system": str(read_only_fs / "x.db"),
+    }
+    before = sorted(str(p) for p in base.rglob("*"))
+    seen = []
+    for case, path in places.items():
+        for name, kind, argv in PATH_COMMANDS:
+            want = PATH_CASES[case][kind]
+            if want is None:
+                continue
+            target = path.replace("/no/", f"/no{len(seen)}/")  # a new folder each time
+            if case == "unwritable folder" and kind == INPUTS:
+                target = str(locked / "unreadable.json")
+            new = str(base / f"new-{len(seen)}.db")
+            line = [a.replace("PATH", target) if a.startswith("PATH") else
+                    {"LEDGER": ledger, "EXPORT": str(export), "NEW": new}.get(a, a)
+                    for a in argv]
+            command = [KSCLI, *line]
+            if case == "unwritable folder":
+                command = _without_dac_override(command)
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            where = f"{case} / {name}: {result.stderr}"
+            seen.append((case, name))
+            assert result.returncode == want, where
+            assert "Traceback" not in result.stderr, where
+            if want:
+                errors = [l for l in result.stderr.splitlines() if l.startswith("Error:")]
+                assert len(errors) == 1, where
+                assert any(a in errors[0] for a in ADVICE[case]), where
+                assert not os.path.exists(new)
+    assert len(seen) >= 50
+    after = sorted(str(p) for p in base.rglob("*")
+                   if not p.relative_to(base).parts[0].startswith("no"))  # made on purpose
+    assert [p for p in after if p not in before] == []  # nothing written by a failure

@@ -41,7 +41,7 @@ def _stderr_is_terminal() -> bool:
 
 
 @charges.command("import")
-@click.argument("file", type=click.File("rb"), metavar="FILE.csv")
+@click.argument("file", type=p.INPUT_FILE, metavar="FILE.csv")
 @click.option("--date-col", default="date", show_default=True, metavar="NAME",
               help="The column holding the booking date.")
 @click.option("--description-col", default="description", show_default=True, metavar="NAME",

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from kscli.cli import params as p
 from kscli.cli.app import get_app
 
 
@@ -58,7 +59,7 @@ def sweep(dry_run, trust_clock):
 
 
 @click.command()
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to a file (0600) instead of stdout.")
+@click.option("--output", "-o", metavar="FILE", help="Write to a file (0600) instead of stdout.")
 @click.option("--with-keys", is_flag=True,
               help="Include the license keys kept in the ledger file (the export then holds "
                    "secrets: write it with -o, which makes it private).")
@@ -80,6 +81,10 @@ def export(output, with_keys):
     from kscli.services.ledger import export_ledger, keys_kept_in_ledger
 
     app = get_app()
+    if output:
+        from kscli.store.fs import check_place
+
+        check_place(output, writing=True, option="-o", example="ledger.json", makes_folders=False)
     kept = keys_kept_in_ledger(app.store)
     text = export_ledger(app.store, with_keys=with_keys)
     if kept and with_keys:
@@ -98,7 +103,7 @@ def export(output, with_keys):
 
 
 @click.command("import")
-@click.argument("file", type=click.File("rb"), metavar="FILE")
+@click.argument("file", type=p.INPUT_FILE, metavar="FILE")
 @click.option("--keys", "keys_only", is_flag=True,
               help="Only put back the license keys an earlier import left out, from an "
                    "export made with --with-keys (into a ledger that holds their records).")

@@ -110,6 +110,35 @@ class IdType(click.ParamType):
         return complete_ids(ctx, self.prefix, incomplete)
 
 
+class InputFileType(click.ParamType):
+    """A file to read (``-`` is standard input where allowed), opened binary, or with
+    ``path_only`` its checked path; one line saying what is wrong (exit 2) otherwise."""
+
+    name = "file"
+
+    def __init__(self, *, stdin: bool = True, path_only: bool = False) -> None:
+        self.stdin = stdin
+        self.path_only = path_only
+
+    def convert(self, value, param, ctx):
+        if hasattr(value, "read"):
+            return value
+        if value == "-" and self.stdin and not self.path_only:
+            return click.File("rb").convert(value, param, ctx)
+        try:
+            handle = open(value, "rb")  # noqa: SIM115 - click closes it with the context
+        except OSError as exc:
+            from kscli.store.fs import read_error
+
+            raise read_error(value, exc) from None
+        if self.path_only:
+            handle.close()
+            return value
+        if ctx is not None:
+            ctx.call_on_close(handle.close)
+        return handle
+
+
 def read_secret_arg(value: str) -> str:
     """A KEY argument: ``-`` reads it from stdin, so it stays out of shell history."""
     if value == "-":
@@ -120,6 +149,8 @@ def read_secret_arg(value: str) -> str:
     return value
 
 
+INPUT_FILE = InputFileType()
+INPUT_PATH = InputFileType(path_only=True)
 WHEN = WhenType()
 DURATION = DurationType()
 MONTHS = MonthsType()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kscli.cli import params as p
 from kscli.cli.app import get_app
 
 
@@ -84,7 +85,7 @@ def show(as_toml):
 
 
 @policy.command("check")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False), metavar="FILE")
+@click.argument("file", type=p.INPUT_PATH, metavar="FILE")
 def check(file):
     """Lint a policy file for CI: one line per problem, exit 1 on any error.
 

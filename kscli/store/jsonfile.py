@@ -86,11 +86,13 @@ class JsonStore(Store):
 
     @contextmanager
     def read(self) -> Iterator[Ledger]:
+        fs.check_place(self.path, writing=False, example="kscli.json")
         tables, _ = self._load()
         yield Ledger(MemoryTx(tables, writable=False), self.path)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        fs.check_place(self.path, writing=True, example="kscli.json")
         fs.private_umask()
         with fs.write_errors(self.lock_path):
             fs.ensure_folder(self.path)

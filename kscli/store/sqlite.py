@@ -166,7 +166,10 @@ class SqliteStore(Store):
         try:
             if readonly:
                 uri = "file:" + os.path.abspath(self.path).replace("?", "%3f").replace("#", "%23")
-                conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=self.busy_timeout,
+                # on a read-only file system no one can write it, nor make the WAL's
+                # shared-memory file SQLite would want: read it as immutable
+                uri += "?mode=ro" + ("&immutable=1" if fs.read_only_fs(self.path) else "")
+                conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
                                        isolation_level=None)
             else:
                 # (a bulk load builds its indexes in a second thread: see SqliteTx.bulk)
@@ -250,6 +253,7 @@ class SqliteStore(Store):
     # -- transactions -------------------------------------------------------------
     @contextmanager
     def read(self) -> Iterator[Ledger]:
+        fs.check_place(self.path, writing=False)
         if not self.exists():
             from kscli.store.memory import empty_ledger
 
@@ -289,6 +293,8 @@ class SqliteStore(Store):
 
     @contextmanager
     def write(self) -> Iterator[Ledger]:
+        if not self.scratch:
+            fs.check_place(self.path, writing=True)
         fs.private_umask()
         with fs.write_errors(self.location):
             fs.ensure_folder(self.path)
@@ -347,6 +353,7 @@ class SqliteStore(Store):
         if self.exists():
             with self.write() as ledger:
                 return ledger.load_into_empty(read(), verdict)
+        fs.check_place(self.path, writing=True)
         fs.private_umask()
         with fs.write_errors(self.location):
             fs.ensure_folder(self.path)
