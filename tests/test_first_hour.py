@@ -279,3 +279,47 @@ def test_every_path_of_every_command_fails_in_one_line_with_advice(tmp_path, rea
     after = sorted(str(p) for p in base.rglob("*")
                    if not p.relative_to(base).parts[0].startswith("no"))  # made on purpose
     assert [p for p in after if p not in before] == []  # nothing written by a failure
+
+
+# --- conventions: global options anywhere, near commands, bare kscli ------------------
+
+def test_global_options_after_the_command_are_accepted_and_the_last_wins(tmp_path):
+    store, other = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    assert run("--store", store, "init", "--sample").returncode == 0
+    after = run("sub", "list", "--format", "json", "--store", store)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout)[0]["id"] == "S-1001"
+    last = run("--store", other, "--format", "csv", "sub", "list", "--store=" + store,
+               "--format=jsonl")
+    assert last.returncode == 0 and json.loads(last.stdout.splitlines()[0])["id"] == "S-1001"
+    assert not os.path.exists(other)
+    quiet = run("--store", store, "renew", "off", "S-1003", "-q")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    policy = tmp_path / "p.toml"
+    policy.write_text(run("policy", "show", "--toml").stdout.replace("annual = 60", "annual = 30"))
+    shown = run("policy", "show", "--policy", str(policy), "--format", "json")
+    assert "30" in json.dumps(json.loads(shown.stdout))
+    # after `--`, nothing is an option of kscli's
+    add = run("--store", store, "incident", "open", "S-1004", "--summary", "x", "--", "--quiet")
+    assert add.returncode == 2
+
+
+@pytest.mark.parametrize("typed, nearest", [("subs", "sub"), ("swep", "sweep"),
+                                            ("licens", "license"), ("polcy", "policy")])
+def test_an_unknown_command_suggests_the_nearest(typed, nearest):
+    result = run(typed)
+    assert result.returncode == 2
+    assert f"Did you mean '{nearest}'?" in result.stderr
+
+
+def test_licence_is_an_alias_of_license_and_not_listed(tmp_path):
+    key = run("license", "validate", "1QASW-A7YHB-XDP0G-JE7WK-RFC3W")
+    british = run("licence", "validate", "1QASW-A7YHB-XDP0G-JE7WK-RFC3W")
+    assert british.returncode == key.returncode == 0 and british.stdout == key.stdout
+    assert "licence" not in run("--help").stdout
+
+
+def test_kscli_alone_prints_help_on_stdout_and_exits_0():
+    bare = run()
+    assert bare.returncode == 0 and bare.stderr == ""
+    assert "Commands:" in bare.stdout and bare.stdout == run("--help").stdout

@@ -33,6 +33,49 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Other spellings a command answers to, not listed in help.
+ALIASES: dict[str, str] = {"licence": "license"}
+
+# The global options, accepted after the command too: (names, takes a value)
+_GLOBAL_OPTIONS: dict[str, bool] = {"--store": True, "--format": True, "--policy": True,
+                                    "--quiet": False, "-q": False}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``kscli sub list --format json`` as ``kscli --format json sub list``: the global
+    options given after the command move in front of it, in order, so that the one
+    given last wins (as gh, kubectl and docker read their global flags). Nothing after
+    ``--`` moves."""
+    front: list[str] = []
+    rest: list[str] = []
+    i, seen_command = 0, False
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        takes_value = _GLOBAL_OPTIONS.get(name)
+        if not seen_command:
+            if takes_value is None and not arg.startswith("-"):
+                seen_command = True
+                rest.append(arg)
+            else:
+                front.append(arg)
+                if takes_value and "=" not in arg and i + 1 < len(args):
+                    i += 1
+                    front.append(args[i])
+        elif takes_value is not None:
+            front.append(arg)
+            if takes_value and "=" not in arg and i + 1 < len(args):
+                i += 1
+                front.append(args[i])
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def _fail(app: App | None, exc: KscliError) -> None:
     import json
 
@@ -57,6 +100,7 @@ class LazyGroup(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
     def get_command(self, ctx, name):
+        name = ALIASES.get(name, name)
         if name in self.lazy:
             import importlib
 
@@ -69,6 +113,15 @@ class LazyGroup(click.Group):
                 raise
             self.add_command(command, name)
         return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx, args):
+        """An unknown command is answered with the nearest ones, loaded or not."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            raise click.exceptions.NoSuchCommand(
+                str(args[0]), possibilities=self.list_commands(ctx), ctx=ctx,
+            ) from exc
 
     def format_commands(self, ctx, formatter):
         # The registry's summaries, whether or not a module is loaded yet, so that
@@ -102,6 +155,9 @@ class RootGroup(LazyGroup):
             _fail(ctx.find_object(App), cannot_write(exc.filename or "the output", *known))
             ctx.exit(1)
 
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, hoist_global_options(list(args)))
+
     def main(self, *args, **kwargs):
         if os.environ.get("_KSCLI_COMPLETE"):
             import kscli.cli.shell  # noqa: F401  (registers kscli's completion scripts)
@@ -130,6 +186,9 @@ def _version(ctx, param, value):
 @click.group(
     cls=RootGroup,
     lazy=dict(COMMANDS),
+    invoke_without_command=True,
+    subcommand_metavar="COMMAND [ARGS]...",
+    no_args_is_help=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Example: kscli init --sample && kscli sub list",
 )
@@ -148,11 +207,17 @@ def _version(ctx, param, value):
 def cli(ctx, store, fmt, policy_path, quiet):
     """kscli: a local-first ledger for software subscriptions and license keys.
 
+    The options below are also accepted after the command (`kscli sub list --format
+    json`); the one given last wins.
+
     It lists what you hold, cancels and turns off auto-renewal the way the policy says,
     activates license keys inside their one-year window, answers "is this refundable?"
     with the clauses that decided it, and gives a reference number for every change.
     """
     ctx.obj = App(store_spec=store, fmt=fmt, policy_path=policy_path, quiet=quiet)
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:  # `kscli` alone
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 def main() -> None:
