@@ -323,3 +323,65 @@ def test_kscli_alone_prints_help_on_stdout_and_exits_0():
     bare = run()
     assert bare.returncode == 0 and bare.stderr == ""
     assert "Commands:" in bare.stdout and bare.stdout == run("--help").stdout
+
+
+# --- tables fit the screen ------------------------------------------------------------
+
+def _widest(text: str) -> int:
+    return max(len(line) for line in text.splitlines())
+
+
+@pytest.fixture
+def sample_file(tmp_path):
+    store = str(tmp_path / "sample.db")
+    assert run("--store", store, "init", "--sample").returncode == 0
+    assert run("--store", store, "renew", "off", "S-1003").returncode == 0
+    return store
+
+
+TABLES = [("sub", "list"), ("license", "list"), ("doctor",), ("sub", "history", "S-1003"),
+          ("renew", "due", "--within", "400d")]
+
+
+@pytest.mark.parametrize("argv", TABLES, ids=" ".join)
+def test_tables_fit_columns_with_an_ellipsis_and_wide_shows_everything(sample_file, argv):
+    env = {"COLUMNS": "80"}
+    whole = run("--store", sample_file, *argv, "--wide", env=env)
+    assert whole.returncode == 0 and _widest(whole.stdout) > 80 and "…" not in whole.stdout
+    fitted = run("--store", sample_file, *argv, env=env)
+    assert fitted.returncode == 0
+    assert _widest(fitted.stdout) <= 80 and "…" in fitted.stdout
+    ids = [line.split()[0] for line in whole.stdout.splitlines()[2:] if line.strip()]
+    assert ids == [line.split()[0] for line in fitted.stdout.splitlines()[2:] if line.strip()]
+    piped = run("--store", sample_file, *argv)  # no COLUMNS, not a terminal: whole
+    assert piped.stdout == whole.stdout
+    for fmt in ("plain", "csv", "json"):
+        assert "…" not in run("--store", sample_file, "--format", fmt, *argv, env=env).stdout
+
+
+def test_a_table_fits_the_terminal_it_is_printed_on(sample_file):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 72, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    process = subprocess.Popen([KSCLI, "--store", sample_file, "sub", "list"], stdout=slave,
+                               stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert process.wait(timeout=60) == 0
+    shown = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert "S-1001" in shown and "…" in shown
+    assert _widest(shown) <= 72

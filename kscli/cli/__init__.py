@@ -38,7 +38,7 @@ ALIASES: dict[str, str] = {"licence": "license"}
 
 # The global options, accepted after the command too: (names, takes a value)
 _GLOBAL_OPTIONS: dict[str, bool] = {"--store": True, "--format": True, "--policy": True,
-                                    "--quiet": False, "-q": False}
+                                    "--quiet": False, "-q": False, "--wide": False}
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -201,10 +201,13 @@ def _version(ctx, param, value):
 @click.option("--policy", "policy_path", metavar="PATH", envvar="KSCLI_POLICY",
               help="A policy file (TOML) replacing the built-in policy. [env KSCLI_POLICY]")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success; errors still go to stderr.")
+@click.option("--wide", is_flag=True,
+              help="Tables show every cell whole. Without it a table fits COLUMNS or the "
+                   "terminal, long text shortened with …; other formats are never shortened.")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
               help="Show the version and exit.")
 @click.pass_context
-def cli(ctx, store, fmt, policy_path, quiet):
+def cli(ctx, store, fmt, policy_path, quiet, wide):
     """kscli: a local-first ledger for software subscriptions and license keys.
 
     The options below are also accepted after the command (`kscli sub list --format
@@ -215,6 +218,10 @@ def cli(ctx, store, fmt, policy_path, quiet):
     with the clauses that decided it, and gives a reference number for every change.
     """
     ctx.obj = App(store_spec=store, fmt=fmt, policy_path=policy_path, quiet=quiet)
+    if wide:
+        from kscli.cli import output
+
+        output.WIDE = True
     if ctx.invoked_subcommand is None and not ctx.resilient_parsing:  # `kscli` alone
         click.echo(ctx.get_help())
         ctx.exit(0)
