@@ -385,3 +385,23 @@ def test_a_table_fits_the_terminal_it_is_printed_on(sample_file):
     shown = b"".join(chunks).decode().replace("\r\n", "\n")
     assert "S-1001" in shown and "…" in shown
     assert _widest(shown) <= 72
+
+
+# --- a declined confirmation ------------------------------------------------------------
+
+def test_answering_no_at_a_confirmation_says_nothing_changed(sample_file):
+    import pty
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "CI": ""}
+    process = subprocess.Popen([KSCLI, "--store", sample_file, "sub", "cancel", "S-1005"],
+                               stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=env)
+    os.close(slave)
+    os.write(master, b"n\n")
+    out, err = process.communicate(timeout=60)
+    os.close(master)
+    assert process.returncode == 1
+    assert err.decode().strip().endswith("nothing changed")
+    shown = run("--store", sample_file, "--format", "json", "sub", "show", "S-1005")
+    assert json.loads(shown.stdout)["status"] == "active"
