@@ -405,3 +405,60 @@ def test_answering_no_at_a_confirmation_says_nothing_changed(sample_file):
     assert err.decode().strip().endswith("nothing changed")
     shown = run("--store", sample_file, "--format", "json", "sub", "show", "S-1005")
     assert json.loads(shown.stdout)["status"] == "active"
+
+
+# --- listings: one name for "within", limit, reverse, filters, search, the word rule ------
+
+def ids(rows):
+    return [row["id"] for row in rows]
+
+
+def test_within_is_accepted_on_all_three_listings_and_the_old_names_still_work(sample):
+    assert ids(sample.json("sub", "list", "--within", "30d")) == \
+        ids(sample.json("sub", "list", "--renewing-within", "30d"))
+    assert ids(sample.json("license", "list", "--within", "400d")) == \
+        ids(sample.json("license", "list", "--due-within", "400d"))
+    assert ids(sample.json("renew", "due", "--within", "400d"))
+    for group in ("sub", "license"):
+        helped = sample(group, "list", "--help").stdout
+        assert "--within" in helped
+        assert "--renewing-within" not in helped and "--due-within" not in helped
+
+
+def test_limit_and_reverse_on_listings(sample):
+    every = ids(sample.json("sub", "list"))
+    assert ids(sample.json("sub", "list", "--limit", "3")) == every[:3]
+    assert ids(sample.json("sub", "list", "--reverse")) == every[::-1]
+    assert ids(sample.json("sub", "list", "--reverse", "--limit", "2")) == every[::-1][:2]
+    keys = ids(sample.json("license", "list"))
+    assert ids(sample.json("license", "list", "--reverse", "--limit", "1")) == keys[-1:]
+    due = ids(sample.json("renew", "due", "--within", "400d"))
+    assert ids(sample.json("renew", "due", "--within", "400d", "--limit", "1")) == due[:1]
+    assert ids(sample.json("incident", "list", "--limit", "0")) == []
+    table = sample("sub", "list", "--limit", "1")
+    assert table.stdout.count("S-10") == 1
+    assert table.stdout == sample("sub", "list", "--limit", "1").stdout
+    # the totals count every subscription listed, not the one shown
+    assert [l for l in table.stdout.splitlines() if l.startswith("total")] == \
+        [l for l in sample("sub", "list").stdout.splitlines() if l.startswith("total")]
+
+
+def test_vendor_and_account_match_whole_words_as_the_help_says(sample):
+    assert ids(sample.json("sub", "list", "--vendor", "acme")) == ["S-1001"]  # "Acme Cloud"
+    assert ids(sample.json("sub", "list", "--vendor", "ACME CLOUD")) == ["S-1001"]
+    assert ids(sample.json("sub", "list", "--vendor", "acm")) == []
+    assert ids(sample.json("sub", "list", "--vendor", "cloud acme")) == []
+    assert ids(sample.json("sub", "list", "--product", "suite")) == ["S-1002", "S-1006"]
+    ada = ids(sample.json("sub", "list", "--account", "ada"))  # ada@example.com: words ada, example, com
+    assert "S-1001" in ada and "S-1004" not in ada
+    assert ids(sample.json("license", "list", "--account", "ADA")) == \
+        [lic["id"] for lic in sample.json("license", "list") if lic["account"].startswith("ada@")]
+    assert "acme finds Acme Cloud, not Acmeware" in sample("sub", "list", "--help").stdout
+
+
+def test_search_finds_text_in_vendor_product_account_and_id(sample):
+    assert ids(sample.json("sub", "list", "--search", "OFFICE")) == ["S-1002"]  # product
+    assert ids(sample.json("sub", "list", "--search", "ooli")) == ["S-1004"]  # part of a vendor
+    assert ids(sample.json("sub", "list", "--search", "s-1003")) == ["S-1003"]  # id
+    assert ids(sample.json("sub", "list", "--search", "RT-DE")) == ["S-1004"]  # account
+    assert ids(sample.json("sub", "list", "--search", "no such thing")) == []

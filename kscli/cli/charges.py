@@ -147,8 +147,9 @@ def _show_import(app, report) -> None:
 @click.option("--unmatched", is_flag=True, help="Only charges that match no subscription.")
 @click.option("--sub", "sub_id", type=p.SUB_ID, metavar="ID", help="Only this subscription's charges.")
 @click.option("--since", type=p.WHEN, metavar="DATE", help="Only charges posted on or after this date.")
+@p.listing_options
 @p.as_of_option
-def list_(unmatched, sub_id, since, as_of):
+def list_(unmatched, sub_id, since, limit, reverse, as_of):
     """List imported charges, oldest first, with totals per currency.
 
     With --as-of, only the charges posted by that date.
@@ -166,6 +167,7 @@ def list_(unmatched, sub_id, since, as_of):
     found = list_charges(app.store, sub_id=sub_id, unmatched=unmatched,
                          since=since.date() if since else None,
                          until=as_of.date() if as_of else None)
+    found = list(p.limited(found, limit, reverse))
     if app.fmt in ("json", "jsonl", "csv"):
         emit_list(app.fmt, (charge_view(c) for c in found), [(k, k) for k in CHARGE_KEYS])
         return

@@ -230,14 +230,17 @@ def issue(product, count, purchased, account, sub_id, seats):
 @license.command("list")
 @click.option("--unactivated", is_flag=True,
               help="Only keys not activated yet (same as --status unactivated).")
-@click.option("--due-within", "due_within", type=p.DURATION, metavar="DURATION",
-              help="Only unactivated keys whose last day to activate is within this time, like 30d.")
+@p.within_option("due-within", "Only unactivated keys whose last day to activate is within "
+                                "this time, like 30d.")
 @click.option("--status", type=click.Choice(STATUSES), multiple=True,
               help="Only these statuses (repeatable).")
 @click.option("--product", help="Only this product (any case).")
+@click.option("--account", help=f"Only this account ({p.WORD_RULE}).")
 @click.option("--reveal", is_flag=True, help="Show the keys themselves.")
+@p.listing_options
 @p.as_of_option
-def list_(unactivated, due_within, status, product, reveal, as_of):
+def list_(unactivated, within, due_within, status, product, account, reveal, limit, reverse,
+          as_of):
     """List keys: masked key, status, last day to activate, seats.
 
     A key never activated shows as deactivated from the moment its window closes,
@@ -245,8 +248,8 @@ def list_(unactivated, due_within, status, product, reveal, as_of):
 
     \b
     Examples:
-      kscli license list --unactivated --due-within 30d
-      kscli --format json license list --status active
+      kscli license list --unactivated --within 30d
+      kscli --format json license list --status active --account ada
     """
     from kscli.cli.output import emit_list
     from kscli.services.licenses import listing
@@ -254,6 +257,7 @@ def list_(unactivated, due_within, status, product, reveal, as_of):
     app = get_app()
     now = as_of or app.now
     years = _years(app)
+    due_within = p.within_of(within, due_within)
     statuses = set(status) | ({"unactivated"} if unactivated else set())
     keeper = None
     if reveal:
@@ -261,10 +265,12 @@ def list_(unactivated, due_within, status, product, reveal, as_of):
 
         keeper = Keeper()
     found = listing(app.store, now, years=years, statuses=sorted(statuses), product=product,
-                    due_until=due_within.add_to(now) if due_within else None, keeper=keeper)
+                    account=account, due_until=due_within.add_to(now) if due_within else None,
+                    keeper=keeper)
+    found = list(p.limited(found, limit, reverse))
     records = [license_record(lic, now, key, years=years) if not app.json
                else _json_view(lic, now, key, reveal, years) for lic, key in found]
-    filtered = bool(statuses or product or due_within)
+    filtered = bool(statuses or product or account or due_within or limit == 0)
     emit_list(
         app.fmt, records,
         [(k, k) for k in CSV_KEYS + (("key",) if reveal else ())] if app.fmt == "csv" else

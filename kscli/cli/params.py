@@ -161,6 +161,44 @@ SUB_ID = IdType("S-", "subscription")
 LICENSE_ID = IdType("L-", "license")
 INCIDENT_ID = IdType("I-", "incident")
 
+WORD_RULE = ("whole words, any case and accents: acme finds Acme Cloud, not Acmeware")
+
+
+def within_option(old_name: str, help_text: str, **kwargs):
+    """``--within DURATION``, the one name of "how far ahead" on every listing, and the
+    listing's older name (``old_name``) kept as a hidden alias; read both with
+    :func:`within_of`."""
+    def decorate(command):
+        command = click.option(f"--{old_name}", old_name.replace("-", "_"), type=DURATION,
+                               metavar="DURATION", hidden=True,
+                               help="Same as --within (the older name).")(command)
+        return click.option("--within", "within", type=DURATION, metavar="DURATION",
+                            help=help_text, **kwargs)(command)
+    return decorate
+
+
+def within_of(within, old):
+    """The --within value, or the older name's when only it was given."""
+    return old if old is not None and within is None else within
+
+
+def listing_options(command):
+    """``--limit N`` and ``--reverse``: every listing shows its first N, either way."""
+    command = click.option("--reverse", is_flag=True,
+                           help="List in the opposite order.")(command)
+    return click.option("--limit", type=click.IntRange(min=0), metavar="N",
+                        help="Show only the first N (after --reverse).")(command)
+
+
+def limited(items, limit: int | None, reverse: bool):
+    """``items`` in the listing's order or reversed, at most ``limit`` of them."""
+    from itertools import islice
+
+    if reverse:
+        items = list(items)[::-1]
+    return items if limit is None else islice(items, limit)
+
+
 as_of_option = click.option(
     "--as-of", "as_of", type=WHEN, default=None, metavar="DATE",
     help="Answer as on this date or time (a date alone is 00:00 UTC).",

@@ -77,22 +77,34 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
 @sub.command("list")
 @click.option("--status", type=click.Choice(["active", "ending", "cancelled", "expired", "refunded", "suspended"]),
               multiple=True, help="Only these statuses (repeatable); ending = auto-renew off.")
-@click.option("--vendor", help="Only this vendor (any case).")
-@click.option("--account", help="Only this account.")
-@click.option("--renewing-within", type=p.DURATION, metavar="DURATION",
-              help="Only active subscriptions whose period ends within this time, like 7d.")
+@click.option("--vendor", help=f"Only this vendor ({p.WORD_RULE}).")
+@click.option("--product", help="Only this product (whole words, any case and accents).")
+@click.option("--account", help="Only this account (whole words, any case and accents).")
+@click.option("--search", metavar="TEXT",
+              help="Only those with TEXT in the vendor, product, account or id (any part of "
+                   "a word, any case and accents).")
+@p.within_option("renewing-within",
+                 "Only active subscriptions whose period ends within this time, like 7d.")
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="id", show_default=True)
+@p.listing_options
 @p.as_of_option
-def list_(status, vendor, account, renewing_within, sort, as_of):
+def list_(status, vendor, product, account, search, within, renewing_within, sort, limit,
+          reverse, as_of):
     """List subscriptions, with monthly and yearly totals per currency.
 
     Totals count what will bill again (active, auto-renew on or inside a commitment),
-    per currency; amounts in different currencies are never added together.
+    per currency; amounts in different currencies are never added together (they
+    count every subscription listed, whatever --limit shows).
+
+    --vendor, --product and --account match whole words, whatever the case and
+    accents: `--vendor acme` finds "Acme Cloud" but not "Acmeware", `--vendor "cloud
+    pro"` finds "Acme Cloud Pro". --search finds any part of a word.
 
     \b
     Examples:
-      kscli sub list --status active --sort renewal
+      kscli sub list --status active --sort renewal --limit 5
       kscli --format json sub list --vendor acme
+      kscli sub list --search cloud
     """
     from kscli.cli.output import emit_list, stored_lines, write_json
     from kscli.domain.subscriptions import display_status
@@ -100,8 +112,11 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
     from kscli.store.schema import SUBS
     from kscli.views import SUB_FIELDS, sub_view
 
+    from kscli.domain.words import contains_text
+
     app = get_app()
     now = as_of or app.now
+    renewing_within = p.within_of(within, renewing_within)
     wanted = set(status)
     stored = None
     if wanted:
@@ -114,13 +129,23 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
             stored = ["active"]
         # Each record comes with its stored row: a streamed listing takes the row's
         # times as they are instead of converting them again.
-        pairs = ledger.subs_stored(status=stored, vendor=vendor, account=account,
+        pairs = ledger.subs_stored(status=stored, vendor=vendor, product=product,
+                                   account=account,
                                    period_end_from=now if until is not None else None,
                                    period_end_before=until, order=order)
         if wanted:
             pairs = ((s, row) for s, row in pairs if display_status(s) in wanted)
+        if search:
+            pairs = ((s, row) for s, row in pairs
+                     if any(contains_text(text, search)
+                            for text in (s.vendor, s.product, s.account, s.id)))
         if sort == "price":
             pairs = sorted(pairs, key=lambda pair: (pair[0].currency, pair[0].price))
+        if limit is not None or reverse:
+            if app.fmt == "table":  # the totals count every one listed, shown or not
+                pairs = list(pairs)
+                everything = [s for s, _ in pairs]
+            pairs = p.limited(pairs, limit, reverse)
         if app.fmt in ("json", "jsonl"):  # straight from the stored rows, no dict between
             width = len(SUBS.names)
             write_json(app.fmt, pairs, lambda end: stored_lines(SUB_FIELDS, width, end))
@@ -131,7 +156,8 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
         subs = [s for s, _ in pairs]
         footer = []
         if app.fmt == "table":
-            for currency, (monthly, yearly, n) in total_by_currency(subs).items():
+            counted = everything if limit is not None or reverse else subs
+            for currency, (monthly, yearly, n) in total_by_currency(counted).items():
                 footer.append(f"total {currency}: {monthly} a month, {yearly} a year ({n} renewing)")
         emit_list(
             app.fmt, subs,
@@ -139,7 +165,8 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
              ("Price", "price"), ("Status", "status"), ("Renews / ends", "next"),
              ("Account", "account")],
             table_row=_row, footer=([""] + footer) if footer else (),
-            empty="no subscriptions" + (" match" if wanted or vendor or account or until else
+            empty="no subscriptions" + (" match" if wanted or vendor or product or account or search
+                                        or until or limit == 0 else
                                         f" in {ledger.location} yet (add one with `kscli sub add`)"),
         )
 

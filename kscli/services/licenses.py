@@ -176,14 +176,15 @@ def show(store: Store, target: Target, keeper: Keeper | None = None) -> tuple[Li
 
 
 def listing(store: Store, now: datetime, *, years: int, statuses: Sequence[str] = (),
-            product: str | None = None, due_until: datetime | None = None,
+            product: str | None = None, account: str | None = None,
+            due_until: datetime | None = None,
             keeper: Keeper | None = None) -> list[tuple[License, str | None]]:
     """Keys by id (by last day to activate with ``due_until``), filtered on their
     effective status at ``now``; with ``keeper``, each with its key."""
     wanted = set(statuses)
     out: list[tuple[License, str | None]] = []
     with store.read() as ledger:
-        for lic in ledger.licenses():
+        for lic in ledger.licenses(account=account):
             if wanted and rules.effective(lic, now, years=years).status not in wanted:
                 continue
             if product and lic.product.casefold() != product.casefold():

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from kscli.domain.errors import KscliError, StoreBusy, StoreUnreadable
 from kscli.store import fs
-from kscli.store.base import Conflict, Ledger, Store, Tx, case_blind
+from kscli.store.base import Conflict, Ledger, Store, Tx, words_match
 from kscli.store.schema import SCHEMA_VERSION, TABLES
 from kscli.store.sql import Statements, schema_statements
 
@@ -177,8 +177,8 @@ class SqliteStore(Store):
                                        check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
-            # SQLite's own lower() knows A-Z only: case-blind matches use Python's
-            conn.create_function("kscli_lower", 1, case_blind, deterministic=True)
+            # whole-word matches (--vendor, --account) by the one rule, in Python
+            conn.create_function("kscli_words", 2, words_match, deterministic=True)
         except sqlite3.Error as exc:
             if _is_busy(exc):
                 raise StoreBusy(f"{self.location} stayed busy for {self.busy_timeout:g}s",
