@@ -462,3 +462,41 @@ def test_search_finds_text_in_vendor_product_account_and_id(sample):
     assert ids(sample.json("sub", "list", "--search", "s-1003")) == ["S-1003"]  # id
     assert ids(sample.json("sub", "list", "--search", "RT-DE")) == ["S-1004"]  # account
     assert ids(sample.json("sub", "list", "--search", "no such thing")) == []
+
+
+# --- machine-readable output ------------------------------------------------------------
+
+def test_a_refusal_under_jsonl_is_one_line_with_error_message_and_clause(sample_file):
+    missing = run("--store", sample_file, "--format", "jsonl", "sub", "show", "S-9999")
+    assert missing.returncode == 3 and len(missing.stdout.splitlines()) == 1
+    assert json.loads(missing.stdout) == {"error": "not-found", "clause": None,
+                                          "message": json.loads(missing.stdout)["message"]}
+    refused = run("--store", sample_file, "--format", "jsonl", "sub", "cancel", "S-1001", "--yes")
+    assert refused.returncode == 4 and len(refused.stdout.splitlines()) == 1
+    doc = json.loads(refused.stdout)
+    assert set(doc) >= {"error", "message", "clause"} and doc["clause"] == "cancel.commitment"
+    pretty = run("--store", sample_file, "--format", "json", "sub", "show", "S-9999")
+    assert set(json.loads(pretty.stdout)) == {"error", "message", "clause"}
+
+
+@pytest.mark.parametrize("argv", [("sub", "show", "S-1001"), ("sub", "list"), ("doctor",),
+                                  ("policy", "show"), ("refund", "check", "S-1003"),
+                                  ("sub", "show", "S-9999")], ids=" ".join)
+def test_json_has_no_trailing_spaces(sample_file, argv):
+    result = run("--store", sample_file, "--format", "json", *argv)
+    assert result.stdout.strip()
+    json.loads(result.stdout)
+    assert [line for line in result.stdout.splitlines() if line != line.rstrip()] == []
+
+
+def test_sub_show_and_sub_list_give_the_same_csv(sample_file):
+    import csv
+    import io
+
+    listed = list(csv.DictReader(io.StringIO(run("--store", sample_file, "--format", "csv",
+                                                 "sub", "list").stdout)))
+    for row in listed:
+        shown = list(csv.DictReader(io.StringIO(run("--store", sample_file, "--format", "csv",
+                                                    "sub", "show", row["id"]).stdout)))
+        assert shown == [row]
+    assert listed[0]["commitment_end"].endswith("Z")  # one time format in both

@@ -204,7 +204,7 @@ def show(sub_id):
     Example:
       kscli sub show S-1001
     """
-    from kscli.cli.output import emit_object
+    from kscli.cli.output import emit_list, emit_object
     from kscli.views import sub_view
 
     app = get_app()
@@ -212,6 +212,8 @@ def show(sub_id):
         found = ledger.require_sub(sub_id)
     if app.json:
         emit_object(app.fmt, sub_view(found))
+    elif app.fmt == "csv":  # the columns and times of `sub list`'s CSV
+        emit_list(app.fmt, [sub_view(found)], [(k, k) for k in CSV_KEYS])
     else:
         emit_object(app.fmt, sub_record(found), fields=SUB_FIELDS)
 
