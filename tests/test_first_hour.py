@@ -500,3 +500,77 @@ def test_sub_show_and_sub_list_give_the_same_csv(sample_file):
                                                     "sub", "show", row["id"]).stdout)))
         assert shown == [row]
     assert listed[0]["commitment_end"].endswith("Z")  # one time format in both
+
+
+# --- small text -------------------------------------------------------------------------
+
+def test_counts_agree_with_their_nouns(sample, tmp_path):
+    path = tmp_path / "all.json"
+    assert sample("export", "--with-keys", "-o", str(path)).exit_code == 0
+    imported = Kscli(ledger_path(tmp_path / "i", "json"))("import", str(path))
+    assert "1 incident," in imported.stderr and "1 incidents" not in imported.stderr
+    assert "9 subs" in imported.stderr and "(s)" not in imported.stderr
+
+
+def test_each_group_summary_lists_every_subcommand():
+    import re
+
+    import click
+
+    from kscli.cli import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    listed = 0
+    for name, (_, _, summary) in COMMANDS.items():
+        group = cli.get_command(ctx, name)
+        items = [item.strip(" .") for item in summary.split(":", 1)[-1].split(",")]
+        if not isinstance(group, click.Group) or not all(re.fullmatch(r"[a-z-]+", i) for i in items):
+            continue  # a summary in words, not a list of subcommands
+        named = set(items)
+        assert set(group.list_commands(ctx)) <= named, (name, summary)
+        listed += 1
+    assert listed >= 2  # license and sub at least
+    helped = " ".join(run("--help").stdout.split())
+    assert "license License keys: add, list, show, activate, deactivate, validate, issue." in helped
+
+
+def test_sweep_help_cron_example_is_quiet_on_both_commands():
+    helped = run("sweep", "--help").stdout
+    assert "kscli --quiet sweep && kscli --quiet charges check" in helped
+
+
+def test_plan_is_shown_as_required_in_sub_add_help():
+    helped = run("sub", "add", "--help").stdout
+    options = helped[helped.index("Options:"):]
+    plan = options[options.index("--plan"):options.index("--price")]
+    assert "[required" in plan
+
+
+def test_policy_check_finds_a_number_in_a_clause_text_that_its_parameter_contradicts(tmp_path):
+    text = run("policy", "show", "--toml").stdout
+    path = tmp_path / "p.toml"
+    path.write_text(text.replace("annual = 60", "annual = 14"))
+    checked = run("policy", "check", str(path))
+    assert "refund.money-back" in checked.stdout and "the text says 60" in checked.stdout
+    assert "14" in checked.stdout and "1 warning" in checked.stderr
+    path.write_text(text.replace("max_business_days = 7", "max_business_days = 9"))
+    timing = run("policy", "check", str(path))
+    assert "refund.timing" in timing.stdout and "the text says 7" in timing.stdout
+    path.write_text(text)
+    assert run("policy", "check", str(path)).stderr.strip().endswith("valid")
+
+
+def test_statement_lines_dated_in_the_future_are_named(sample_file, tmp_path):
+    from datetime import date, timedelta
+
+    soon = (date.today() + timedelta(days=40)).isoformat()
+    past = (date.today() - timedelta(days=3)).isoformat()
+    path = tmp_path / "s.csv"
+    path.write_text(f"date,description,amount,currency\n{past},ACME CLOUD,-24.00,USD\n"
+                    f"{soon},ACME CLOUD,-24.00,USD\n")
+    imported = run("--store", sample_file, "charges", "import", str(path))
+    assert imported.returncode == 0
+    assert f"1 line is dated after today" in imported.stderr
+    assert f"line 3 ({soon})" in imported.stderr and past not in imported.stderr
+    again = run("--store", sample_file, "charges", "import", str(tmp_path / "s.csv"))
+    assert "dated after today" in again.stderr  # said each time the file is read

@@ -88,6 +88,13 @@ def import_(file, date_col, description_col, amount_col, currency_col, date_form
                       date_format=date_format or None, delimiter=delimiter,
                       **({"currency": currency_col} if currency_col is not None else {}))
     lines = read_statement(file.read(), statement, columns, default_currency)
+    from kscli.domain.statement import future_warning
+
+    warning = future_warning(lines, app.now.date())
+    if warning:
+        from kscli.cli.output import note
+
+        note(f"{statement}: {warning}")
 
     if len(lines) >= PROGRESS_FROM and not app.quiet and _stderr_is_terminal():
         with click.progressbar(length=len(lines), label=f"importing {statement}",

@@ -38,7 +38,7 @@ def sweep(dry_run, trust_clock):
 
     \b
     Example (crontab, every night at 02:10):
-      10 2 * * *  kscli --quiet sweep && kscli charges check
+      10 2 * * *  kscli --quiet sweep && kscli --quiet charges check
     """
     from kscli.cli.output import emit_list, note
     from kscli.domain.words import count_of

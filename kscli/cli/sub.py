@@ -24,7 +24,9 @@ def sub():
 @sub.command("add")
 @click.option("--vendor", required=True, type=p.TEXT, help="Who bills it.")
 @click.option("--product", required=True, type=p.TEXT, help="What it is.")
-@click.option("--plan", type=p.PLAN, help="monthly, annual, or Nm for N months (once for a one-time software sale).")
+@click.option("--plan", type=p.PLAN,
+              help="monthly, annual, or Nm for N months (once for a one-time software sale).  "
+                   "[required, except with --kind software]")
 @click.option("--price", required=True, help="Price of one billing period, like 9.99.")
 @click.option("--currency", required=True, type=p.CURRENCY, help="ISO 4217 code, like USD.")
 @click.option("--kind", type=click.Choice(["subscription", "support", "software"]), default="subscription",

@@ -353,6 +353,7 @@ def _check(source: str | Mapping[str, Any]) -> tuple[list[Problem], str | None, 
             check.error(clause_id, f'missing clause: add a [clause."{clause_id}"] table')
 
     _check_across(check, clauses)
+    _check_text_numbers(check, clauses)
     ordered = {cid: clauses[cid] for cid in CLAUSE_IDS if cid in clauses}
     return check.problems, version, ordered
 
@@ -743,6 +744,48 @@ _PARAM_CHECKS = {
     "refund.timing": _timing,
     "license.activation-window": _activation,
 }
+
+
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_TEXT_NUMBER = re.compile(
+    r"(?<![\w.-])(\d+)(?![\w.-])|\b(" + "|".join(_NUMBER_WORDS)
+    + r")\s+(?:business\s+|calendar\s+)?(?:days?|weeks?|months?|years?)\b", re.IGNORECASE)
+
+
+def _numbers(value: Any) -> set[int]:
+    """Every whole number among a clause's parameters, nested tables included."""
+    if isinstance(value, bool):
+        return set()
+    if isinstance(value, int):
+        return {value}
+    if isinstance(value, Mapping):
+        return set().union(*(_numbers(v) for v in value.values())) if value else set()
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_numbers(v) for v in value)) if value else set()
+    return set()
+
+
+def text_numbers(text: str) -> list[int]:
+    """The numbers a clause's text states: digits, and number words before a unit of
+    time ("one year"), in order."""
+    return [int(m.group(1)) if m.group(1) else _NUMBER_WORDS[m.group(2).lower()]
+            for m in _TEXT_NUMBER.finditer(text)]
+
+
+def _check_text_numbers(check: _Checker, clauses: Mapping[str, Clause]) -> None:
+    """A number in a clause's text that none of its parameters holds: the text tells
+    customers one thing while kscli applies another (``annual = 14`` under a text that
+    still says 60 days)."""
+    for clause_id, clause in clauses.items():
+        held = _numbers(clause.params)
+        if not held:
+            continue
+        for number in dict.fromkeys(text_numbers(clause.text)):
+            if number not in held:
+                shown = ", ".join(str(n) for n in sorted(held))
+                check.warn(clause_id, f"the text says {number}, but the parameters say {shown}: "
+                           "make the text say what the parameters do", key="text")
 
 
 def _check_across(check: _Checker, clauses: Mapping[str, Clause]) -> None:

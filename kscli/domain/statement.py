@@ -915,3 +915,22 @@ def _duplicate(
     )
     return Finding("duplicate", sub.id, charge.id, charge.posted_on, charge.amount,
                    charge.currency, ended, None, message)
+
+
+def dated_after(lines: Sequence[StatementLine], today: date) -> list[StatementLine]:
+    """The lines of a statement dated after ``today``: a bank books nothing in the
+    future, so such a line is most likely read with the wrong date format (day and
+    month swapped) or comes from a wrong file; the import names them."""
+    return [line for line in lines if line.posted_on > today]
+
+
+def future_warning(lines: Sequence[StatementLine], today: date, shown: int = 5) -> str | None:
+    """The warning naming the lines dated after ``today``, or None."""
+    late = dated_after(lines, today)
+    if not late:
+        return None
+    named = ", ".join(f"line {line.line_no} ({line.posted_on.isoformat()})" for line in late[:shown])
+    more = f" and {len(late) - shown} more" if len(late) > shown else ""
+    many = "lines are" if len(late) != 1 else "line is"
+    return (f"warning: {len(late)} {many} dated after today ({today.isoformat()}): {named}{more}; "
+            "check the statement, and --date-format if day and month may be swapped")
