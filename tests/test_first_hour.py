@@ -340,19 +340,32 @@ def sample_file(tmp_path):
 
 
 TABLES = [("sub", "list"), ("license", "list"), ("doctor",), ("sub", "history", "S-1003"),
-          ("renew", "due", "--within", "400d")]
+          ("renew", "due", "--within", "400d"), ("charges", "check")]
+
+
+def _first_cells(table: str) -> list[str]:
+    """The id column of a table: the first word of each row between the rules and the
+    first blank line."""
+    rows = table.split("\n\n")[0].splitlines()[2:]
+    return [line.split()[0] for line in rows if line.strip()]
 
 
 @pytest.mark.parametrize("argv", TABLES, ids=" ".join)
-def test_tables_fit_columns_with_an_ellipsis_and_wide_shows_everything(sample_file, argv):
+def test_tables_fit_columns_with_an_ellipsis_and_wide_shows_everything(sample_file, argv,
+                                                                       tmp_path):
+    from datetime import date
+
+    statement = tmp_path / "late.csv"  # a charge after Vandelay's service ended
+    statement.write_text(f"date,description,amount,currency\n{date.today()},VANDELAY NOTES "
+                         "MONTHLY,-3.00,USD\n")
+    assert run("--store", sample_file, "charges", "import", str(statement)).returncode == 0
     env = {"COLUMNS": "80"}
     whole = run("--store", sample_file, *argv, "--wide", env=env)
-    assert whole.returncode == 0 and _widest(whole.stdout) > 80 and "…" not in whole.stdout
+    assert _widest(whole.stdout) > 80 and "…" not in whole.stdout
     fitted = run("--store", sample_file, *argv, env=env)
-    assert fitted.returncode == 0
+    assert fitted.returncode == whole.returncode
     assert _widest(fitted.stdout) <= 80 and "…" in fitted.stdout
-    ids = [line.split()[0] for line in whole.stdout.splitlines()[2:] if line.strip()]
-    assert ids == [line.split()[0] for line in fitted.stdout.splitlines()[2:] if line.strip()]
+    assert _first_cells(whole.stdout) == _first_cells(fitted.stdout)  # ids whole
     piped = run("--store", sample_file, *argv)  # no COLUMNS, not a terminal: whole
     assert piped.stdout == whole.stdout
     for fmt in ("plain", "csv", "json"):

@@ -145,8 +145,8 @@ def import_(file, keys_only):
     if not app.quiet:
         note("imported " + ", ".join(count_of(n, name[:-1] if name.endswith("s") else name, name)
                                      for name, n in counts.items()
-                                     if name not in ("counters", "secrets")))
-    missing = counts.get("licenses", 0) and _missing_keys(app)
+                                     if name not in ("counters", "secrets", "keys_missing")))
+    missing = counts.get("keys_missing", 0)
     if missing:
         note(f"warning: {count_of(missing, 'license key')} kept in the old ledger "
              f"{'was' if missing == 1 else 'were'} left out of "
@@ -154,9 +154,3 @@ def import_(file, keys_only):
              "`kscli import --keys FILE` with an export made by `kscli export --with-keys` "
              "puts them back")
 
-
-def _missing_keys(app) -> int:
-    from kscli.secrets import MISSING
-
-    with app.store.read() as ledger:
-        return sum(1 for _ in ledger.tx.select("licenses", [("secret_store", "=", MISSING)]))

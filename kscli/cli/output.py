@@ -248,8 +248,15 @@ def emit_list(fmt: str, records: Iterable[dict[str, Any]], columns: Sequence[tup
         write(render_table(rows, [h for h, _ in columns]) + "\n")
     elif empty:
         note(empty)
+    width = table_width() if footer else None
     for line in footer:
-        write(clean(line) + "\n")
+        shown = clean(line)
+        if width is not None and len(shown) > width:  # a sentence under a table: wrapped, whole
+            import textwrap
+
+            shown = "\n".join(textwrap.wrap(shown, width, subsequent_indent="  ",
+                                             break_on_hyphens=False))
+        write(shown + "\n")
 
 
 def emit_object(fmt: str, record: dict[str, Any], *, message: str | None = None,
