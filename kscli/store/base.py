@@ -307,10 +307,12 @@ class Ledger:
     def load_tables(self, data: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
         """Load whole tables into an empty ledger, in one bulk load: rows keyed by
         column, every column named (what dump_rows gives, or a checked export)."""
+        from kscli.secrets import MISSING
+
         counts: dict[str, int] = {
             # keys an export left out (marked by the import's reader), for its warning
             "keys_missing": sum(1 for row in data.get("licenses") or ()
-                                if row.get("secret_store") == "missing"),
+                                if row.get("secret_store") == MISSING),
         }
         with self.tx.bulk():
             for name in ("subs", "licenses", "secrets", "incidents", "charges", "events",
