@@ -77,6 +77,30 @@ def test_export_says_how_many_keys_it_left_out_and_import_marks_them_missing(sam
     assert moved("import", "--keys", str(keys_file)).stderr.startswith("restored 0 license keys")
 
 
+def test_the_readme_move_recipe_keeps_the_keys_in_real_processes(tmp_path):
+    old, new = str(tmp_path / "old.db"), str(tmp_path / "new.json")
+    assert run("--store", old, "init", "--sample").returncode == 0
+    plain = run("--store", old, "export")
+    assert plain.returncode == 0 and plain.stderr.startswith("left out 4 license keys")
+    (tmp_path / "plain.json").write_text(plain.stdout)
+    lost = str(tmp_path / "lost.db")
+    imported = run("--store", lost, "import", str(tmp_path / "plain.json"))
+    assert imported.returncode == 0 and "4 license keys" in imported.stderr
+    revealed = run("--store", lost, "license", "show", "L-1004", "--reveal")
+    assert revealed.returncode == 1 and revealed.stdout == ""
+    assert revealed.stderr.startswith("Error: L-1004: the key itself is missing")
+    assert len(revealed.stderr.splitlines()) == 1
+    assert run("--store", lost, "doctor").returncode == 1
+    # the README's recipe
+    moved = tmp_path / "ledger.json"
+    assert run("--store", old, "export", "--with-keys", "-o", str(moved)).returncode == 0
+    assert run("--store", new, "import", str(moved)).returncode == 0
+    key = run("--store", old, "--format", "json", "license", "show", "L-1004", "--reveal")
+    again = run("--store", new, "--format", "json", "license", "show", "L-1004", "--reveal")
+    assert again.returncode == 0 and json.loads(again.stdout)["key"] == json.loads(key.stdout)["key"]
+    assert run("--store", new, "doctor").returncode == 0
+
+
 def test_export_with_keys_carries_them_exactly(sample, tmp_path):
     path = tmp_path / "all.json"
     assert sample("export", "--with-keys", "-o", str(path)).exit_code == 0
