@@ -611,3 +611,15 @@ def test_statement_lines_dated_in_the_future_are_named(sample_file, tmp_path):
     assert f"line 3 ({soon})" in imported.stderr and past not in imported.stderr
     again = run("--store", sample_file, "charges", "import", str(tmp_path / "s.csv"))
     assert "dated after today" in again.stderr  # said each time the file is read
+
+
+def test_policy_show_wraps_its_text_to_the_width_and_cuts_nothing():
+    fitted = run("policy", "show", env={"COLUMNS": "80"})
+    whole = run("policy", "show", "--wide", env={"COLUMNS": "80"})
+    assert fitted.returncode == whole.returncode == 0
+    assert _widest(fitted.stdout) <= 80 < _widest(whole.stdout)
+    assert "…" not in fitted.stdout
+    def clauses(text):
+        return [line.split()[0] for line in text.splitlines()[2:] if line[:1].strip()]
+
+    assert clauses(fitted.stdout) == clauses(whole.stdout) and len(clauses(whole.stdout)) >= 15

@@ -81,7 +81,22 @@ def show(as_toml):
              for r in rows]
     click.echo(tabulate(table, headers=["Clause", "Title", "Text", "Parameters"],
                         tablefmt="simple", disable_numparse=True,
-                        maxcolwidths=[None, 22, 60, 30]))
+                        maxcolwidths=_wrap_widths(table)))
+
+
+def _wrap_widths(table) -> list[int | None]:
+    """How wide the wrapped columns may be: title 22, text 60, parameters 30, or less so
+    that the table fits COLUMNS or the terminal (text is wrapped, never cut)."""
+    from kscli.cli.output import table_width
+
+    width = table_width()
+    title, text, params = 22, 60, 30
+    if width is not None:
+        clause = max(len("Clause"), *(len(row[0]) for row in table))
+        room = width - clause - 3 * 2  # the gaps between the four columns
+        title, params = (22, 30) if room >= 22 + 30 + 40 else (14, 18)
+        text = max(16, room - title - params)
+    return [None, title, text, params]
 
 
 @policy.command("check")
