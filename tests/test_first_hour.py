@@ -623,3 +623,17 @@ def test_policy_show_wraps_its_text_to_the_width_and_cuts_nothing():
         return [line.split()[0] for line in text.splitlines()[2:] if line[:1].strip()]
 
     assert clauses(fitted.stdout) == clauses(whole.stdout) and len(clauses(whole.stdout)) >= 15
+
+
+def test_a_mistyped_key_is_refused_with_4_even_when_the_ledger_cannot_be_read(tmp_path):
+    from kscli.domain import keys
+
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a ledger at all" * 100)
+    key = keys.format_key(keys.validate(keys.generate()))
+    typo = key[:-1] + ("0" if key[-1] != "0" else "1")
+    for argv in (("license", "activate", typo, "--machine", "m"),
+                 ("license", "add", typo, "--product", "P")):
+        result = run("--store", str(garbage), *argv)
+        assert result.returncode == 4 and "mistyped or two are swapped" in result.stderr
+        assert garbage.read_bytes() == b"not a ledger at all" * 100

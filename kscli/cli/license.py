@@ -52,9 +52,13 @@ def _valid_key(text: str, *, prefix: str = "invalid key", extra: dict | None = N
     except keys.InvalidKey as exc:
         hint = None
         if ledger_hint and exc.kind == "check":
+            from kscli.domain.errors import KscliError
             from kscli.services.licenses import one_swap_match
 
-            lic = one_swap_match(get_app().store, text)
+            try:
+                lic = one_swap_match(get_app().store, text)
+            except KscliError:  # a ledger that cannot be read: the key's fault comes first
+                lic = None
             if lic is not None:
                 hint = (f"did you mean {lic.id} (fp {lic.fingerprint}), the one key of this "
                         "ledger that a swap of two neighbouring symbols gives?")
