@@ -56,22 +56,14 @@ def hoist_global_options(args: list[str]) -> list[str]:
             break
         name = arg.split("=", 1)[0] if arg.startswith("--") else arg
         takes_value = _GLOBAL_OPTIONS.get(name)
-        if not seen_command:
-            if takes_value is None and not arg.startswith("-"):
-                seen_command = True
-                rest.append(arg)
-            else:
-                front.append(arg)
-                if takes_value and "=" not in arg and i + 1 < len(args):
-                    i += 1
-                    front.append(args[i])
-        elif takes_value is not None:
+        if takes_value is None and (seen_command or not arg.startswith("-")):
+            seen_command = True  # the command, or anything after it that is not global
+            rest.append(arg)
+        else:  # a global option (or, before the command, one click will judge)
             front.append(arg)
             if takes_value and "=" not in arg and i + 1 < len(args):
                 i += 1
                 front.append(args[i])
-        else:
-            rest.append(arg)
         i += 1
     return front + rest
 
@@ -217,11 +209,7 @@ def cli(ctx, store, fmt, policy_path, quiet, wide):
     activates license keys inside their one-year window, answers "is this refundable?"
     with the clauses that decided it, and gives a reference number for every change.
     """
-    ctx.obj = App(store_spec=store, fmt=fmt, policy_path=policy_path, quiet=quiet)
-    if wide:
-        from kscli.cli import output
-
-        output.WIDE = True
+    ctx.obj = App(store_spec=store, fmt=fmt, policy_path=policy_path, quiet=quiet, wide=wide)
     if ctx.invoked_subcommand is None and not ctx.resilient_parsing:  # `kscli` alone
         click.echo(ctx.get_help())
         ctx.exit(0)

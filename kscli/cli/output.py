@@ -154,8 +154,6 @@ def note(message: str) -> None:
     click.echo(clean(message), err=True)
 
 
-# Set by `--wide`: tables show every cell whole, whatever the width.
-WIDE = False
 _GAP = 2  # spaces between columns in tabulate's "simple" format
 _NARROWEST = 8  # a shortened column keeps at least this many characters (or its header)
 
@@ -163,9 +161,14 @@ _NARROWEST = 8  # a shortened column keeps at least this many characters (or its
 def table_width() -> int | None:
     """The width a table must fit: ``COLUMNS``, else the terminal's; None when output
     goes to a file or a pipe without ``COLUMNS`` (nothing is shortened), or with --wide."""
-    if WIDE:
-        return None
     import os
+
+    from kscli.cli.app import App
+
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(App) if ctx is not None else None
+    if app is not None and app.wide:
+        return None
 
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
