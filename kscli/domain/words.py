@@ -19,9 +19,10 @@ _SPLIT = re.compile(r"[^\w]+|_+")
 
 
 def fold(text: str) -> str:
-    """Text without case or accents: casefold, then strip the combining marks."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """Text without case or accents: compatibility forms decomposed (``ﬁ`` is ``fi``,
+    ``ℌ`` is ``h``), case folded, combining marks dropped."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    return "".join(c for c in folded if not unicodedata.combining(c))
 
 
 def words(text: str) -> tuple[str, ...]:
