@@ -607,10 +607,29 @@ def test_statement_lines_dated_in_the_future_are_named(sample_file, tmp_path):
                     f"{soon},ACME CLOUD,-24.00,USD\n")
     imported = run("--store", sample_file, "charges", "import", str(path))
     assert imported.returncode == 0
-    assert f"1 line is dated after today" in imported.stderr
+    assert "1 line is dated in the future" in imported.stderr
     assert f"line 3 ({soon})" in imported.stderr and past not in imported.stderr
     again = run("--store", sample_file, "charges", "import", str(tmp_path / "s.csv"))
-    assert "dated after today" in again.stderr  # said each time the file is read
+    assert "dated in the future" in again.stderr  # said each time the file is read
+
+
+def test_today_anywhere_on_earth_is_not_the_future():
+    from datetime import date, datetime, timezone
+
+    from kscli.domain.statement import StatementLine, dated_after
+
+    def line(day):
+        return StatementLine(2, day, "ACME", 1, "USD", "h")
+
+    kiribati_tomorrow = date(2026, 12, 2)
+    before = datetime(2026, 12, 1, 9, 59, 59, tzinfo=timezone.utc)  # 23:59:59 at UTC+14
+    at = datetime(2026, 12, 1, 10, 0, 0, tzinfo=timezone.utc)  # 00:00 on 2 December there
+    assert dated_after([line(kiribati_tomorrow)], before) == [line(kiribati_tomorrow)]
+    assert dated_after([line(kiribati_tomorrow)], at) == []
+    assert dated_after([line(date(2026, 12, 3))], at) == [line(date(2026, 12, 3))]
+    leap = datetime(2028, 2, 28, 10, 0, tzinfo=timezone.utc)
+    assert dated_after([line(date(2028, 2, 29))], leap) == []
+    assert dated_after([line(date(2028, 3, 1))], leap) == [line(date(2028, 3, 1))]
 
 
 def test_policy_show_wraps_its_text_to_the_width_and_cuts_nothing():

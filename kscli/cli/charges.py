@@ -90,7 +90,7 @@ def import_(file, date_col, description_col, amount_col, currency_col, date_form
     lines = read_statement(file.read(), statement, columns, default_currency)
     from kscli.domain.statement import future_warning
 
-    warning = future_warning(lines, app.now.date())
+    warning = future_warning(lines, app.now)
     if warning:
         from kscli.cli.output import note
 
