@@ -31,9 +31,12 @@ def read_policy_text(path: str | Path) -> str:
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise PolicyError(f"policy file {path} is not UTF-8 text: save it as UTF-8 TOML") from None
+    except IsADirectoryError:
+        raise PolicyError(f"cannot read policy file {path}: it is a folder, not a file") from None
     except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        raise PolicyError(f"cannot read policy file {path}: {reason}") from None
+        from kscli.store.fs import read_error
+
+        raise PolicyError(read_error(str(path), exc, "policy file").message) from None
 
 
 def load_policy(path: str | Path) -> Policy:

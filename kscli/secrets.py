@@ -21,6 +21,7 @@ from typing import Any
 SERVICE = "kscli"
 KEYRING = "keyring"
 LEDGER = "ledger"
+MISSING = "missing"  # kept in a ledger file once, and left out of the export it came from
 
 _NO_KEYRING = ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring")
 
@@ -104,6 +105,8 @@ class Keeper:
 
     def get(self, ledger: Any, lic: Any) -> str | None:
         """The key of a License, or None when it cannot be found."""
+        if lic.secret_store == MISSING:
+            return None
         return self.fetch(ledger, lic.secret_store, lic.id, lic.key_hash)
 
     def fetch(self, place: Any, where: str, name: str, username: str) -> str | None:

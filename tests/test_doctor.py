@@ -106,10 +106,10 @@ def test_garbage_ledger_is_reported_not_crashed_on(kscli, store_path, content):
     assert Path(store_path).read_bytes() == content
 
 
-def test_missing_ledger_is_fine_and_not_created(kscli, store_path):
+def test_missing_ledger_named_with_store_fails_and_is_not_created(kscli, store_path):
     code, results, _ = checks(kscli)
-    assert code == 0
-    assert "does not exist yet" in by_name(results, "ledger")[0]["detail"]
+    assert code == 1  # a mistyped --store must not pass a CI check
+    assert "does not exist" in by_name(results, "store")[0]["detail"]
     assert not os.path.exists(store_path)
 
 
@@ -124,11 +124,13 @@ def write_policy(tmp_path, text: str, mode: int = 0o644) -> str:
 
 
 def test_built_in_policy_is_reported_with_its_version(kscli):
+    assert kscli("init").exit_code == 0  # an existing ledger: a missing one named fails
     policy = by_name(kscli.json("doctor"), "policy")[0]
     assert policy["result"] == "ok" and "<built-in>" in policy["detail"]
 
 
 def test_good_policy_file_passes(kscli, tmp_path):
+    assert kscli("init").exit_code == 0  # an existing ledger: a missing one named fails
     path = write_policy(tmp_path, default_policy_text())
     code, results, _ = checks(kscli, "--policy", path)
     assert code == 0
@@ -187,6 +189,7 @@ def completion_line(kscli) -> dict:
 
 
 def test_completion_not_installed_is_information_not_failure(kscli):
+    assert kscli("init").exit_code == 0  # an existing ledger: a missing one named fails
     line = completion_line(kscli)
     assert "kscli completion" in line["detail"]
 
@@ -199,6 +202,7 @@ def test_completion_not_installed_is_information_not_failure(kscli):
     ("zsh", ".zfunc/_kscli"),
 ])
 def test_completion_installed_under_home_is_found(kscli, shell, rel):
+    assert kscli("init").exit_code == 0  # an existing ledger: a missing one named fails
     path = Path(os.environ["HOME"]) / rel
     path.parent.mkdir(parents=True)
     path.write_text("# kscli completion\n")
@@ -220,6 +224,7 @@ def test_completion_installed_with_kscli_into_its_environment_is_found(kscli, sh
 
 
 def test_completion_loaded_from_bashrc_is_found(kscli):
+    assert kscli("init").exit_code == 0  # an existing ledger: a missing one named fails
     bashrc = Path(os.environ["HOME"]) / ".bashrc"
     bashrc.write_text('eval "$(kscli completion bash)"\n')
     assert f"bash ({bashrc})" in completion_line(kscli)["detail"]
@@ -235,6 +240,7 @@ def test_xdg_config_home_is_where_fish_completion_is_looked_for(kscli, tmp_path)
 
 
 def test_where_license_keys_are_kept_is_information(kscli):
+    assert kscli("init").exit_code == 0  # an existing ledger: a missing one named fails
     secrets = by_name(kscli.json("doctor"), "secrets")
     assert secrets and all(s["result"] == "info" for s in secrets)
 

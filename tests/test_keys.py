@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from kscli.domain import keys
 from kscli.domain.keys import (
     ALPHABET,
+    CHECK_FAILED,
     InvalidKey,
     check_symbols,
     check_value,
@@ -23,6 +24,7 @@ from kscli.domain.keys import (
     last4,
     mask,
     normalize,
+    one_swap_away,
     validate,
 )
 
@@ -124,31 +126,43 @@ def test_every_single_symbol_substitution_fails(body):
 
 @settings(max_examples=150, deadline=None)
 @given(random_bodies)
-def test_every_neighbour_swap_fails_and_the_suggestion_recovers_the_key(body):
+def test_every_neighbour_swap_fails_and_the_key_is_among_the_candidates_one_swap_away(body):
     key = key_from(body)
     for i in range(24):
         if key[i] == key[i + 1]:
             continue
         typo = swapped(key, i)
         error = raised(typo)
-        if error.suggestion is None:
-            # Only when another swap also makes a valid key: then there is no single answer.
-            fixes = [j for j in range(24) if typo[j] != typo[j + 1] and valid(swapped(typo, j))]
-            assert len(fixes) >= 2 and i in fixes
-        else:
-            assert error.suggestion == format_key(key)
-            assert error.position == i + 1
-            assert f"positions {i + 1} and {i + 2}" in error.message
+        assert error.kind == "check" and error.position is None
+        assert error.message == CHECK_FAILED
+        assert key in one_swap_away(typo)
+        assert all(valid(candidate) for candidate in one_swap_away(typo))
 
 
-def test_swap_at_positions_7_and_8_is_named_and_suggested():
+def test_a_swap_at_positions_7_and_8_is_not_told_from_a_typo():
     typo = EXAMPLE_SYMBOLS[:6] + "Y7" + EXAMPLE_SYMBOLS[8:]  # 7 and Y swapped
     error = raised(typo)
-    assert error.kind == "swap"
-    assert error.suggestion == EXAMPLE
+    assert error.kind == "check" and error.position is None
     assert error.message == (
-        "the check symbols do not match: two neighbouring symbols look swapped at positions 7 and 8"
+        "the check symbols do not match: a symbol is mistyped or two are swapped"
     )
+    assert one_swap_away(typo) == [EXAMPLE_SYMBOLS]
+
+
+def test_a_single_typo_can_look_like_a_swap_of_another_valid_key():
+    # Why kscli never suggests a key: some single-symbol typos are one swap away from
+    # a different key that passes the check (9 of 775 in the count).
+    rng = random.Random(22)
+    impostors = 0
+    for _ in range(40):
+        key = key_from("".join(rng.choice(ALPHABET) for _ in range(22)))
+        for position in range(1, 25):
+            for symbol in ALPHABET:
+                if symbol == key[position]:
+                    continue
+                typo = key[:position] + symbol + key[position + 1:]
+                impostors += any(c != key for c in one_swap_away(typo))
+    assert impostors > 0
 
 
 def test_random_strings_pass_the_check_about_one_time_in_1021():
@@ -251,7 +265,6 @@ def test_letter_u_at_position_7_is_a_bad_symbol_at_7():
         "symbol 7 is not allowed in a key: keys use 0-9 and A-Z without I, L, O, U"
     )
     assert error.code == "invalid-key"
-    assert error.suggestion is None
 
 
 def test_bad_symbol_position_counts_symbols_not_dashes():
@@ -289,9 +302,8 @@ def test_empty_key_is_refused(text):
 def test_a_mistyped_symbol_fails_the_check_without_a_position():
     error = raised(EXAMPLE_SYMBOLS[:10] + "C" + EXAMPLE_SYMBOLS[11:])  # X -> C
     assert error.kind == "check"
-    assert error.message == "the check symbols do not match: a symbol is mistyped"
+    assert error.message == CHECK_FAILED
     assert error.position is None
-    assert error.suggestion is None
 
 
 def test_a_check_above_1020_is_refused():
@@ -307,7 +319,7 @@ def test_unknown_version_symbol_with_a_good_check_is_refused():
     assert "unknown version" in error.message
 
 
-def test_swap_onto_an_unknown_version_is_not_suggested():
+def test_swap_onto_an_unknown_version_is_no_candidate():
     # Swapping symbols 1 and 2 back gives a string whose check passes but whose
     # version symbol is "Q": not a key, so nothing is suggested.
     rest = EXAMPLE_SYMBOLS[2:23]
@@ -315,7 +327,7 @@ def test_swap_onto_an_unknown_version_is_not_suggested():
     typed = swapped(unknown_version, 0)
     error = raised(typed)
     assert error.kind == "check"
-    assert error.suggestion is None
+    assert one_swap_away(typed) == []
 
 
 def test_invalid_key_is_a_value_error_with_exit_code_4():
@@ -364,8 +376,6 @@ def test_no_error_message_contains_the_key(body, data):
             for i in range(0, 25, 5):
                 assert key[i : i + 5] not in text
                 assert typed[i : i + 5] not in text
-            if error.suggestion:
-                assert error.suggestion not in text
 
 
 # --- display and storage forms -----------------------------------------------

@@ -256,5 +256,5 @@ def test_a_rejected_key_names_the_problem_and_position_but_never_the_key():
     refusal = rules.KeyRejected(caught.value, extra={"valid": False})
     assert refusal.exit_code == 4
     assert refusal.to_dict() == {"valid": False, "error": "invalid-key", "message": refusal.message,
-                                 "kind": "symbol", "position": 6}
+                                 "clause": None, "kind": "symbol", "position": 6}
     assert KEY[:5] not in refusal.message

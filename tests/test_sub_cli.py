@@ -92,7 +92,8 @@ def test_unknown_id_under_json_prints_the_refusal_object(kscli, add_sub):
     add_sub()
     result = kscli("sub", "show", "S-9999", fmt="json")
     assert result.exit_code == 3
-    assert result.json() == {"error": "not-found", "message": result.json()["message"]}
+    assert result.json() == {"error": "not-found", "message": result.json()["message"],
+                             "clause": None}
     assert "S-9999" in result.json()["message"]
 
 
@@ -348,18 +349,19 @@ def test_export_import_export_is_identical_across_backends(tmp_path):
     with freeze_time("2026-11-22T10:00:00Z"):
         source = Kscli(ledger_path(tmp_path / "a", "sqlite"))
         source("init", "--sample")
-        first = source("export").stdout
+        first = source("export", "--with-keys").stdout
         dump = tmp_path / "dump.json"
         dump.write_text(first)
         to_json = Kscli(str(tmp_path / "b" / "ledger.json"))
         assert to_json("import", str(dump)).exit_code == 0
-        second = to_json("export").stdout
+        second = to_json("export", "--with-keys").stdout
         back = Kscli(str(tmp_path / "c" / "ledger.db"))
         (tmp_path / "dump2.json").write_text(second)
         assert back("import", str(tmp_path / "dump2.json")).exit_code == 0
-        third = back("export").stdout
+        third = back("export", "--with-keys").stdout
     assert first == second == third
     assert json.loads(first)["tables"]["subs"][0]["id"] == "S-1001"
+    assert len(json.loads(first)["tables"]["secrets"]) == 4  # the sample's keys, carried
 
 
 @pytest.mark.parametrize("content, fragment", [

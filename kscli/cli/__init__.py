@@ -34,13 +34,52 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Other spellings a command answers to, not listed in help.
+ALIASES: dict[str, str] = {"licence": "license"}
+
+# The global options, accepted after the command too: (names, takes a value)
+_GLOBAL_OPTIONS: dict[str, bool] = {"--store": True, "--format": True, "--policy": True,
+                                    "--quiet": False, "-q": False, "--wide": False}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``kscli sub list --format json`` as ``kscli --format json sub list``: the global
+    options given after the command move in front of it, in order, so that the one
+    given last wins (as gh, kubectl and docker read their global flags). Nothing after
+    ``--`` moves."""
+    front: list[str] = []
+    rest: list[str] = []
+    i, seen_command = 0, False
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        takes_value = _GLOBAL_OPTIONS.get(name)
+        if takes_value is None and (seen_command or not arg.startswith("-")):
+            seen_command = True  # the command, or anything after it that is not global
+            rest.append(arg)
+        else:  # a global option (or, before the command, one click will judge)
+            front.append(arg)
+            if takes_value and "=" not in arg and i + 1 < len(args):
+                i += 1
+                front.append(args[i])
+        i += 1
+    return front + rest
+
+
 def _fail(app: App | None, exc: KscliError) -> None:
+    import json
+
     from kscli.cli.output import clean, dumps
 
     if app is not None and app.json and exc.exit_code in (3, 4):
         from kscli.cli.redact import mask_keys
 
-        sys.stdout.write(mask_keys(dumps(exc.to_dict())) + "\n")
+        doc = exc.to_dict()
+        sys.stdout.write(mask_keys(dumps(doc) if app.fmt == "json"
+                                   else json.dumps(doc, ensure_ascii=False)) + "\n")
     message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
     click.echo(f"Error: {clean(message)}", err=True)
 
@@ -56,6 +95,7 @@ class LazyGroup(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
     def get_command(self, ctx, name):
+        name = ALIASES.get(name, name)
         if name in self.lazy:
             import importlib
 
@@ -68,6 +108,15 @@ class LazyGroup(click.Group):
                 raise
             self.add_command(command, name)
         return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx, args):
+        """An unknown command is answered with the nearest ones, loaded or not."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            raise click.exceptions.NoSuchCommand(
+                str(args[0]), possibilities=self.list_commands(ctx), ctx=ctx,
+            ) from exc
 
     def format_commands(self, ctx, formatter):
         # The registry's summaries, whether or not a module is loaded yet, so that
@@ -102,6 +151,9 @@ class RootGroup(LazyGroup):
                 raise  # stdout itself: main() says so (there is nowhere to print a result)
             _fail(ctx.find_object(App), cannot_write(exc.filename, *known))
             ctx.exit(1)
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, hoist_global_options(list(args)))
 
     def main(self, *args, **kwargs):
         if os.environ.get("_KSCLI_COMPLETE"):
@@ -153,6 +205,9 @@ def _version(ctx, param, value):
 @click.group(
     cls=RootGroup,
     lazy=dict(COMMANDS),
+    invoke_without_command=True,
+    subcommand_metavar="COMMAND [ARGS]...",
+    no_args_is_help=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Example: kscli init --sample && kscli sub list",
 )
@@ -165,17 +220,26 @@ def _version(ctx, param, value):
 @click.option("--policy", "policy_path", metavar="PATH", envvar="KSCLI_POLICY",
               help="A policy file (TOML) replacing the built-in policy. [env KSCLI_POLICY]")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success; errors still go to stderr.")
+@click.option("--wide", is_flag=True,
+              help="Tables show every cell whole. Without it a table fits COLUMNS or the "
+                   "terminal, long text shortened with …; other formats are never shortened.")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
               help="Show the version and exit.")
 @click.pass_context
-def cli(ctx, store, fmt, policy_path, quiet):
+def cli(ctx, store, fmt, policy_path, quiet, wide):
     """kscli: a local-first ledger for software subscriptions and license keys.
+
+    The options below are also accepted after the command (`kscli sub list --format
+    json`); the one given last wins.
 
     It lists what you hold, cancels and turns off auto-renewal the way the policy says,
     activates license keys inside their one-year window, answers "is this refundable?"
     with the clauses that decided it, and gives a reference number for every change.
     """
-    ctx.obj = App(store_spec=store, fmt=fmt, policy_path=policy_path, quiet=quiet)
+    ctx.obj = App(store_spec=store, fmt=fmt, policy_path=policy_path, quiet=quiet, wide=wide)
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:  # `kscli` alone
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 def main() -> None:

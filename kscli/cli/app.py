@@ -16,11 +16,12 @@ class App:
     """Plain attributes, no dataclass: this module is on every command's start-up path."""
 
     def __init__(self, store_spec: str | None = None, fmt: str = "table",
-                 policy_path: str | None = None, quiet: bool = False) -> None:
+                 policy_path: str | None = None, quiet: bool = False, wide: bool = False) -> None:
         self.store_spec = store_spec
         self.fmt = fmt
         self.policy_path = policy_path
         self.quiet = quiet
+        self.wide = wide  # tables show every cell whole (--wide)
         self._store: Any = None
         self._policy: Any = None
         self._now: datetime | None = None

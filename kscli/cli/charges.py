@@ -41,7 +41,7 @@ def _stderr_is_terminal() -> bool:
 
 
 @charges.command("import")
-@click.argument("file", type=click.File("rb"), metavar="FILE.csv")
+@click.argument("file", type=p.INPUT_FILE, metavar="FILE.csv")
 @click.option("--date-col", default="date", show_default=True, metavar="NAME",
               help="The column holding the booking date.")
 @click.option("--description-col", default="description", show_default=True, metavar="NAME",
@@ -90,6 +90,13 @@ def import_(file, date_col, description_col, amount_col, currency_col, date_form
                       date_format=date_format or None, delimiter=delimiter,
                       **({"currency": currency_col} if currency_col is not None else {}))
     lines = read_statement(file.read(), statement, columns, default_currency)
+    from kscli.domain.statement import future_warning
+
+    warning = future_warning(lines, app.now)
+    if warning:
+        from kscli.cli.output import note
+
+        note(f"{statement}: {warning}")
 
     if len(lines) >= PROGRESS_FROM and not app.quiet and _stderr_is_terminal():
         with click.progressbar(length=len(lines), label=f"importing {statement}",
@@ -149,8 +156,9 @@ def _show_import(app, report) -> None:
 @click.option("--unmatched", is_flag=True, help="Only charges that match no subscription.")
 @click.option("--sub", "sub_id", type=p.SUB_ID, metavar="ID", help="Only this subscription's charges.")
 @click.option("--since", type=p.WHEN, metavar="DATE", help="Only charges posted on or after this date.")
+@p.listing_options
 @p.as_of_option
-def list_(unmatched, sub_id, since, as_of):
+def list_(unmatched, sub_id, since, limit, reverse, as_of):
     """List imported charges, oldest first, with totals per currency.
 
     With --as-of, only the charges posted by that date.
@@ -168,6 +176,7 @@ def list_(unmatched, sub_id, since, as_of):
     found = list_charges(app.store, sub_id=sub_id, unmatched=unmatched,
                          since=since.date() if since else None,
                          until=as_of.date() if as_of else None)
+    found = list(p.limited(found, limit, reverse))
     if app.fmt in ("json", "jsonl", "csv"):
         emit_list(app.fmt, (charge_view(c) for c in found), [(k, k) for k in CHARGE_KEYS])
         return

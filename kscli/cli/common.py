@@ -71,4 +71,5 @@ def confirm_or_refuse(question: str, yes: bool) -> None:
     if not interactive():
         raise click.UsageError(f"{question} Not on a terminal: add --yes to confirm.")
     if not click.confirm(question, default=False, err=True):
+        note("nothing changed")
         raise click.exceptions.Exit(1)

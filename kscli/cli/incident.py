@@ -92,7 +92,8 @@ def exhaust(incident_id):
 @click.option("--sub", "sub_id", type=p.SUB_ID, metavar="ID", help="Only this subscription's incidents.")
 @click.option("--state", "states", type=click.Choice(STATES), multiple=True,
               help="Only incidents in this state (repeatable).")
-def list_(sub_id, states):
+@p.listing_options
+def list_(sub_id, states, limit, reverse):
     """List incidents, oldest first.
 
     \b
@@ -105,7 +106,7 @@ def list_(sub_id, states):
     from kscli.views import incident_view
 
     app = get_app()
-    incidents = list_incidents(app.store, sub_id, tuple(states))
+    incidents = p.limited(list_incidents(app.store, sub_id, tuple(states)), limit, reverse)
     emit_list(
         app.fmt, (incident_view(inc) for inc in incidents),
         [("ID", "id"), ("Subscription", "sub_id"), ("State", "state"), ("Opened", "opened_at"),

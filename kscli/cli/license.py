@@ -37,11 +37,13 @@ def _complete_ids(ctx, param, incomplete):
 
 
 def _valid_key(text: str, *, prefix: str = "invalid key", extra: dict | None = None,
-               suggest: bool = False) -> str:
+               ledger_hint: bool = False) -> str:
     """The canonical symbols of a key, checked offline before any store is opened.
 
-    A refusal says what is wrong and where, never the key; a swap's suggestion (a
-    near-copy of the key) goes only into the hint on stderr, and only when asked.
+    A refusal says what is wrong and where, never the key. A key that fails its check
+    is never "corrected" into another valid key (that one may be somebody else's):
+    with ``ledger_hint`` (activate, add), the hint names the key of the ledger that one
+    swap of neighbouring symbols would give, by id and fingerprint, when exactly one does.
     """
     from kscli.domain import keys
     from kscli.domain.keys import KeyRejected
@@ -49,11 +51,22 @@ def _valid_key(text: str, *, prefix: str = "invalid key", extra: dict | None = N
     try:
         return keys.validate(text)
     except keys.InvalidKey as exc:
-        hint = f"did you mean {exc.suggestion}?" if suggest and exc.suggestion else None
+        hint = None
+        if ledger_hint and exc.kind == "check":
+            from kscli.domain.errors import KscliError
+            from kscli.services.licenses import one_swap_match
+
+            try:
+                lic = one_swap_match(get_app().store, text)
+            except KscliError:  # a ledger that cannot be read: the key's fault comes first
+                lic = None
+            if lic is not None:
+                hint = (f"did you mean {lic.id} (fp {lic.fingerprint}), the one key of this "
+                        "ledger that a swap of two neighbouring symbols gives?")
         raise KeyRejected(exc, hint=hint, prefix=prefix, extra=extra) from None
 
 
-def _target(value: str):
+def _target(value: str, *, ledger_hint: bool = False):
     """ID|KEY: a key id such as L-1001 (or 1001), or a key (``-`` reads stdin)."""
     from kscli.services.licenses import Target
 
@@ -61,7 +74,8 @@ def _target(value: str):
     match = _ID.match(text)
     if match:
         return Target(license_id="L-" + (match.group(1) or match.group(2)))
-    return Target.of_key(_valid_key(text, prefix="not a key id like L-1001, nor a valid key"))
+    return Target.of_key(_valid_key(text, prefix="not a key id like L-1001, nor a valid key",
+                                    ledger_hint=ledger_hint))
 
 
 def _purchased(value, now):
@@ -179,7 +193,7 @@ def add(key, product, purchased, account, sub_id, seats):
     from kscli.secrets import Keeper
     from kscli.services.licenses import add_license
 
-    symbols = _valid_key(p.read_secret_arg(key))
+    symbols = _valid_key(p.read_secret_arg(key), ledger_hint=True)
     app = get_app()
     years = _years(app)
     keeper = Keeper()
@@ -207,6 +221,7 @@ def issue(product, count, purchased, account, sub_id, seats):
       kscli --format json license issue --product "Photo Editor" --sub S-1009
     """
     from kscli.cli.output import emit_list, note
+    from kscli.domain.words import count_of
     from kscli.secrets import Keeper
     from kscli.services.licenses import issue_licenses
     from kscli.views import license_view
@@ -227,21 +242,24 @@ def issue(product, count, purchased, account, sub_id, seats):
               [("ID", "id"), ("Key", "key"), ("Product", "product"),
                ("Last day to activate", "activation_deadline"), ("Reference", "reference")])
     if app.fmt == "table":
-        note(f"issued {len(issued)} key(s), shown this once: copy them now "
+        note(f"issued {count_of(len(issued), 'key')}, shown this once: copy them now "
              "(`kscli license show ID --reveal` shows one again)")
 
 
 @license.command("list")
 @click.option("--unactivated", is_flag=True,
               help="Only keys not activated yet (same as --status unactivated).")
-@click.option("--due-within", "due_within", type=p.DURATION, metavar="DURATION",
-              help="Only unactivated keys whose last day to activate is within this time, like 30d.")
+@p.within_option("due-within", "Only unactivated keys whose last day to activate is within "
+                                "this time, like 30d.")
 @click.option("--status", type=click.Choice(STATUSES), multiple=True,
               help="Only these statuses (repeatable).")
 @click.option("--product", help="Only this product (any case).")
+@click.option("--account", help=f"Only this account ({p.WORD_RULE}).")
 @click.option("--reveal", is_flag=True, help="Show the keys themselves.")
+@p.listing_options
 @p.as_of_option
-def list_(unactivated, due_within, status, product, reveal, as_of):
+def list_(unactivated, within, due_within, status, product, account, reveal, limit, reverse,
+          as_of):
     """List keys: masked key, status, last day to activate, seats.
 
     A key never activated shows as deactivated from the moment its window closes,
@@ -249,8 +267,8 @@ def list_(unactivated, due_within, status, product, reveal, as_of):
 
     \b
     Examples:
-      kscli license list --unactivated --due-within 30d
-      kscli --format json license list --status active
+      kscli license list --unactivated --within 30d
+      kscli --format json license list --status active --account ada
     """
     from kscli.cli.output import emit_list
     from kscli.services.licenses import listing
@@ -258,6 +276,7 @@ def list_(unactivated, due_within, status, product, reveal, as_of):
     app = get_app()
     now = as_of or app.now
     years = _years(app)
+    due_within = p.within_of(within, due_within)
     statuses = set(status) | ({"unactivated"} if unactivated else set())
     keeper = None
     if reveal:
@@ -265,10 +284,12 @@ def list_(unactivated, due_within, status, product, reveal, as_of):
 
         keeper = Keeper()
     found = listing(app.store, now, years=years, statuses=sorted(statuses), product=product,
-                    due_until=due_within.add_to(now) if due_within else None, keeper=keeper)
+                    account=account, due_until=due_within.add_to(now) if due_within else None,
+                    keeper=keeper)
+    found = list(p.limited(found, limit, reverse))
     records = [license_record(lic, now, key, years=years) if not app.json
                else _json_view(lic, now, key, reveal, years) for lic, key in found]
-    filtered = bool(statuses or product or due_within)
+    filtered = bool(statuses or product or account or due_within or limit == 0)
     emit_list(
         app.fmt, records,
         [(k, k) for k in CSV_KEYS + (("key",) if reveal else ())] if app.fmt == "csv" else
@@ -279,6 +300,25 @@ def list_(unactivated, due_within, status, product, reveal, as_of):
         empty="no license keys match" if filtered else
         f"no license keys in {app.store.location} yet (add one with `kscli license add`)",
     )
+    unrevealed = [lic for lic, key in found if reveal and key is None]
+    if unrevealed:
+        raise _key_not_found(unrevealed)
+
+
+def _key_not_found(missing):
+    """--reveal of keys whose key itself cannot be found: exit 1, saying how to restore."""
+    from kscli.domain.errors import Failure
+    from kscli.secrets import MISSING
+
+    ids = ", ".join(lic.id for lic in missing[:5]) + (" ..." if len(missing) > 5 else "")
+    if all(lic.secret_store == MISSING for lic in missing):
+        return Failure(f"{ids}: the key itself is missing from this ledger (it was left out of "
+                       "the export this ledger was imported from)",
+                       hint="`kscli export --with-keys -o keys.json` on the old ledger, then "
+                            "`kscli import --keys keys.json` here")
+    return Failure(f"{ids}: the key itself was not found in the "
+                   + " or ".join(sorted({lic.secret_store for lic in missing})),
+                   hint="`kscli doctor` says where keys are kept")
 
 
 def _json_view(lic, now, key, reveal, years: int):
@@ -308,7 +348,7 @@ def show(target, reveal, as_of):
       kscli license show L-1001
       kscli license show - --reveal < key.txt
     """
-    from kscli.cli.output import emit_object, note
+    from kscli.cli.output import emit_object
     from kscli.services.licenses import show as show_license
 
     wanted = _target(target)
@@ -322,7 +362,7 @@ def show(target, reveal, as_of):
         keeper = Keeper()
     lic, key = show_license(app.store, wanted, keeper)
     if reveal and key is None:
-        note(f"{lic.id}: the key itself was not found in the {lic.secret_store}")
+        raise _key_not_found([lic])
     if app.json:
         emit_object(app.fmt, _json_view(lic, now, key, reveal, years))
     else:
@@ -348,7 +388,7 @@ def activate(target, machine, trust_clock):
     """
     from kscli.services.licenses import activate as activate_license
 
-    wanted = _target(target)
+    wanted = _target(target, ledger_hint=True)
     app = get_app()
     years = _years(app)
     _show(app, activate_license(app.store, wanted, machine, app.now, years=years,
@@ -375,14 +415,16 @@ def deactivate(target, machine):
 
 @license.command("validate")
 @click.argument("key", metavar="KEY")
-@click.option("--reveal", is_flag=True,
-              help="Where a swap of two neighbouring symbols would fix the key, show the fixed key.")
+@click.option("--reveal", is_flag=True, hidden=True,
+              help="Accepted for older scripts: kscli never shows a corrected key.")
 def validate(key, reveal):
     """Check a key offline: no ledger, no keyring (for CI). Exit 0 valid, 4 invalid.
 
-    Says what is wrong and where (length, a bad symbol at position N, a failed
-    check), and which two neighbouring symbols look swapped when one swap would fix
-    it; the fixed key itself is shown only with --reveal, as keys are never echoed.
+    Says what is wrong and where when that is certain (the length, a bad symbol at
+    position N); a failed check says a symbol is mistyped or two are swapped, as two
+    check symbols cannot tell which. It never suggests another key: one that passes
+    the check may be somebody else's (`license activate` and `license add` name the
+    key of your ledger a swap would give, when exactly one would).
 
     \b
     Examples:
@@ -393,7 +435,7 @@ def validate(key, reveal):
     from kscli.domain import keys
 
     app = get_app()
-    symbols = _valid_key(p.read_secret_arg(key), extra={"valid": False}, suggest=reveal)
+    symbols = _valid_key(p.read_secret_arg(key), extra={"valid": False})
     last4 = keys.last4(symbols)
     view = {"valid": True, "key_masked": keys.mask(last4), "key_last4": last4,
             "fingerprint": keys.fingerprint(symbols)}

@@ -141,7 +141,8 @@ def write_json(fmt: str, items: Iterable[Any], make_line: Callable[[str], Callab
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), indent=2)
+    """Indented JSON, with no space at the end of any line."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ": "), indent=2)
 
 
 def out(line: str = "") -> None:
@@ -153,11 +154,73 @@ def note(message: str) -> None:
     click.echo(clean(message), err=True)
 
 
-def render_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    from tabulate import tabulate
+_GAP = 2  # spaces between columns in tabulate's "simple" format
+_NARROWEST = 8  # a shortened column keeps at least this many characters (or its header)
 
-    return tabulate([[clean(c) for c in r] for r in rows], headers=list(headers),
-                    tablefmt="simple", disable_numparse=True)
+
+def table_width() -> int | None:
+    """The width a table must fit: ``COLUMNS``, else the terminal's; None when output
+    goes to a file or a pipe without ``COLUMNS`` (nothing is shortened), or with --wide."""
+    import os
+
+    from kscli.cli.app import App
+
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(App) if ctx is not None else None
+    if app is not None and app.wide:
+        return None
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        if sys.stdout.isatty():
+            import shutil
+
+            return shutil.get_terminal_size().columns
+    except (AttributeError, ValueError, OSError):
+        pass
+    return None
+
+
+def fit_columns(rows: list[list[str]], headers: Sequence[str], width: int | None) -> list[list[str]]:
+    """Rows whose text columns are shortened with "…" so that the table fits ``width``:
+    long text columns (twelve characters or more) give way first, the widest first,
+    then any other; the first (id) column never, and no column becomes narrower than
+    its header or eight characters (so a very narrow terminal gets the narrowest table,
+    still wider than it)."""
+    if width is None or not rows:
+        return rows
+    count = len(headers)
+    heads = [len(h) for h in headers]  # (rendered with tabulate's MIN_PADDING at 0)
+    natural = [max([heads[i]] + [len(r[i]) for r in rows]) for i in range(count)]
+    sizes = list(natural)
+    excess = sum(sizes) + _GAP * (count - 1) - width
+    for long_only in (True, False):
+        floor = [natural[0]] + [min(natural[i], max(heads[i], _NARROWEST if long_only else 5))
+                                for i in range(1, count)]
+        shrinkable = [i for i in range(1, count) if not long_only or natural[i] >= 12]
+        while excess > 0 and shrinkable:
+            widest = max(shrinkable, key=lambda i: sizes[i] - floor[i])
+            if sizes[widest] <= floor[widest]:
+                break  # as narrow as these columns go
+            sizes[widest] -= 1
+            excess -= 1
+    if sizes == natural:
+        return rows
+    return [[c if len(c) <= sizes[i] else c[:sizes[i] - 1] + "…" for i, c in enumerate(r)]
+            for r in rows]
+
+
+def render_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    import tabulate as tabulate_module
+
+    width = table_width()
+    cells = fit_columns([[clean(c) for c in r] for r in rows], headers, width)
+    if width is not None:  # no spare spaces beside a header when every column counts
+        tabulate_module.MIN_PADDING = 0
+    return tabulate_module.tabulate(cells, headers=list(headers), tablefmt="simple",
+                                    disable_numparse=True)
 
 
 def emit_list(fmt: str, records: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]],
@@ -188,8 +251,15 @@ def emit_list(fmt: str, records: Iterable[dict[str, Any]], columns: Sequence[tup
         write(render_table(rows, [h for h, _ in columns]) + "\n")
     elif empty:
         note(empty)
+    width = table_width() if footer else None
     for line in footer:
-        write(clean(line) + "\n")
+        shown = clean(line)
+        if width is not None and len(shown) > width:  # a sentence under a table: wrapped, whole
+            import textwrap
+
+            shown = "\n".join(textwrap.wrap(shown, width, subsequent_indent="  ",
+                                             break_on_hyphens=False))
+        write(shown + "\n")
 
 
 def emit_object(fmt: str, record: dict[str, Any], *, message: str | None = None,

@@ -110,6 +110,35 @@ class IdType(click.ParamType):
         return complete_ids(ctx, self.prefix, incomplete)
 
 
+class InputFileType(click.ParamType):
+    """A file to read (``-`` is standard input where allowed), opened binary, or with
+    ``path_only`` its checked path; one line saying what is wrong (exit 2) otherwise."""
+
+    name = "file"
+
+    def __init__(self, *, stdin: bool = True, path_only: bool = False) -> None:
+        self.stdin = stdin
+        self.path_only = path_only
+
+    def convert(self, value, param, ctx):
+        if hasattr(value, "read"):
+            return value
+        if value == "-" and self.stdin and not self.path_only:
+            return click.File("rb").convert(value, param, ctx)
+        try:
+            handle = open(value, "rb")  # noqa: SIM115 - click closes it with the context
+        except OSError as exc:
+            from kscli.store.fs import read_error
+
+            raise read_error(value, exc) from None
+        if self.path_only:
+            handle.close()
+            return value
+        if ctx is not None:
+            ctx.call_on_close(handle.close)
+        return handle
+
+
 def read_secret_arg(value: str) -> str:
     """A KEY argument: ``-`` reads it from stdin, so it stays out of shell history."""
     if value == "-":
@@ -120,6 +149,8 @@ def read_secret_arg(value: str) -> str:
     return value
 
 
+INPUT_FILE = InputFileType()
+INPUT_PATH = InputFileType(path_only=True)
 WHEN = WhenType()
 DURATION = DurationType()
 MONTHS = MonthsType()
@@ -129,6 +160,44 @@ TEXT = TextType()
 SUB_ID = IdType("S-", "subscription")
 LICENSE_ID = IdType("L-", "license")
 INCIDENT_ID = IdType("I-", "incident")
+
+WORD_RULE = ("whole words, any case and accents: acme finds Acme Cloud, not Acmeware")
+
+
+def within_option(old_name: str, help_text: str, **kwargs):
+    """``--within DURATION``, the one name of "how far ahead" on every listing, and the
+    listing's older name (``old_name``) kept as a hidden alias; read both with
+    :func:`within_of`."""
+    def decorate(command):
+        command = click.option(f"--{old_name}", old_name.replace("-", "_"), type=DURATION,
+                               metavar="DURATION", hidden=True,
+                               help="Same as --within (the older name).")(command)
+        return click.option("--within", "within", type=DURATION, metavar="DURATION",
+                            help=help_text, **kwargs)(command)
+    return decorate
+
+
+def within_of(within, old):
+    """The --within value, or the older name's when only it was given."""
+    return old if old is not None and within is None else within
+
+
+def listing_options(command):
+    """``--limit N`` and ``--reverse``: every listing shows its first N, either way."""
+    command = click.option("--reverse", is_flag=True,
+                           help="List in the opposite order.")(command)
+    return click.option("--limit", type=click.IntRange(min=0), metavar="N",
+                        help="Show only the first N (after --reverse).")(command)
+
+
+def limited(items, limit: int | None, reverse: bool):
+    """``items`` in the listing's order or reversed, at most ``limit`` of them."""
+    from itertools import islice
+
+    if reverse:
+        items = list(items)[::-1]
+    return items if limit is None else islice(items, limit)
+
 
 as_of_option = click.option(
     "--as-of", "as_of", type=WHEN, default=None, metavar="DATE",

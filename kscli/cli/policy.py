@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kscli.cli import params as p
 from kscli.cli.app import get_app
 
 
@@ -80,11 +81,26 @@ def show(as_toml):
              for r in rows]
     click.echo(tabulate(table, headers=["Clause", "Title", "Text", "Parameters"],
                         tablefmt="simple", disable_numparse=True,
-                        maxcolwidths=[None, 22, 60, 30]))
+                        maxcolwidths=_wrap_widths(table)))
+
+
+def _wrap_widths(table) -> list[int | None]:
+    """How wide the wrapped columns may be: title 22, text 60, parameters 30, or less so
+    that the table fits COLUMNS or the terminal (text is wrapped, never cut)."""
+    from kscli.cli.output import table_width
+
+    width = table_width()
+    title, text, params = 22, 60, 30
+    if width is not None:
+        clause = max(len("Clause"), *(len(row[0]) for row in table))
+        room = width - clause - 3 * 2  # the gaps between the four columns
+        title, params = (22, 30) if room >= 22 + 30 + 40 else (14, 18)
+        text = max(16, room - title - params)
+    return [None, title, text, params]
 
 
 @policy.command("check")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False), metavar="FILE")
+@click.argument("file", type=p.INPUT_PATH, metavar="FILE")
 def check(file):
     """Lint a policy file for CI: one line per problem, exit 1 on any error.
 
@@ -98,6 +114,7 @@ def check(file):
       kscli policy check policy.toml
     """
     from kscli.cli.output import clean, emit_object, note
+    from kscli.domain.words import count_of
     from kscli.domain.errors import BadValue
     from kscli.domain.policy import ERROR, PolicyError
     from kscli.policy_files import lint_policy_file
@@ -121,10 +138,10 @@ def check(file):
             click.echo(clean(f"{where}: {what}{level}{problem.message}"))
         if not app.quiet or errors:
             if errors:
-                note(f"{file}: {len(errors)} error(s), {warnings} warning(s): "
+                note(f"{file}: {count_of(len(errors), 'error')}, {count_of(warnings, 'warning')}: "
                      "kscli will not use this policy")
             elif warnings:
-                note(f"{file}: valid, with {warnings} warning(s)")
+                note(f"{file}: valid, with {count_of(warnings, 'warning')}")
             else:
                 note(f"{file}: valid")
     if errors:

@@ -10,7 +10,8 @@ from kscli.cli.app import get_app
 ground_option = click.option(
     "--ground", metavar="GROUND", type=p.TEXT,
     help="The customer's stated ground, e.g. chargeback, os-reinstall-declined, data-loss, "
-         "hardware-failure; the policy's exclusions judge it.",
+         "hardware-failure; the policy's exclusions judge it. A ground the policy does not "
+         "list is refused (exit 2): `kscli policy show` lists them.",
 )
 
 
@@ -47,6 +48,7 @@ def check(sub_id, ground, as_of):
 
     app = get_app()
     now = as_of or app.now
+    ground = app.policy.require_known_ground(ground)
     sub, decision = check_refund(app.store, sub_id, now, app.policy, ground)
     show_decision(app, sub, decision, now, as_of is not None)
     if not decision.eligible:
@@ -82,6 +84,7 @@ def request(sub_id, ground, yes, discretion, reason):
     if discretion and not reason:
         raise click.UsageError("--discretion needs --reason TEXT: a manual override is recorded "
                                "with its reason [refund.discretion]")
+    ground = app.policy.require_known_ground(ground)
     now = app.now
     if not yes:
         sub, decision = check_refund(app.store, sub_id, now, app.policy, ground)

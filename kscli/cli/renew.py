@@ -56,8 +56,9 @@ def on(sub_id):
 @renew.command("due")
 @click.option("--within", type=p.DURATION, default="7d", show_default=True, metavar="DURATION",
               help="How far ahead to look: 7d, 2w, 1m.")
+@p.listing_options
 @p.as_of_option
-def due(within, as_of):
+def due(within, limit, reverse, as_of):
     """List active subscriptions whose period ends soon: what renews, what ends.
 
     Counted from now (or --as-of) as the subscriptions stand then: renewals due
@@ -84,7 +85,7 @@ def due(within, as_of):
                    "renews": renews, "action": "renews" if renews else "ends"}
 
     emit_list(
-        app.fmt, records(),
+        app.fmt, p.limited(records(), limit, reverse),
         [("ID", "id"), ("Vendor", "vendor"), ("Product", "product"), ("On", "period_end"),
          ("What", "action"), ("Charge", "price"), ("Account", "account")],
         table_row=lambda r: [r["id"], r["vendor"], r["product"], r["period_end"][:10], r["action"],

@@ -24,7 +24,9 @@ def sub():
 @sub.command("add")
 @click.option("--vendor", required=True, type=p.TEXT, help="Who bills it.")
 @click.option("--product", required=True, type=p.TEXT, help="What it is.")
-@click.option("--plan", type=p.PLAN, help="monthly, annual, or Nm for N months (once for a one-time software sale).")
+@click.option("--plan", type=p.PLAN,
+              help="monthly, annual, or Nm for N months (once for a one-time software sale).  "
+                   "[required, except with --kind software]")
 @click.option("--price", required=True, help="Price of one billing period, like 9.99.")
 @click.option("--currency", required=True, type=p.CURRENCY, help="ISO 4217 code, like USD.")
 @click.option("--kind", type=click.Choice(["subscription", "support", "software"]), default="subscription",
@@ -78,13 +80,19 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
 @click.option("--status", type=click.Choice(["active", "ending", "not-started", "cancelled", "expired",
                                             "refunded", "suspended"]),
               multiple=True, help="Only these statuses (repeatable); ending = auto-renew off.")
-@click.option("--vendor", help="Only this vendor (any case).")
-@click.option("--account", help="Only this account.")
-@click.option("--renewing-within", type=p.DURATION, metavar="DURATION",
-              help="Only active subscriptions whose period ends within this time, like 7d.")
+@click.option("--vendor", help=f"Only this vendor ({p.WORD_RULE}).")
+@click.option("--product", help="Only this product (whole words, any case and accents).")
+@click.option("--account", help="Only this account (whole words, any case and accents).")
+@click.option("--search", metavar="TEXT",
+              help="Only those with TEXT in the vendor, product, account or id (any part of "
+                   "a word, any case and accents).")
+@p.within_option("renewing-within",
+                 "Only active subscriptions whose period ends within this time, like 7d.")
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="id", show_default=True)
+@p.listing_options
 @p.as_of_option
-def list_(status, vendor, account, renewing_within, sort, as_of):
+def list_(status, vendor, product, account, search, within, renewing_within, sort, limit,
+          reverse, as_of):
     """List subscriptions as they stand now (or --as-of), with totals per currency.
 
     Renewals and expiries due by then count whether or not `kscli sweep` has recorded
@@ -94,20 +102,29 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
     renewals and expiries.
 
     Totals count what will bill again (active, auto-renew on or inside a commitment),
-    per currency; amounts in different currencies are never added together.
+    per currency; amounts in different currencies are never added together (they
+    count every subscription listed, whatever --limit shows).
+
+    --vendor, --product and --account match whole words, whatever the case and
+    accents: `--vendor acme` finds "Acme Cloud" but not "Acmeware", `--vendor "cloud
+    pro"` finds "Acme Cloud Pro". --search finds any part of a word.
 
     \b
     Examples:
-      kscli sub list --status active --sort renewal
+      kscli sub list --status active --sort renewal --limit 5
       kscli --format json sub list --vendor acme --as-of 2027-01-01
+      kscli sub list --search cloud
     """
     from kscli.cli.output import emit_list, stored_lines, write_json
     from kscli.services.subs import states_at, total_by_currency
     from kscli.store.schema import SUBS
     from kscli.views import SUB_FIELDS, sub_view
 
+    from kscli.domain.words import contains_text
+
     app = get_app()
     now = as_of or app.now
+    renewing_within = p.within_of(within, renewing_within)
     wanted = set(status)
     until = renewing_within.add_to(now) if renewing_within else None
     order = {"renewal": ("period_end", "id"), "started": ("started_at", "id"),
@@ -116,15 +133,25 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
         # Each state comes with its row: a streamed listing takes the stored row's
         # times as they are (a new row only where the state differs from the record).
         pairs = states_at(ledger, now, past=now < app.now, renewing_until=until, vendor=vendor,
-                          account=account, order=order)
+                          product=product, account=account, order=order)
         if wanted:
             pairs = ((s, row) for s, row in pairs if s.display_status in wanted)
+        if search:
+            pairs = ((s, row) for s, row in pairs
+                     if any(contains_text(text, search)
+                            for text in (s.sub.vendor, s.sub.product, s.sub.account, s.sub.id)))
         if sort in ("price", "renewal", "status"):  # what the state says, not the record
             key = {"price": lambda pair: (pair[0].sub.currency, pair[0].sub.price),
                    "renewal": lambda pair: (pair[0].sub.period_end is not None,
                                             pair[0].sub.period_end or now),
                    "status": lambda pair: pair[0].status}[sort]
             pairs = sorted(pairs, key=key)
+        everything = None
+        if limit is not None or reverse:
+            if app.fmt == "table":  # the totals count every one listed, shown or not
+                pairs = list(pairs)
+                everything = [s for s, _ in pairs]
+            pairs = p.limited(pairs, limit, reverse)
         if app.fmt in ("json", "jsonl"):  # straight from the stored rows, no dict between
             width = len(SUBS.names)
             write_json(app.fmt, pairs, lambda end: stored_lines(SUB_FIELDS, width, end))
@@ -135,7 +162,8 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
         found = [s for s, _ in pairs]
         footer = []
         if app.fmt == "table":
-            for currency, (monthly, yearly, n) in total_by_currency(found).items():
+            counted = everything if everything is not None else found
+            for currency, (monthly, yearly, n) in total_by_currency(counted).items():
                 footer.append(f"total {currency}: {monthly} a month, {yearly} a year ({n} renewing)")
         emit_list(
             app.fmt, found,
@@ -143,7 +171,8 @@ def list_(status, vendor, account, renewing_within, sort, as_of):
              ("Price", "price"), ("Status", "status"), ("Renews / ends", "next"),
              ("Account", "account")],
             table_row=_row, footer=([""] + footer) if footer else (),
-            empty="no subscriptions" + (" match" if wanted or vendor or account or until else
+            empty="no subscriptions" + (" match" if wanted or vendor or product or account or search
+                                        or until or limit == 0 else
                                         f" in {ledger.location} yet (add one with `kscli sub add`)"),
         )
 
@@ -197,7 +226,7 @@ def show(sub_id, as_of):
     Example:
       kscli sub show S-1001 --as-of 2027-06-01
     """
-    from kscli.cli.output import emit_object
+    from kscli.cli.output import emit_list, emit_object
     from kscli.domain.timeline import state_at
     from kscli.views import sub_view
 
@@ -209,6 +238,8 @@ def show(sub_id, as_of):
     state = state_at(found, now, history)
     if app.json:
         emit_object(app.fmt, sub_view(state))
+    elif app.fmt == "csv":  # the columns and times of `sub list`'s CSV
+        emit_list(app.fmt, [sub_view(state)], [(k, k) for k in CSV_KEYS])
     else:
         emit_object(app.fmt, sub_record(state), fields=SUB_FIELDS)
 

@@ -72,11 +72,10 @@ class KscliError(Exception):
         self.clause = clause
         self.hint = hint
 
-    def to_dict(self) -> dict[str, str]:
-        out = {"error": self.code, "message": self.message}
-        if self.clause:
-            out["clause"] = self.clause
-        return out
+    def to_dict(self) -> dict[str, str | None]:
+        """The refusal object of --format json: always ``error``, ``message`` and
+        ``clause`` (null when no clause decided)."""
+        return {"error": self.code, "message": self.message, "clause": self.clause or None}
 
 
 class Failure(KscliError):

@@ -66,35 +66,30 @@ _DASHES = frozenset(
 _INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")  # soft hyphen, zero widths, BOM
 
 _ALLOWED = "keys use 0-9 and A-Z without I, L, O, U"
+CHECK_FAILED = "the check symbols do not match: a symbol is mistyped or two are swapped"
 
 
 class InvalidKey(ValueError):
     """A key that cannot be read or does not pass the check.
 
     ``message`` is one line and never contains the key. ``position`` is the 1-based
-    symbol position at fault, when there is one. ``suggestion`` is a formatted key
-    that one swap of neighbouring symbols makes valid; it is a near-copy of the key,
-    so it stays out of ``message``, ``str()`` and ``repr()``.
-    ``kind`` says which rule failed: ``empty``, ``symbol``, ``length``, ``check``,
-    ``swap`` or ``version``.
+    symbol position at fault, when the fault is certain (a bad symbol, the version).
+    ``kind`` says which rule failed: ``empty``, ``symbol``, ``length``, ``check`` or
+    ``version``. A failed check never names a position or a fix: two check symbols
+    cannot tell a mistyped symbol from two swapped ones, and a key one change away
+    that passes the check may be somebody else's (:func:`one_swap_away` gives the
+    candidates, for a caller that can look them up among the user's own keys).
     """
 
     code = CODE
     exit_code = 4
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        kind: str | None = None,
-        position: int | None = None,
-        suggestion: str | None = None,
-    ) -> None:
+    def __init__(self, message: str, *, kind: str | None = None,
+                 position: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.kind = kind
         self.position = position
-        self.suggestion = suggestion
 
 
 def normalize(text: str) -> str:
@@ -129,24 +124,12 @@ def validate(text: str) -> str:
     """The canonical symbols of a valid key; raise InvalidKey saying what is wrong.
 
     Checked in order: the symbols and their number, the check symbols, the version
-    symbol. A key that fails the check but becomes valid with exactly one swap of
-    neighbouring symbols carries that key as ``suggestion``.
+    symbol.
     """
     symbols = normalize(text)
     digits = [_VALUE[s] for s in symbols]
     if _data_value(digits) != _stored_check(digits):
-        fixes = _swap_fixes(digits)
-        if len(fixes) == 1:
-            i = fixes[0]
-            fixed = symbols[:i] + symbols[i + 1] + symbols[i] + symbols[i + 2 :]
-            raise InvalidKey(
-                "the check symbols do not match: two neighbouring symbols look swapped"
-                f" at positions {i + 1} and {i + 2}",
-                kind="swap",
-                position=i + 1,
-                suggestion=format_key(fixed),
-            )
-        raise InvalidKey("the check symbols do not match: a symbol is mistyped", kind="check")
+        raise InvalidKey(CHECK_FAILED, kind="check")
     if symbols[0] not in KNOWN_VERSIONS:
         raise InvalidKey(
             "the key has an unknown version (symbol 1): it may come from a newer kscli",
@@ -229,6 +212,18 @@ def _data_value(digits: list[int]) -> int:
 def _stored_check(digits: list[int]) -> int:
     # 0..1023; 1021..1023 never match, as no value modulo 1021 reaches them.
     return digits[DATA_LENGTH] * 32 + digits[DATA_LENGTH + 1]
+
+
+def one_swap_away(text: str) -> list[str]:
+    """The valid keys (canonical symbols) that one swap of neighbouring symbols of
+    ``text`` gives: candidates to look up among the user's own keys, never to show."""
+    try:
+        symbols = normalize(text)
+    except InvalidKey:
+        return []
+    digits = [_VALUE[s] for s in symbols]
+    return [symbols[:i] + symbols[i + 1] + symbols[i] + symbols[i + 2:]
+            for i in _swap_fixes(digits)]
 
 
 def _swap_fixes(digits: list[int]) -> list[int]:

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from kscli.domain.errors import printable
+from kscli.domain.errors import BadValue, printable
 from kscli.domain.model import PlanError, parse_plan, plan_months
 
 CLAUSE_IDS: tuple[str, ...] = (
@@ -84,7 +84,7 @@ MAX_YEARS = 100
 # Parameters each clause may carry: name -> required?
 _PARAMS: dict[str, dict[str, bool]] = {
     "cancel.direct": {"grounds": True},
-    "refund.exclusions": {"grounds": True},
+    "refund.exclusions": {"grounds": True, "other_grounds": False},
     "refund.money-back": {"days": True, "regions": False},
     "refund.timing": {"min_business_days": True, "max_business_days": True, "holidays": False},
     "license.activation-window": {"years": True},
@@ -180,6 +180,37 @@ class Policy:
             if wanted in self.clause(clause_id).params.get("grounds", ()):
                 return clause_id
         return None
+
+    def known_grounds(self) -> list[str]:
+        """Every ground the policy names: those ``cancel.direct`` and
+        ``refund.exclusions`` judge, then the ``other_grounds`` no clause excludes."""
+        known: list[str] = []
+        for clause_id, key in (("cancel.direct", "grounds"), ("refund.exclusions", "grounds"),
+                               ("refund.exclusions", "other_grounds")):
+            for ground in self.clause(clause_id).params.get(key, ()):
+                if ground not in known:
+                    known.append(ground)
+        return known
+
+    def require_known_ground(self, ground: str | None) -> str | None:
+        """A stated ground the policy knows (normalized), or None when none is stated;
+        an unknown one (a typo would silently count as "no exclusion") is a BadValue
+        naming the known grounds, with the closest."""
+        wanted = normalize_ground(ground)
+        if not wanted:
+            return None
+        known = self.known_grounds()
+        if wanted in known:
+            return wanted
+        close = difflib.get_close_matches(wanted, known, n=1)
+        raise BadValue(
+            f"unknown ground '{printable(wanted[:60])}'"
+            + (f" (did you mean '{close[0]}'?)" if close else "")
+            + f"; the policy knows: {', '.join(known)}",
+            code="unknown-ground",
+            hint="a ground the policy does not list is added to refund.exclusions other_grounds "
+                 "(or grounds) of a policy file",
+        )
 
     def credit_days(self) -> tuple[int, int]:
         params = self.clause("refund.timing").params
@@ -322,6 +353,7 @@ def _check(source: str | Mapping[str, Any]) -> tuple[list[Problem], str | None, 
             check.error(clause_id, f'missing clause: add a [clause."{clause_id}"] table')
 
     _check_across(check, clauses)
+    _check_text_numbers(check, clauses)
     ordered = {cid: clauses[cid] for cid in CLAUSE_IDS if cid in clauses}
     return check.problems, version, ordered
 
@@ -455,14 +487,32 @@ def _whole_number(
 
 
 def _grounds(check: _Checker, clause_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
-    value = body.get("grounds")
+    params: dict[str, Any] = {}
+    for key in ("grounds", "other_grounds"):
+        if key not in _PARAMS.get(clause_id, {}):
+            continue
+        listed = _ground_list(check, clause_id, body, key)
+        if listed is None and key == "grounds":
+            return None
+        if listed is not None:
+            params[key] = listed
+    for ground in params.get("other_grounds", ()):
+        if ground in params["grounds"]:
+            check.warn(clause_id, f"ground '{ground}' is in both grounds and other_grounds: "
+                       "it is excluded", key="other_grounds")
+    return params
+
+
+def _ground_list(check: _Checker, clause_id: str, body: Mapping[str, Any],
+                 key: str) -> list[str] | None:
+    value = body.get(key)
     if value is None:
         return None
     if not isinstance(value, list):
         check.error(
             clause_id,
-            f"'grounds' must be a list of texts, like [\"chargeback\"], not {_type_name(value)}",
-            key="grounds",
+            f"'{key}' must be a list of texts, like [\"chargeback\"], not {_type_name(value)}",
+            key=key,
         )
         return None
     grounds: list[str] = []
@@ -470,15 +520,15 @@ def _grounds(check: _Checker, clause_id: str, body: Mapping[str, Any]) -> dict[s
         if not isinstance(item, str) or not normalize_ground(item):
             what = "empty text" if isinstance(item, str) else _type_name(item)
             check.error(
-                clause_id, f"every ground must be non-empty text, not {what}", key="grounds"
+                clause_id, f"every ground must be non-empty text, not {what}", key=key
             )
             return None
         ground = normalize_ground(item)
         if ground in grounds:
-            check.warn(clause_id, f"ground '{ground}' is listed twice", key="grounds")
+            check.warn(clause_id, f"ground '{ground}' is listed twice", key=key)
             continue
         grounds.append(ground)
-    return {"grounds": grounds}
+    return grounds
 
 
 def _plan_key(plan: Any) -> str | None:
@@ -694,6 +744,48 @@ _PARAM_CHECKS = {
     "refund.timing": _timing,
     "license.activation-window": _activation,
 }
+
+
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_TEXT_NUMBER = re.compile(
+    r"(?<![\w.-])(\d+)(?![\w.-])|\b(" + "|".join(_NUMBER_WORDS)
+    + r")\s+(?:business\s+|calendar\s+)?(?:days?|weeks?|months?|years?)\b", re.IGNORECASE)
+
+
+def _numbers(value: Any) -> set[int]:
+    """Every whole number among a clause's parameters, nested tables included."""
+    if isinstance(value, bool):
+        return set()
+    if isinstance(value, int):
+        return {value}
+    if isinstance(value, Mapping):
+        return set().union(*(_numbers(v) for v in value.values())) if value else set()
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_numbers(v) for v in value)) if value else set()
+    return set()
+
+
+def text_numbers(text: str) -> list[int]:
+    """The numbers a clause's text states: digits, and number words before a unit of
+    time ("one year"), in order."""
+    return [int(m.group(1)) if m.group(1) else _NUMBER_WORDS[m.group(2).lower()]
+            for m in _TEXT_NUMBER.finditer(text)]
+
+
+def _check_text_numbers(check: _Checker, clauses: Mapping[str, Clause]) -> None:
+    """A number in a clause's text that none of its parameters holds: the text tells
+    customers one thing while kscli applies another (``annual = 14`` under a text that
+    still says 60 days)."""
+    for clause_id, clause in clauses.items():
+        held = _numbers(clause.params)
+        if not held:
+            continue
+        for number in dict.fromkeys(text_numbers(clause.text)):
+            if number not in held:
+                shown = ", ".join(str(n) for n in sorted(held))
+                check.warn(clause_id, f"the text says {number}, but the parameters say {shown}: "
+                           "make the text say what the parameters do", key="text")
 
 
 def _check_across(check: _Checker, clauses: Mapping[str, Clause]) -> None:

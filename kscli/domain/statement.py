@@ -897,3 +897,37 @@ def _duplicate(
     )
     return Finding("duplicate", sub.id, charge.id, charge.posted_on, charge.amount,
                    charge.currency, ended, None, message)
+
+
+
+# The earliest time zone is 14 hours ahead of UTC (Kiribati): a bank there may already
+# book a date that is still tomorrow in UTC.
+_AHEAD = 14
+
+
+def latest_date(now: datetime) -> date:
+    """The latest calendar date anywhere on Earth at ``now`` (an aware UTC time)."""
+    from datetime import timedelta
+
+    return (now + timedelta(hours=_AHEAD)).date()
+
+
+def dated_after(lines: Sequence[StatementLine], now: datetime) -> list[StatementLine]:
+    """The lines of a statement dated in the future, whatever the bank's time zone: a
+    bank books nothing ahead, so such a line is most likely read with the wrong date
+    format (day and month swapped) or comes from a wrong file; the import names them."""
+    latest = latest_date(now)
+    return [line for line in lines if line.posted_on > latest]
+
+
+def future_warning(lines: Sequence[StatementLine], now: datetime, shown: int = 5) -> str | None:
+    """The warning naming the lines dated in the future, or None."""
+    late = dated_after(lines, now)
+    if not late:
+        return None
+    named = ", ".join(f"line {line.line_no} ({line.posted_on.isoformat()})" for line in late[:shown])
+    more = f" and {len(late) - shown} more" if len(late) > shown else ""
+    many = "lines are" if len(late) != 1 else "line is"
+    return (f"warning: {len(late)} {many} dated in the future (after "
+            f"{latest_date(now).isoformat()}, today anywhere): {named}{more}; check the "
+            "statement, and --date-format if day and month may be swapped")

@@ -7,6 +7,7 @@ import stat
 import sys
 
 from kscli.domain.errors import KscliError
+from kscli.domain.words import count_of
 
 
 def line(check: str, result: str, detail: str) -> dict[str, str]:
@@ -44,6 +45,11 @@ def _store_checks(app) -> list[dict[str, str]]:
         store = app.store
     except Exception as exc:  # noqa: BLE001 - doctor reports, it does not crash
         return [line("store", "FAIL", getattr(exc, "message", None) or str(exc))]
+    path = getattr(store, "path", None)
+    if app.store_spec and path and not store.exists():
+        # named on purpose (--store, KSCLI_STORE): a mistyped path must not pass a CI check
+        return [line("store", "FAIL", f"{store.location} does not exist: check the path given "
+                                      "with --store or KSCLI_STORE, or create it with `kscli init`")]
     try:
         checks = store.checks()
     except KscliError as exc:
@@ -56,7 +62,6 @@ def _store_checks(app) -> list[dict[str, str]]:
         results.append(line("store", "ok", f"{store.kind} ledger at {store.location}"))
         for name, passed, detail in checks:
             results.append(line(name, "ok" if passed else "FAIL", detail))
-    path = getattr(store, "path", None)
     if path and os.path.exists(path):
         for check in (_mode_check("ledger file", path),
                       _mode_check("ledger folder", os.path.dirname(os.path.abspath(path)), False)):
@@ -87,11 +92,11 @@ def _policy_checks(app) -> list[dict[str, str]]:
         warnings = [p for p in problems if p.severity != "error"]
         if errors:
             results.append(line("policy file", "FAIL",
-                                f"{path}: {len(errors)} error(s), first: {errors[0]} "
+                                f"{path}: {count_of(len(errors), 'error')}, first: {errors[0]} "
                                 f"(`kscli policy check {path}` lists them)"))
         elif warnings:
             results.append(line("policy file", "WARN",
-                                f"{path}: {len(warnings)} warning(s), first: {warnings[0]} "
+                                f"{path}: {count_of(len(warnings), 'warning')}, first: {warnings[0]} "
                                 f"(`kscli policy check {path}` lists them)"))
         check = _mode_check("policy file mode", path, want_private=False)
         if check:
@@ -163,13 +168,16 @@ def _completion_checks() -> list[dict[str, str]]:
 def _secrets_checks(app) -> list[dict[str, str]]:
     """Where license keys go: information, never a failure (a headless machine falls
     back to the ledger file by design)."""
-    from kscli.secrets import LEDGER, keyring_backend
+    from kscli.secrets import LEDGER, MISSING, keyring_backend
 
-    place, kept = "the ledger", 0
+    place, kept, missing = "the ledger", 0, []
     try:
         place = app.store.secrets_place
         with app.store.read() as ledger:
-            kept = sum(1 for lic in ledger.licenses() if lic.secret_store == LEDGER)
+            for lic in ledger.licenses():
+                kept += lic.secret_store == LEDGER
+                if lic.secret_store == MISSING:
+                    missing.append(lic.id)
     except KscliError:
         pass  # the store check above already reports it
     backend, detail = keyring_backend()
@@ -180,7 +188,14 @@ def _secrets_checks(app) -> list[dict[str, str]]:
         results = [line("secrets", "info", f"license keys go to the system keyring ({detail})")]
     if kept:
         results.append(line("secrets", "info",
-                            f"{kept} license key(s) are kept in the ledger, not a keyring"))
+                            f"{count_of(kept, 'license key')} kept in the ledger, not a keyring"))
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        results.append(line("license keys", "FAIL",
+                            f"{count_of(len(missing), 'license key')} without the key itself ({shown}): "
+                            "they were left out of the export this ledger was imported from; "
+                            "restore them with `kscli export --with-keys -o keys.json` on the old "
+                            "ledger, then `kscli import --keys keys.json` here"))
     return results
 
 

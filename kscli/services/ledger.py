@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any, Callable, Iterator, Sequence
 
-from kscli.domain.errors import BadValue, Failure
+from kscli.domain.errors import BadValue, Failure, shown
 from kscli.services.background import checked_meanwhile
 from kscli.store.base import Conflict, NotEmpty, Store
 from kscli.store.schema import SCHEMA_VERSION, TABLES
@@ -41,17 +41,20 @@ def init_ledger(store: Store, now: datetime, *, sample: bool = False) -> str:
     return f"{'ledger ready' if existed else 'created'}: {where}"
 
 
-def export_chunks(store: Store) -> Iterator[str]:
+def export_chunks(store: Store, *, with_keys: bool = False) -> Iterator[str]:
     """The whole ledger as JSON text, in chunks, in a stable order: one object a row,
-    keyed by column name, so that people and tools like jq can read it."""
+    keyed by column name, so that people and tools like jq can read it.
+
+    The license keys kept in the ledger file (table ``secrets``) are included only
+    ``with_keys``; an import of an export without them marks those keys as missing."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     with store.read() as ledger:
         yield ('{\n "format": "%s",\n "version": %d,\n "schema": %d,\n "tables": {'
                % (EXPORT_FORMAT, EXPORT_VERSION, SCHEMA_VERSION))
         first_table = True
         for name, table in TABLES.items():
-            if name == "secrets":
-                continue  # keys never leave the ledger through an export
+            if name == "secrets" and not with_keys:
+                continue  # keys leave the ledger only when asked for
             yield ("" if first_table else ",") + f'\n  "{name}": ['
             first_table = False
             order = ("seq",) if name == "events" else (table.key,)
@@ -64,8 +67,14 @@ def export_chunks(store: Store) -> Iterator[str]:
         yield "\n }\n}\n"
 
 
-def export_ledger(store: Store) -> str:
-    return "".join(export_chunks(store))
+def export_ledger(store: Store, *, with_keys: bool = False) -> str:
+    return "".join(export_chunks(store, with_keys=with_keys))
+
+
+def keys_kept_in_ledger(store: Store) -> int:
+    """How many license keys the ledger file itself holds (what ``with_keys`` adds)."""
+    with store.read() as ledger:
+        return ledger.tx.count("secrets")
 
 
 def _bad(where: str, what: str) -> BadValue:
@@ -254,8 +263,21 @@ def read_export(data: bytes,
     if not isinstance(given, dict):
         raise _bad(source, "no tables")
     tables = {name: _table_rows(table, given.get(name, []), f"{source}, table {name}")
-              for name, table in TABLES.items() if name != "secrets"}
+              for name, table in TABLES.items()}
+    _mark_missing_secrets(tables)
     return tables, lambda: _check_tables(tables, source)
+
+
+def _mark_missing_secrets(tables: dict[str, list[dict[str, Any]]]) -> None:
+    """Keys the old ledger kept in its file, which the export left out: their records
+    say so (``secret_store`` "missing"), so that `--reveal` and `doctor` tell the
+    truth and say how to restore them."""
+    from kscli.secrets import LEDGER, MISSING
+
+    held = {row.get("license_id") for row in tables["secrets"]}
+    for row in tables["licenses"]:
+        if row.get("secret_store") == LEDGER and row.get("id") not in held:
+            row["secret_store"] = MISSING
 
 
 def _check_tables(tables: dict[str, list[dict[str, Any]]], source: str) -> None:
@@ -293,7 +315,32 @@ def _check_tables(tables: dict[str, list[dict[str, Any]]], source: str) -> None:
         if not named <= ids["subs"]:
             i = next(i for i, ref in enumerate(refs) if ref is not None and ref not in ids["subs"])
             raise _bad(f"{source}, {name} row {i + 1}", f"sub_id {refs[i]} is not in the file")
+    _check_secrets(tables, source)
     _check_meanings(by_column, with_nulls, source)
+
+
+def _check_secrets(tables: dict[str, list[dict[str, Any]]], source: str) -> None:
+    """Each key of an export made with --with-keys belongs to a key of the file kept in
+    the ledger, and is that key (its hash matches); no key is ever named in an error."""
+    from kscli.domain import keys
+    from kscli.secrets import LEDGER
+
+    if not tables["secrets"]:
+        return
+    hashes = {row["id"]: row["key_hash"] for row in tables["licenses"]
+              if row["secret_store"] == LEDGER}
+    for i, row in enumerate(tables["secrets"]):
+        where = f"{source}, secrets row {i + 1}"
+        key = row.get("key")
+        if row.get("license_id") not in hashes:
+            raise _bad(where, f"license_id {shown(row.get('license_id'))} is not a key kept in the "
+                              "ledger in the file")
+        try:
+            symbols = keys.validate(key) if isinstance(key, str) else None
+        except keys.InvalidKey:
+            symbols = None
+        if symbols is None or keys.key_hash(symbols) != hashes[row["license_id"]]:
+            raise _bad(where, f"the key of {row['license_id']} is not the key its record describes")
 
 
 # What the rows of an export may say beyond the kind of each value, so that every
@@ -340,7 +387,7 @@ def _check_meanings(tables: dict[str, dict[str, Sequence[Any]]], with_nulls: set
     choices = {("subs", "kind"): KINDS, ("subs", "status"): SUB_STATUSES,
                ("subs", "channel"): ("direct", "partner"), ("subs", "currency"): MINOR_DIGITS,
                ("charges", "currency"): MINOR_DIGITS, ("licenses", "status"): LICENSE_STATUSES,
-               ("licenses", "secret_store"): ("keyring", "ledger"),
+               ("licenses", "secret_store"): ("keyring", "ledger", "missing"),
                ("incidents", "state"): INCIDENT_STATES}
     counters = dict(zip(tables["counters"]["name"], tables["counters"]["value"]))
     for name, columns in tables.items():
@@ -460,6 +507,32 @@ def _memory_available() -> int | None:
 
 def _passed() -> None:
     """The verdict of checks that already passed."""
+
+
+def restore_keys(store: Store, data: bytes, source: str, now: datetime, keeper: Any) -> tuple[int, int]:
+    """Put back the keys an earlier import left out: from an export made with
+    `kscli export --with-keys` of the old ledger, each key whose record here says it is
+    missing, and that is the key the record describes (its hash matches). Returns how
+    many were restored and how many of the file's keys this ledger did not need."""
+    from kscli.domain import keys
+    from kscli.secrets import MISSING
+
+    tables = parse_export(data, source)
+    if not tables["secrets"]:
+        raise BadValue(f"{source} holds no license keys",
+                       hint="make it with `kscli export --with-keys` on the old ledger")
+    restored = 0
+    with store.write() as ledger:
+        for row in tables["secrets"]:
+            lic = ledger.license(row["license_id"])
+            symbols = keys.validate(row["key"])
+            if lic is None or lic.secret_store != MISSING or lic.key_hash != keys.key_hash(symbols):
+                continue
+            where = keeper.put(ledger, lic.id, lic.key_hash, keys.format_key(symbols))
+            ledger.save(lic._replace(secret_store=where))
+            ledger.append_event(lic.id, "key-restored", {"secret_store": where}, now)
+            restored += 1
+    return restored, len(tables["secrets"]) - restored
 
 
 def _import_tables(store: Store, read: Callable[[], dict[str, list[dict[str, Any]]]],

@@ -61,6 +61,21 @@ def find(ledger: Ledger, target: Target) -> License:
     return found
 
 
+def one_swap_match(store: Store, text: str) -> License | None:
+    """The one key of the ledger that a swap of two neighbouring symbols of ``text``
+    (a key that failed its check) would give, or None when none or several would."""
+    found: list[License] = []
+    candidates = keys.one_swap_away(text)
+    if not candidates:
+        return None
+    with store.read() as ledger:
+        for symbols in candidates:
+            lic = ledger.license_by_hash(keys.key_hash(symbols))
+            if lic is not None:
+                found.append(lic)
+    return found[0] if len(found) == 1 else None
+
+
 def _record(ledger: Ledger, change: rules.Change, now: datetime) -> Event:
     ledger.save(change.license)
     return ledger.append_event(change.license.id, change.action, change.detail, now, change.at)
@@ -161,14 +176,15 @@ def show(store: Store, target: Target, keeper: Keeper | None = None) -> tuple[Li
 
 
 def listing(store: Store, now: datetime, *, years: int, statuses: Sequence[str] = (),
-            product: str | None = None, due_until: datetime | None = None,
+            product: str | None = None, account: str | None = None,
+            due_until: datetime | None = None,
             keeper: Keeper | None = None) -> list[tuple[License, str | None]]:
     """Keys by id (by last day to activate with ``due_until``), filtered on their
     effective status at ``now``; with ``keeper``, each with its key."""
     wanted = set(statuses)
     out: list[tuple[License, str | None]] = []
     with store.read() as ledger:
-        for lic in ledger.licenses():
+        for lic in ledger.licenses(account=account):
             if wanted and rules.effective(lic, now, years=years).status not in wanted:
                 continue
             if product and lic.product.casefold() != product.casefold():

@@ -11,7 +11,7 @@ import stat
 from contextlib import contextmanager
 from typing import Iterator
 
-from kscli.domain.errors import Failure, StoreUnreadable
+from kscli.domain.errors import BadValue, Failure, KscliError, StoreUnreadable
 
 _FREE = "free some space and run the command again"
 _PERMS = "check the permissions of the file and its folder, or point --store elsewhere"
@@ -72,6 +72,96 @@ def _running(pid: int) -> bool:
     except OSError:  # alive, but another user's
         return True
     return True
+
+
+def place_problem(path: str, *, writing: bool, option: str = "--store",
+                  example: str = "kscli.db", makes_folders: bool = True) -> KscliError | None:
+    """What stops ``path`` from being read or written as a file, said before trying:
+    a folder where the file should be, or a file where one of its folders should be
+    (exit 2, a wrong path), and for a write a read-only file system or a folder that
+    takes no new files (exit 1). None when nothing is known to be in the way (a missing
+    folder is fine: a write creates it)."""
+    if os.path.isdir(path) or path.endswith(os.sep):
+        return BadValue(f"{path} is a folder, not a file",
+                        hint=f"name a file in it with {option}, such as "
+                             f"{os.path.join(path.rstrip(os.sep) or os.sep, example)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    if not os.path.isdir(folder):
+        return BadValue(f"{folder} is a file, not a folder, so {path} cannot be in it",
+                        hint=f"give {option} a path whose folders are folders")
+    wanted = os.path.dirname(os.path.abspath(path))
+    if writing and not makes_folders and folder != wanted:
+        return BadValue(f"the folder {wanted} does not exist",
+                        hint=f"create it (mkdir -p {wanted}) or give {option} another path")
+    if not writing:
+        return None
+    where = path if os.path.exists(path) else folder
+    try:
+        read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    if read_only:
+        return cannot_write(path, "the file system is read-only",
+                            f"give {option} a path on a writable file system")
+    if not os.path.exists(path) and folder == os.path.dirname(os.path.abspath(path)):
+        # a file to create in a folder that exists: try it (root passes every permission
+        # check, yet /proc and /sys take no new files)
+        probe = f"{path}.probe-{os.getpid()}"
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.unlink(probe)
+        except OSError as exc:
+            why = WRITE_ERRORS.get(exc.errno, (exc.strerror or "it cannot be created", ""))[0]
+            return cannot_write(path, why if exc.errno != errno.ENOENT else
+                                "its folder takes no new files",
+                                f"give {option} a path in a folder you can write to")
+    elif os.path.exists(path) and not os.access(path, os.W_OK):
+        return cannot_write(path, "permission denied", f"check the permissions of {path}, or "
+                            f"give {option} another path")
+    elif not os.path.exists(path) and not os.access(folder, os.W_OK):
+        return cannot_write(path, f"{folder} is not writable",
+                            f"give {option} a path in a folder you can write to")
+    return None
+
+
+def read_error(path: str, exc: OSError, what: str = "file") -> BadValue:
+    """A file given to read that cannot be (exit 2), said with its cause and what to do:
+    missing, a folder, under a file, or not readable."""
+    if exc.errno == errno.ENOENT or exc.errno == errno.ENOTDIR:
+        problem = place_problem(path, writing=False, option="the path")
+        if isinstance(problem, BadValue):
+            return BadValue(f"cannot read {what} {path}: {problem.message}",
+                            hint="check the path")
+        return BadValue(f"cannot read {what} {path}: it does not exist", hint="check the path")
+    if exc.errno == errno.EISDIR:
+        return BadValue(f"cannot read {what} {path}: it is a folder, not a file",
+                        hint="name a file in it")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return BadValue(f"cannot read {what} {path}: permission denied",
+                        hint=f"check the permissions of {path} and its folders")
+    return BadValue(f"cannot read {what} {path}: {exc.strerror or type(exc).__name__}",
+                    hint="check the path")
+
+
+def check_place(path: str, *, writing: bool, option: str = "--store",
+                example: str = "kscli.db", makes_folders: bool = True) -> None:
+    problem = place_problem(path, writing=writing, option=option, example=example,
+                            makes_folders=makes_folders)
+    if problem is not None:
+        raise problem
+
+
+def read_only_fs(path: str) -> bool:
+    """Whether ``path`` (an existing file) is on a read-only file system."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def private_umask() -> None:

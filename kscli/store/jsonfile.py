@@ -87,6 +87,7 @@ class JsonStore(Store):
 
     @contextmanager
     def read(self) -> Iterator[Ledger]:
+        fs.check_place(self.path, writing=False, example="kscli.json")
         tables, _ = self._load()
         yield Ledger(MemoryTx(tables, writable=False), self.path)
 
@@ -94,6 +95,7 @@ class JsonStore(Store):
     def _locked(self) -> Iterator[Callable[[], bool]]:
         """Hold the ledger's write lock: ``<ledger>.lock`` beside the real file (a link
         to the ledger and the ledger itself share one lock)."""
+        fs.check_place(self.path, writing=True, example="kscli.json")
         fs.private_umask()
         fs.check_folder(fs.real_path(self.path), self.path)
         lock_path = fs.real_path(self.path) + ".lock"

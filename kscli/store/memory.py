@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from typing import Any, Iterable, Iterator, Sequence
 
-from kscli.store.base import Conflict, Ledger, Tx, case_blind
+from kscli.store.base import Conflict, Ledger, Tx, words_match
 from kscli.store.schema import TABLES
 
 _OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -48,8 +48,8 @@ class MemoryTx(Tx):
             i = names.index(column)
             if op == "in":
                 tests.append(lambda r, i=i, v=frozenset(value): r[i] in v)
-            elif op == "ieq":
-                tests.append(lambda r, i=i, v=case_blind(value): case_blind(r[i]) == v)
+            elif op == "words":
+                tests.append(lambda r, i=i, v=value: words_match(r[i], v))
             elif op == "day-in":
                 tests.append(lambda r, i=i, v=frozenset(value): r[i] is not None and r[i][8:10] in v)
             elif value is None:

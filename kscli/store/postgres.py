@@ -50,7 +50,8 @@ from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import unquote, urlsplit
 
 from kscli.domain.errors import BadValue, KscliError, StoreBusy, StoreUnreadable
-from kscli.store.base import Conflict, Ledger, Store, Tx, case_blind
+from kscli.domain.words import words
+from kscli.store.base import Conflict, Ledger, Store, Tx, words_match
 from kscli.store.schema import SCHEMA_VERSION, TABLES
 from kscli.store.sql import Statements, create_table, schema_statements
 
@@ -146,12 +147,18 @@ class _PgStatements(Statements):
     def __init__(self) -> None:
         super().__init__("%s")
 
-    def case_blind(self, column: str) -> str:
-        """PostgreSQL's lower() follows the database's locale (kscli creates its
-        databases with the C locale: A-Z only), so the server finds the rows that match
-        in A-Z, and every row with letters beyond ASCII (more bytes than characters),
-        and the Tx keeps those that match as base.case_blind compares."""
-        return f"(lower({column}) = %s OR octet_length({column}) <> char_length({column}))"
+    def words_match(self, column: str, needle: str) -> tuple[str, list[Any]]:
+        """The server narrows, the Tx decides (base.words_match): PostgreSQL's lower()
+        knows A-Z only here (kscli's databases use the C locale) and nothing of accents,
+        so the server keeps every row whose text holds each ASCII word of the needle
+        as a part, and every row with letters beyond ASCII (more bytes than
+        characters); a needle with a word beyond ASCII can only match such rows."""
+        beyond = f"octet_length({column}) <> char_length({column})"
+        wanted = words(needle)
+        if not wanted or not all(w.isascii() for w in wanted):
+            return f"({beyond})", []
+        parts = " AND ".join([f"lower({column}) LIKE {self.ph}"] * len(wanted))
+        return f"(({parts}) OR {beyond})", [f"%{w}%" for w in wanted]
 
     def order_term(self, spec, column: str, descending: bool) -> str:
         if column in (spec.key, "seq"):
@@ -223,12 +230,12 @@ class PgTx(Tx):
     def select(self, table: str, where: Sequence[tuple[str, str, Any]] = (),
                order: Sequence[str] = (), limit: int | None = None,
                descending: bool = False) -> Iterator[tuple]:
-        blind = [(TABLES[table].names.index(column), case_blind(value))
-                 for column, op, value in where if op == "ieq"]
-        if blind:  # the server finds more rows than match: see _PgStatements.case_blind
+        blind = [(TABLES[table].names.index(column), value)
+                 for column, op, value in where if op == "words"]
+        if blind:  # the server finds more rows than match: see _PgStatements.words_match
             sql, params = _STATEMENTS.select(table, where, order, None, descending)
             rows = (row for row in self._stream(sql, params)
-                    if all(case_blind(row[i]) == value for i, value in blind))
+                    if all(words_match(row[i], value) for i, value in blind))
             return islice(rows, limit)
         sql, params = _STATEMENTS.select(table, where, order, limit, descending)
         if limit is not None and limit <= BATCH:

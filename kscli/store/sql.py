@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from kscli.store.base import case_blind
+from kscli.domain.words import words
 from kscli.store.schema import TABLES, Table
 
 _SQL_TYPES = {"int": "INTEGER", "bool": "INTEGER"}
@@ -69,10 +69,10 @@ class Statements:
                 f"SELECT {', '.join(names)} FROM {table.name} WHERE {table.key} = {placeholder}"
             )
 
-    def case_blind(self, column: str) -> str:
-        """The condition that ``column``, lower-cased as base.case_blind does, equals
-        the (lower-cased) parameter; kscli_lower is that function, given to SQLite."""
-        return f"kscli_lower({column}) = {self.ph}"
+    def words_match(self, column: str, needle: str) -> tuple[str, list[Any]]:
+        """The condition (and its parameters) that ``column`` holds the words of
+        ``needle`` (base.words_match, given to SQLite as kscli_words)."""
+        return f"kscli_words({column}, {self.ph})", [needle]
 
     def order_term(self, spec: Table, column: str, descending: bool) -> str:
         """One ORDER BY term; SQLite's NULLs come first going up, last going down."""
@@ -100,9 +100,10 @@ class Statements:
             if op == "in":
                 clauses.append(f"{column} IN ({', '.join([self.ph] * len(value))})")
                 params.extend(value)
-            elif op == "ieq":
-                clauses.append(self.case_blind(column))
-                params.append(case_blind(value))
+            elif op == "words":
+                clause, extra = self.words_match(column, value)
+                clauses.append(clause)
+                params.extend(extra)
             elif op == "day-in":
                 clauses.append(f"substr({column}, 9, 2) IN ({', '.join([self.ph] * len(value))})")
                 params.extend(value)

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from kscli.domain.errors import KscliError, StoreBusy, StoreUnreadable
 from kscli.store import fs
-from kscli.store.base import Conflict, Ledger, Store, Tx, case_blind
+from kscli.store.base import Conflict, Ledger, Store, Tx, words_match
 from kscli.store.schema import SCHEMA_VERSION, TABLES
 from kscli.store.sql import Statements, schema_statements
 
@@ -166,7 +166,10 @@ class SqliteStore(Store):
         try:
             if readonly:
                 uri = "file:" + os.path.abspath(self.path).replace("?", "%3f").replace("#", "%23")
-                conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=self.busy_timeout,
+                # on a read-only file system no one can write it, nor make the WAL's
+                # shared-memory file SQLite would want: read it as immutable
+                uri += "?mode=ro" + ("&immutable=1" if fs.read_only_fs(self.path) else "")
+                conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
                                        isolation_level=None)
             else:
                 # (a bulk load builds its indexes in a second thread: see SqliteTx.bulk)
@@ -174,8 +177,8 @@ class SqliteStore(Store):
                                        check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
-            # SQLite's own lower() knows A-Z only: case-blind matches use Python's
-            conn.create_function("kscli_lower", 1, case_blind, deterministic=True)
+            # whole-word matches (--vendor, --account) by the one rule, in Python
+            conn.create_function("kscli_words", 2, words_match, deterministic=True)
         except sqlite3.Error as exc:
             if _is_busy(exc):
                 raise StoreBusy(f"{self.location} stayed busy for {self.busy_timeout:g}s",
@@ -269,6 +272,7 @@ class SqliteStore(Store):
     # -- transactions -------------------------------------------------------------
     @contextmanager
     def read(self) -> Iterator[Ledger]:
+        fs.check_place(self.path, writing=False)
         if not self.exists():
             from kscli.store.memory import empty_ledger
 
@@ -308,6 +312,8 @@ class SqliteStore(Store):
 
     @contextmanager
     def write(self) -> Iterator[Ledger]:
+        if not self.scratch:
+            fs.check_place(self.path, writing=True)
         fs.private_umask()
         fs.check_folder(fs.real_path(self.path), self.location)
         with fs.write_errors(self.location):
@@ -367,6 +373,7 @@ class SqliteStore(Store):
         if self.exists():
             with self.write() as ledger:
                 return ledger.load_into_empty(read(), verdict)
+        fs.check_place(self.path, writing=True)
         fs.private_umask()
         fs.check_folder(self.path, self.location)
         with fs.write_errors(self.location):
