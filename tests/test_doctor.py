@@ -217,6 +217,7 @@ def test_completion_installed_under_home_is_found(kscli, shell, rel):
     ("fish", "share/fish/vendor_completions.d/kscli.fish"),
 ])
 def test_completion_installed_with_kscli_into_its_environment_is_found(kscli, shell, rel):
+    assert kscli("init").exit_code == 0  # (doctor fails a named ledger that does not exist)
     path = Path(sys.prefix) / rel
     path.parent.mkdir(parents=True)
     path.write_text("# kscli completion\n")

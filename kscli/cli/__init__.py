@@ -20,8 +20,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("kscli.cli.ledger", "init", "Create the ledger, optionally with sample data."),
     "sub": ("kscli.cli.sub", "sub", "Subscriptions: add, list, show, cancel, history, dispute."),
     "renew": ("kscli.cli.renew", "renew", "Auto-renewal: turn it off or on, list what renews soon."),
-    "license": ("kscli.cli.license", "license", "License keys and signed license files."),
-    "signer": ("kscli.cli.signer", "signer", "The vendor's signing key for license files."),
+    "license": ("kscli.cli.license", "license", "License keys: add, list, show, activate, "
+                "deactivate, validate, issue, revoke, sign, verify, machine-id, revoked."),
+    "signer": ("kscli.cli.signer", "signer", "The vendor's signing key for license files: init, show, rotate."),
     "refund": ("kscli.cli.refund", "refund", "Refund eligibility under the policy, and requests."),
     "incident": ("kscli.cli.incident", "incident", "Support incidents of support plans."),
     "charges": ("kscli.cli.charges", "charges", "Bank or card statements held against the ledger."),

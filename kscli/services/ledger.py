@@ -274,9 +274,12 @@ def _mark_missing_secrets(tables: dict[str, list[dict[str, Any]]]) -> None:
     truth and say how to restore them."""
     from kscli.secrets import LEDGER, MISSING
 
-    held = {row.get("license_id") for row in tables["secrets"]}
+    # (before the values are checked: a damaged id is refused by the checks, not here)
+    held = {row.get("license_id") for row in tables["secrets"]
+            if isinstance(row.get("license_id"), str)}
     for row in tables["licenses"]:
-        if row.get("secret_store") == LEDGER and row.get("id") not in held:
+        if row.get("secret_store") == LEDGER and isinstance(row.get("id"), str) \
+                and row["id"] not in held:
             row["secret_store"] = MISSING
 
 
