@@ -440,3 +440,17 @@ def test_renew_due_finds_what_working_out_every_subscription_finds(
         assert found == expected
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@freeze_time("2026-12-01T09:00:00Z")
+def test_sub_add_shows_the_new_subscription_as_it_stands_now(tmp_path):
+    kscli = Kscli(str(tmp_path / "k.db"))
+    base = ("sub", "add", "--vendor", "X", "--product", "Y", "--plan", "monthly", "--price",
+            "5", "--currency", "USD")
+    past = kscli.json(*base, "--started", "2026-06-01")
+    assert past["period_end"] == "2027-01-01T00:00:00Z"  # renewed since June, as reads show
+    shown = kscli.json("sub", "show", past["id"])
+    assert {k: past[k] for k in shown} == shown
+    ahead = kscli.json(*base, "--started", "2027-01-15")
+    assert ahead["display_status"] == "not-started"
+    assert "not-started" in kscli(*base, "--started", "2027-02-01").stdout

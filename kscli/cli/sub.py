@@ -48,6 +48,7 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
         --currency EUR --commitment 24m
     """
     from kscli.domain.money import MoneyError, parse_price
+    from kscli.domain.timeline import state_at
     from kscli.services.subs import add_subscription
     from kscli.views import sub_view
 
@@ -73,7 +74,10 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
         auto_renew=not no_auto_renew, partner_name=partner, partner_portal=partner_portal,
         region=region,
     )
-    show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
+    # shown as it stands now, as every read shows it: a start in the past has renewed
+    # since, a start ahead has not started yet
+    show_outcome(app, outcome, lambda sub: sub_view(state_at(sub, app.now)), SUB_FIELDS,
+                 lambda sub: sub_record(state_at(sub, app.now)))
 
 
 @sub.command("list")
