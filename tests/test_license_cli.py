@@ -447,9 +447,12 @@ def test_a_lapsed_key_shows_deactivated_before_sweep_and_sweep_records_it_once(k
         assert kscli.json("sweep") == []
         recorded = [e for e in events(kscli) if e["action"] == "deactivated"]
         assert [(e["subject"], e["reference"]) for e in recorded] == [("L-1001", swept[0]["reference"])]
-        # A recorded lapse is final: --as-of shows the recorded state, it does not rewind it.
+        # --as-of the window's last second shows what held then: the lapse recorded
+        # later is left out; from the lapse on, the recorded lapse stands.
         before = kscli.json("license", "show", "L-1001", "--as-of", "2025-02-28T23:59:59Z")
-        assert before["status"] == "deactivated"
+        assert before["status"] == "unactivated"
+        assert kscli.json("license", "show", "L-1001", "--as-of", "2025-03-01")["status"] \
+            == "deactivated"
 
 
 # --- the window comes from the policy ------------------------------------------------------------

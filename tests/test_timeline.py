@@ -454,3 +454,28 @@ def test_sub_add_shows_the_new_subscription_as_it_stands_now(tmp_path):
     ahead = kscli.json(*base, "--started", "2027-01-15")
     assert ahead["display_status"] == "not-started"
     assert "not-started" in kscli(*base, "--started", "2027-02-01").stdout
+
+
+def test_a_key_as_of_a_past_moment_leaves_out_what_was_recorded_later(tmp_path):
+    kscli = Kscli(str(tmp_path / "k.db"))
+    with freeze_time("2026-01-10T12:00:00Z"):
+        kscli.json("license", "issue", "--product", "Photo Editor", "--purchased", "2026-01-10")
+    with freeze_time("2026-06-01T12:00:00Z"):
+        assert kscli("license", "activate", "L-1001", "--machine", "laptop").exit_code == 0
+    with freeze_time("2026-09-01T12:00:00Z"):
+        assert kscli("license", "deactivate", "L-1001", "--machine", "laptop").exit_code == 0
+    with freeze_time("2026-11-01T12:00:00Z"):
+        assert kscli("license", "revoke", "L-1001", "--yes").exit_code == 0
+    with freeze_time("2026-12-01T12:00:00Z"):
+        def at(when):
+            shown = kscli.json("license", "show", "L-1001", "--as-of", when)
+            listed = kscli.json("license", "list", "--as-of", when)
+            assert [k["status"] for k in listed] == [shown["status"]]
+            return shown["status"], [a["machine"] for a in shown["activations"]]
+
+        assert at("2026-05-01") == ("unactivated", [])
+        assert at("2026-07-01") == ("active", ["laptop"])
+        assert at("2026-10-01") == ("active", [])  # activated once, its machine freed
+        assert at("2026-12-01") == ("revoked", [])
+        assert kscli.json("license", "list", "--as-of", "2026-01-01") == []  # not bought yet
+        assert at("2027-03-01") == ("revoked", [])

@@ -263,7 +263,9 @@ def list_(unactivated, within, due_within, status, product, account, reveal, lim
     """List keys: masked key, status, last day to activate, seats.
 
     A key never activated shows as deactivated from the moment its window closes,
-    whether or not `kscli sweep` has run.
+    whether or not `kscli sweep` has run. --as-of in the past shows the keys bought by
+    then as they stood: activations, deactivations and revocations recorded later are
+    left out.
 
     \b
     Examples:
@@ -285,7 +287,7 @@ def list_(unactivated, within, due_within, status, product, account, reveal, lim
         keeper = Keeper()
     found = listing(app.store, now, years=years, statuses=sorted(statuses), product=product,
                     account=account, due_until=due_within.add_to(now) if due_within else None,
-                    keeper=keeper)
+                    keeper=keeper, past=now < app.now)
     found = list(p.limited(found, limit, reverse))
     records = [license_record(lic, now, key, years=years) if not app.json
                else _json_view(lic, now, key, reveal, years) for lic, key in found]
@@ -343,6 +345,9 @@ def _row(record) -> list:
 def show(target, reveal, as_of):
     """Show one key: masked key and fingerprint, status, window, seats, activations.
 
+    --as-of in the past shows the key as it stood then (what was recorded later is left
+    out).
+
     \b
     Examples:
       kscli license show L-1001
@@ -360,7 +365,7 @@ def show(target, reveal, as_of):
         from kscli.secrets import Keeper
 
         keeper = Keeper()
-    lic, key = show_license(app.store, wanted, keeper)
+    lic, key = show_license(app.store, wanted, keeper, past=now if now < app.now else None)
     if reveal and key is None:
         raise _key_not_found([lic])
     if app.json:

@@ -18,13 +18,13 @@ the lapse was recorded yet.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from kscli.domain import keys
 from kscli.domain.keys import KeyRejected  # noqa: F401 - part of this module's API
 from kscli.domain.calendar import UTC, add_years, start_of_day
 from kscli.domain.errors import NoChange, Refused
-from kscli.domain.model import Activation, License
+from kscli.domain.model import Activation, Event, License
 
 ID_PREFIX = "L-"
 CLAUSE = "license.activation-window"
@@ -90,6 +90,37 @@ def effective(lic: License, now: datetime, *, years: int) -> License:
     if is_lapsed(lic, now, years=years):
         return lic._replace(status="deactivated", status_reason=LAPSED)
     return lic
+
+
+def as_recorded_at(lic: License, history: Iterable[Event], at: datetime) -> License:
+    """The key as it stood at ``at``: what was recorded after it (activations, machines
+    deactivated, a revocation, a lapse) undone from the key's events. Apply
+    :func:`effective` for the lapse. (Whether it was bought by then is its
+    ``purchased_at``, as a subscription's start is its ``started_at``.)"""
+    events = list(history)
+    later = [e for e in events if e.at > at]
+    if not later and all(a.at <= at for a in lic.activations):
+        return lic
+    acts = list(lic.activations)
+    status, reason = lic.status, lic.status_reason
+    for event in reversed(later):
+        machine = event.detail.get("machine")
+        if event.action == "activated":
+            for i in range(len(acts) - 1, -1, -1):
+                if _same_machine(acts[i].machine, str(machine)):
+                    del acts[i]
+                    break
+        elif event.action == "machine-deactivated" and machine:
+            since = [e.at for e in events if e.action == "activated" and e.at <= event.at
+                     and _same_machine(str(e.detail.get("machine")), str(machine))]
+            acts.append(Activation(str(machine), max(since) if since else event.at))
+        elif event.action in ("revoked", "deactivated"):
+            status, reason = "active", None
+    acts = sorted((a for a in acts if a.at <= at), key=lambda a: a.at)
+    ever = bool(acts) or any(e.action == "activated" and e.at <= at for e in events)
+    if status == "active" and not ever:  # its first activation came later
+        status = "unactivated"
+    return lic._replace(status=status, status_reason=reason, activations=tuple(acts))
 
 
 def due_by(lic: License, now: datetime, until: datetime, *, years: int) -> bool:

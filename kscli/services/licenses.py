@@ -168,30 +168,42 @@ def issue_licenses(store: Store, now: datetime, *, product: str, purchased_at: d
     return issued
 
 
-def show(store: Store, target: Target, keeper: Keeper | None = None) -> tuple[License, str | None]:
-    """A key's record, and the key itself when ``keeper`` is given (--reveal)."""
+def show(store: Store, target: Target, keeper: Keeper | None = None, *,
+         past: datetime | None = None) -> tuple[License, str | None]:
+    """A key's record (as it stood at ``past``, a moment before now, when given), and
+    the key itself when ``keeper`` is given (--reveal)."""
     with store.read() as ledger:
         lic = find(ledger, target)
-        return lic, (keeper.get(ledger, lic) if keeper is not None else None)
+        key = keeper.get(ledger, lic) if keeper is not None else None
+        if past is not None:
+            lic = rules.as_recorded_at(lic, ledger.events(lic.id), past)
+        return lic, key
 
 
 def listing(store: Store, now: datetime, *, years: int, statuses: Sequence[str] = (),
             product: str | None = None, account: str | None = None,
             due_until: datetime | None = None,
-            keeper: Keeper | None = None) -> list[tuple[License, str | None]]:
+            keeper: Keeper | None = None, past: bool = False) -> list[tuple[License, str | None]]:
     """Keys by id (by last day to activate with ``due_until``), filtered on their
-    effective status at ``now``; with ``keeper``, each with its key."""
+    effective status at ``now``; with ``keeper``, each with its key. ``past``: ``now``
+    is earlier than the clock, so what was recorded later is undone, and a key
+    recorded later is not listed."""
     wanted = set(statuses)
     out: list[tuple[License, str | None]] = []
     with store.read() as ledger:
-        for lic in ledger.licenses(account=account):
+        histories = ledger.histories_after(now, "licenses") if past else {}
+        for recorded in ledger.licenses(account=account):
+            if past and recorded.purchased_at > now:
+                continue  # not bought yet
+            lic = (rules.as_recorded_at(recorded, histories[recorded.id], now)
+                   if recorded.id in histories else recorded)
             if wanted and rules.effective(lic, now, years=years).status not in wanted:
                 continue
             if product and lic.product.casefold() != product.casefold():
                 continue
             if due_until is not None and not rules.due_by(lic, now, due_until, years=years):
                 continue
-            out.append((lic, keeper.get(ledger, lic) if keeper is not None else None))
+            out.append((lic, keeper.get(ledger, recorded) if keeper is not None else None))
     if due_until is not None:
         out.sort(key=lambda pair: (rules.activation_deadline(pair[0].purchased_at, years=years),
                                   len(pair[0].id), pair[0].id))

@@ -134,13 +134,14 @@ class Ledger:
         for row in self.tx.select("events", where, order=("seq",)):
             yield from_row("events", row)
 
-    def histories_after(self, at: datetime) -> dict[str, list[Event]]:
-        """The whole history of every subscription with an event recorded after ``at``
-        (what answering as of ``at`` must undo); the others have none to undo."""
+    def histories_after(self, at: datetime, table: str = "subs") -> dict[str, list[Event]]:
+        """The whole history of every subscription (or record of ``table``) with an
+        event recorded after ``at`` (what answering as of ``at`` must undo); the others
+        have none to undo."""
         subjects = {from_row("events", row).subject
                     for row in self.tx.select("events", [("at", ">", iso(at))])}
         return {subject: list(self.events(subject)) for subject in sorted(subjects)
-                if self.tx.get("subs", subject) is not None}
+                if self.tx.get(table, subject) is not None}
 
     def latest_event_at(self) -> datetime | None:
         for row in self.tx.select("events", (), order=("at",), limit=1, descending=True):
