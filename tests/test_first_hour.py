@@ -336,6 +336,14 @@ def test_an_unknown_command_suggests_the_nearest(typed, nearest):
     assert f"Did you mean '{nearest}'?" in result.stderr
 
 
+@pytest.mark.parametrize("typed, nearest", [(("sub", "shw"), "show"), (("renew", "of"), "off"),
+                                            (("license", "verfy"), "verify")])
+def test_an_unknown_subcommand_suggests_the_nearest_on_every_click_version(typed, nearest):
+    result = run(*typed)
+    assert result.returncode == 2
+    assert f"No such command '{typed[1]}'. Did you mean '{nearest}'?" in result.stderr
+
+
 def test_licence_is_an_alias_of_license_and_not_listed(tmp_path):
     key = run("license", "validate", "1QASW-A7YHB-XDP0G-JE7WK-RFC3W")
     british = run("licence", "validate", "1QASW-A7YHB-XDP0G-JE7WK-RFC3W")

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 
@@ -26,7 +27,7 @@ _KIND_WORDS = {
 }
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def charges():
     """Bank or card statements held against the ledger: import, list, check.
 

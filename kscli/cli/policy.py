@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def policy():
     """Show the effective policy; lint a policy file.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 
@@ -15,7 +16,7 @@ ground_option = click.option(
 )
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def refund():
     """Refund eligibility under the policy, and refund requests.
 

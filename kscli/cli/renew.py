@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 from kscli.cli.common import SUB_FIELDS, show_outcome, sub_record
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def renew():
     """Auto-renewal: turn it off or on, list what renews soon.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 
@@ -12,7 +13,7 @@ SIGNER_FIELDS = (("id", "id"), ("name", "name"), ("public key", "public_key"),
                  ("private key in", "private_key_in"))
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def signer():
     """The vendor's Ed25519 signing key for license files: init, show, rotate.
 

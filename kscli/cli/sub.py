@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 from kscli.cli.common import SUB_FIELDS, confirm_or_refuse, show_outcome, sub_record
@@ -11,7 +12,7 @@ from kscli.cli.common import SUB_FIELDS, confirm_or_refuse, show_outcome, sub_re
 SORT_KEYS = ("id", "vendor", "product", "price", "renewal", "started", "status", "account")
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def sub():
     """Subscriptions: add, list, show, cancel, history, dispute.
 
