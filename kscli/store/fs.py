@@ -230,6 +230,20 @@ def check_folder(path: str, location: str | None = None) -> None:
         hint=f"chmod go-w {folder}, or point --store at a private folder")
 
 
+def ready_to_write(path: str, location: str, *, example: str = "kscli.db",
+                   place: bool = True) -> None:
+    """Before a ledger at ``path`` (named ``location`` in messages) is written: the place
+    can take a file (``check_place``, unless ``place`` is False: a scratch file beside a
+    ledger already checked), everything created from here on is private, the folder is
+    no one else's to write in (``check_folder``), and it exists."""
+    if place:
+        check_place(path, writing=True, example=example)
+    private_umask()
+    check_folder(real_path(path), location)
+    with write_errors(location):
+        ensure_folder(path)
+
+
 def atomic_write(path: str, data: bytes) -> None:
     """Write to a new temporary file beside ``path``, fsync, rename over it, fsync the
     folder. A link at ``path`` is followed: the file it points at is replaced."""

@@ -95,9 +95,7 @@ class JsonStore(Store):
     def _locked(self) -> Iterator[Callable[[], bool]]:
         """Hold the ledger's write lock: ``<ledger>.lock`` beside the real file (a link
         to the ledger and the ledger itself share one lock)."""
-        fs.check_place(self.path, writing=True, example="kscli.json")
-        fs.private_umask()
-        fs.check_folder(fs.real_path(self.path), self.path)
+        fs.ready_to_write(self.path, self.path, example="kscli.json")
         lock_path = fs.real_path(self.path) + ".lock"
         deadline = time.monotonic() + self.busy_timeout
         while True:

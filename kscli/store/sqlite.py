@@ -312,12 +312,7 @@ class SqliteStore(Store):
 
     @contextmanager
     def write(self) -> Iterator[Ledger]:
-        if not self.scratch:
-            fs.check_place(self.path, writing=True)
-        fs.private_umask()
-        fs.check_folder(fs.real_path(self.path), self.location)
-        with fs.write_errors(self.location):
-            fs.ensure_folder(self.path)
+        fs.ready_to_write(self.path, self.location, place=not self.scratch)
         conn = self._connect(readonly=False)
         try:
             try:
@@ -373,11 +368,7 @@ class SqliteStore(Store):
         if self.exists():
             with self.write() as ledger:
                 return ledger.load_into_empty(read(), verdict)
-        fs.check_place(self.path, writing=True)
-        fs.private_umask()
-        fs.check_folder(self.path, self.location)
-        with fs.write_errors(self.location):
-            fs.ensure_folder(self.path)
+        fs.ready_to_write(self.path, self.location)
         fs.remove_stale_temporaries(self.path, locked=False)
         with fs.write_errors(self.location):
             name, fd = fs.temporary_beside(self.path)  # new and private: never a planted link
