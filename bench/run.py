@@ -81,7 +81,8 @@ def make_export(path: str, count: int, now: datetime | None = None) -> None:
     20 of its month (UTC), so the week from the 21st of a month holds no renewal."""
     from kscli.domain.subscriptions import new_subscription
     from kscli.domain.timeline import state_at
-    from kscli.store.schema import SCHEMA_VERSION, SUBS, to_row
+    from kscli.store.migrations import SCHEMA_VERSION
+    from kscli.store.schema import SUBS, to_row
 
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     start = datetime(2026, 1, 1, tzinfo=timezone.utc) if now is None else now - timedelta(days=330)

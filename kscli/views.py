@@ -10,16 +10,18 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from kscli.domain.calendar import iso
-from kscli.domain.model import Charge, Event, Incident, License, Subscription
+from kscli.domain.model import SUBSCRIPTION, Event, License, Subscription
+from kscli.domain.records import Record
 from kscli.domain.timeline import SubState, as_it_stands, state_at
-from kscli.store.schema import SUBS, to_row
+from kscli.rows import codec_of, to_row
 
 if TYPE_CHECKING:
     from kscli.domain.statement import Finding
 
 
-_PERIOD_END, _ENDED_AT = SUBS.names.index("period_end"), SUBS.names.index("ended_at")
-_PERIOD_START, _STATUS = SUBS.names.index("period_start"), SUBS.names.index("status")
+# (a row holds the record's fields in order: kscli.rows)
+_PERIOD_END, _ENDED_AT = SUBSCRIPTION.names.index("period_end"), SUBSCRIPTION.names.index("ended_at")
+_PERIOD_START, _STATUS = SUBSCRIPTION.names.index("period_start"), SUBSCRIPTION.names.index("status")
 assert _PERIOD_END == _PERIOD_START + 1  # states() patches the two side by side
 
 
@@ -65,30 +67,31 @@ def states(pairs: Iterable[tuple[Subscription, tuple]], at: datetime,
             yield state, to_row(new)
 
 
-# The JSON object of a subscription, key by key, in order. A key named like a stored
-# column takes the stored value, already in its JSON form (ISO 8601 UTC times with Z,
-# decimal text, 0/1 flags shown as false/true); the others are worked out by the
-# domain's rules from the subscription's state (and its stored row). `sub_view` and the JSON lines
-# of `sub list` are both made from this one description.
-SUB_JSON: tuple[tuple[str, Callable[[Subscription, tuple], Any] | None], ...] = (
-    ("id", None), ("account", None), ("vendor", None), ("product", None), ("plan", None),
-    ("kind", None), ("price", None), ("currency", None), ("started_at", None),
-    ("period_start", None), ("period_end", None), ("commitment_end", None),
-    ("auto_renew", None), ("status", None), ("display_status", _display_status),
-    ("ends_at", _ends_at), ("channel", None), ("partner_name", None),
-    ("partner_portal", None), ("region", None), ("disputed", None), ("cancelled_at", None),
-    ("ended_at", None), ("refuse_service", None),
-)
+# The JSON object of a subscription, key by key, in order: its public fields (those
+# of its description with a JSON key), each the stored value, already in its JSON form
+# (ISO 8601 UTC times with Z, decimal text, 0/1 flags shown as false/true), and after
+# its status the keys worked out by the domain's rules from its state (and stored row).
+# `sub_view` and the JSON lines of `sub list` are both made from this one layout.
+SUB_DERIVED: dict[str, tuple[tuple[str, Callable[[SubState, tuple], Any]], ...]] = {
+    "status": (("display_status", _display_status), ("ends_at", _ends_at)),
+}
 
 
-# SUB_JSON as (key, kind, source): kind "bool" or "text" with the index of the stored
-# column (text that may be null), or "derived" with the function of the record and its
-# stored row.
-SUB_FIELDS: tuple[tuple[str, str, Any], ...] = tuple(
-    (key, "derived", rule) if rule is not None else
-    (key, "bool" if dict(SUBS.columns)[key] == "bool" else "text", SUBS.names.index(key))
-    for key, rule in SUB_JSON
-)
+def json_layout(record: Record, derived: dict[str, tuple[tuple[str, Any], ...]]
+                ) -> tuple[tuple[str, str, Any], ...]:
+    """A record's public JSON as (key, kind, source): kind "bool" or "text" with the
+    position of its stored value in the row (text that may be null), or "derived" with
+    the function of the state and the stored row, placed after the field ``derived``
+    names."""
+    layout: list[tuple[str, str, Any]] = []
+    for position, f in enumerate(record.fields):
+        if f.public_key is not None:
+            layout.append((f.public_key, "bool" if f.kind == "bool" else "text", position))
+        layout.extend((key, "derived", rule) for key, rule in derived.get(f.name, ()))
+    return tuple(layout)
+
+
+SUB_FIELDS = json_layout(SUBSCRIPTION, SUB_DERIVED)
 
 
 def sub_view(sub: Subscription | SubState, stored: tuple | None = None) -> dict[str, Any]:
@@ -99,10 +102,14 @@ def sub_view(sub: Subscription | SubState, stored: tuple | None = None) -> dict[
     are already in their JSON form. Both give the same object.
     """
     state = sub if isinstance(sub, SubState) else as_it_stands(sub)
-    row = to_row(state.sub) if stored is None else stored
+    return view_of(SUB_FIELDS, state, to_row(state.sub) if stored is None else stored)
+
+
+def view_of(layout: tuple[tuple[str, str, Any], ...], state: Any, row: tuple) -> dict[str, Any]:
+    """The JSON object a layout (json_layout) describes, of a state and its row."""
     return {key: source(state, row) if kind == "derived" else
             bool(row[source]) if kind == "bool" else row[source]
-            for key, kind, source in SUB_FIELDS}
+            for key, kind, source in layout}
 
 
 def license_view(lic: License, now: datetime, key: str | None = None, *,
@@ -139,38 +146,17 @@ def license_view(lic: License, now: datetime, key: str | None = None, *,
     return view
 
 
-def event_view(event: Event) -> dict[str, Any]:
-    return {
-        "reference": event.reference,
-        "at": iso(event.at),
-        "subject": event.subject,
-        "action": event.action,
-        "detail": event.detail,
-    }
+def record_view(record: Any) -> dict[str, Any]:
+    """The public JSON object of a record as it is stored (its description's public
+    fields): times and amounts in their stored text (ISO 8601 UTC with Z, decimal
+    text), flags as true/false, objects as they are."""
+    codec = codec_of(record)
+    row = codec.to_row(record)
+    return {f.public_key: record[i] if f.kind in ("bool", "json", "int") else row[i]
+            for i, f in enumerate(codec.record.fields) if f.public_key is not None}
 
 
-def incident_view(incident: Incident) -> dict[str, Any]:
-    return {
-        "id": incident.id,
-        "sub_id": incident.sub_id,
-        "summary": incident.summary,
-        "opened_at": iso(incident.opened_at),
-        "state": incident.state,
-        "closed_at": iso(incident.closed_at),
-    }
-
-
-def charge_view(charge: Charge) -> dict[str, Any]:
-    return {
-        "id": charge.id,
-        "posted_on": charge.posted_on.isoformat(),
-        "description": charge.description,
-        "amount": str(charge.amount),
-        "currency": charge.currency,
-        "sub_id": charge.sub_id,
-        "statement": charge.statement,
-        "imported_at": iso(charge.imported_at),
-    }
+event_view = incident_view = charge_view = record_view
 
 
 def finding_view(finding: Finding) -> dict[str, Any]:

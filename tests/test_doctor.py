@@ -66,7 +66,7 @@ def test_store_line_names_the_backend_and_the_ledger(kscli, add_sub, backend, st
 
 
 def test_schema_version_is_reported(kscli, add_sub):
-    from kscli.store.schema import SCHEMA_VERSION
+    from kscli.store.migrations import SCHEMA_VERSION
 
     add_sub()
     schema = by_name(kscli.json("doctor"), "schema")[0]

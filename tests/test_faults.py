@@ -458,11 +458,11 @@ def test_a_folder_without_write_permission_is_a_clear_error(tmp_path, backend, m
 # -- schema versions -----------------------------------------------------------------
 
 def _v1_sqlite(path: str) -> None:
-    from kscli.store.sql import schema_statements
+    from kscli.store.migrations import MIGRATIONS, SQLITE, sql_statements
 
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     conn = sqlite3.connect(path)
-    for statement in schema_statements(0, 1, serial="INTEGER PRIMARY KEY AUTOINCREMENT"):
+    for statement in sql_statements(MIGRATIONS[0], SQLITE):
         conn.execute(statement)
     conn.execute("INSERT INTO subs (id, account, vendor, product, plan, kind, price, currency, "
                  "started_at, period_start, period_end, auto_renew, status, channel, disputed, "
@@ -499,7 +499,7 @@ def _v1_json(path: str) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_version_1_ledger_is_migrated_with_a_private_backup(tmp_path, backend):
     from kscli.store import open_store
-    from kscli.store.schema import SCHEMA_VERSION
+    from kscli.store.migrations import SCHEMA_VERSION
 
     store = ledger_path(tmp_path, backend)
     (_v1_json if backend == "json" else _v1_sqlite)(store)
@@ -529,7 +529,7 @@ def test_a_version_1_ledger_is_migrated_with_a_private_backup(tmp_path, backend)
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_ledger_of_a_newer_schema_is_refused_untouched_with_exit_6(tmp_path, backend):
-    from kscli.store.schema import SCHEMA_VERSION
+    from kscli.store.migrations import SCHEMA_VERSION
 
     store = ledger_path(tmp_path, backend)
     if backend == "json":

@@ -19,6 +19,8 @@ from decimal import Decimal
 import pytest
 from freezegun import freeze_time
 
+from kscli.store.migrations import SCHEMA_VERSION
+
 from tests.conftest import Kscli, fresh_pg_store_spec, ledger_path, require_pg, require_psycopg
 
 PASSWORD = "s3cret-Pw"
@@ -171,7 +173,7 @@ def test_init_add_list_renew_off_cancel_and_sweep(pg, pg_url):
     assert init.exit_code == 0 and "created" in init.stderr
     with connect(pg_url) as conn:
         assert conn.execute("SELECT value FROM kscli_meta WHERE key = 'schema_version'"
-                            ).fetchone()[0] == "2"
+                            ).fetchone()[0] == str(SCHEMA_VERSION)
     first = pg.json(*SUB)
     second = pg.json(*SUB[:3], "Globex", *SUB[4:])
     assert (first["id"], second["id"]) == ("S-1001", "S-1002")
@@ -233,7 +235,7 @@ def test_doctor_checks_connection_server_and_schema_and_never_prints_the_passwor
     for name in ("store", "connection", "server", "schema", "references"):
         assert checks[name]["result"] == "ok", checks[name]
     assert "PostgreSQL 1" in checks["server"]["detail"]
-    assert "schema version 2" in checks["schema"]["detail"]
+    assert f"schema version {SCHEMA_VERSION}" in checks["schema"]["detail"]
     assert ":***@" in checks["store"]["detail"]
     missing = kscli("sub", "show", "S-4242")
     shown = kscli("doctor").stdout + result.stdout + missing.stderr + kscli("init").stderr
@@ -283,6 +285,7 @@ def test_a_database_with_a_foreign_subs_table_is_not_taken_for_a_ledger(pg, pg_u
 
 @pytest.mark.postgres
 def test_a_version_1_ledger_is_migrated_in_place_on_first_use(pg_url):
+    from kscli.store.migrations import SCHEMA_VERSION
     from kscli.store.postgres import migration_statements
 
     with connect(pg_url) as conn:
@@ -297,7 +300,7 @@ def test_a_version_1_ledger_is_migrated_in_place_on_first_use(pg_url):
         assert list(ledger.charges()) == []
     with connect(pg_url) as conn:
         assert conn.execute("SELECT to_regclass('charges')").fetchone()[0] == "charges"
-        assert conn.execute("SELECT value FROM kscli_meta").fetchone()[0] == "2"
+        assert conn.execute("SELECT value FROM kscli_meta").fetchone()[0] == str(SCHEMA_VERSION)
 
 
 def _store(url: str, busy_timeout: float = 10.0):
@@ -420,9 +423,9 @@ def test_a_dropped_connection_mid_command_leaves_the_ledger_as_it_was(pg_url):
 
 @pytest.mark.postgres
 def test_a_large_listing_streams_through_a_server_side_cursor(pg_url):
-    from kscli.store import postgres
+    from kscli.store import pg_rows
 
-    rows = 3 * postgres.BATCH + 7
+    rows = 3 * pg_rows.BATCH + 7
     with _store(pg_url).write() as ledger:  # many rows: inserted with COPY
         ledger.add_many((make_sub(f"S-{10001 + n}") for n in range(rows)), "subs")
     seen = 0

@@ -231,7 +231,7 @@ def test_concurrent_writers_lose_no_update(store):
 
 
 def test_schema_version_is_current_after_a_write(store):
-    from kscli.store.schema import SCHEMA_VERSION
+    from kscli.store.migrations import SCHEMA_VERSION
 
     assert store.schema_version() is None
     with store.write():

@@ -71,7 +71,7 @@ def complete_ids(ctx, prefix: str, incomplete: str) -> list:
 
         from kscli.paths import default_store
         from kscli.store import open_store
-        from kscli.store.schema import SCHEMA_VERSION
+        from kscli.store.migrations import SCHEMA_VERSION
 
         store = open_store(_store_spec(ctx) or default_store(), busy_timeout=0.5)
         if not store.exists():

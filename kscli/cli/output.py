@@ -14,6 +14,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import click
 
+from kscli.generated import _ONE_LINE, stored_lines  # noqa: F401 - (used by listings)
+from kscli.generated import FlatLines as _FlatLines
+
 FORMATS = ("table", "plain", "json", "jsonl", "csv")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -42,86 +45,6 @@ def csv_cell(value: Any) -> str:
     if text and text[0] in "=+-@\t\r" and not _NUMBER.match(text):
         return "'" + text  # a spreadsheet would run it as a formula
     return text
-
-
-# One encoder, built once: json.dumps with options builds a new one on every call.
-_ONE_LINE = json.JSONEncoder(ensure_ascii=False).encode
-_ESCAPE = json.encoder.encode_basestring  # the C escaper, as ensure_ascii=False uses
-_ENCODERS = {"E": _ESCAPE, "J": _ONE_LINE}
-
-
-def _value_code(name: str) -> str:
-    """Python code for the JSON text of the value in variable ``name``, for the line
-    encoders below: text through json's C escaper, null/true/false as such, anything
-    else (numbers, nested values) through json's encoder."""
-    return (f"(E({name}) if {name}.__class__ is str else 'null' if {name} is None "
-            f"else 'true' if {name} is True else 'false' if {name} is False else J({name}))")
-
-
-class _FlatLines:
-    """One-line JSON of records, the same text as json's encoder gives, about twice as
-    fast for flat records: a listing of 200,000 rows spends much of its time here.
-
-    For each set of keys it builds (once) a function that joins the escaped keys and
-    the values (_value_code).
-    """
-
-    def __init__(self, end: str = "") -> None:
-        self.end = end  # written after each record ("\n" for JSON lines)
-        self.keys: tuple | None = None
-        self.join = None
-
-    def _build(self, keys: tuple):
-        names = [f"v{i}" for i in range(len(keys))]
-        pieces = []
-        for i, (key, name) in enumerate(zip(keys, names)):
-            pieces.append(repr(("{" if i == 0 else ", ") + _ESCAPE(key) + ": "))
-            pieces.append(_value_code(name))
-        body = ", ".join(pieces + [repr("}" + self.end)]) if keys else repr("{}" + self.end) + ","
-        source = (f"def join(values, E=E, J=J):\n"
-                  + (f"    {', '.join(names)}, = values\n" if keys else "")
-                  + f"    return ''.join(({body}))\n")
-        scope = dict(_ENCODERS)
-        exec(source, scope)  # noqa: S102 - built from the record's own keys, escaped
-        return scope["join"]
-
-    def __call__(self, record: dict[str, Any]) -> str:
-        keys = tuple(record)
-        if keys != self.keys:
-            self.keys, self.join = keys, self._build(keys)
-        return self.join(record.values())
-
-
-def stored_lines(fields: Sequence[tuple[str, str, Any]], width: int,
-                 end: str = "") -> Callable[[tuple], str]:
-    """A function from a (record, stored row) pair to the record's one-line JSON, for
-    a record whose JSON object is described field by field (see views.SUB_FIELDS):
-    ("text", i) is the row's i-th value, text or null; ("bool", i) a 0/1 flag;
-    ("derived", f) is f(record, row), any JSON value. ``width`` is the row's length.
-    The same text as _FlatLines gives for the object, without building it: the
-    fastest path of a listing. (Built once; the keys are ours, escaped as JSON.)
-    """
-    def literal(text: str) -> str:  # text as it stands inside an f-string
-        return text.replace("{", "{{").replace("}", "}}")
-
-    scope: dict[str, Any] = dict(_ENCODERS)
-    layout, lines = [], [f"{''.join(f'c{i}, ' for i in range(width))}= r"] if width else []
-    for n, (key, kind, source) in enumerate(fields):
-        key_text = ("{" if n == 0 else ", ") + _ESCAPE(key) + ": "
-        layout.append(literal(key_text) + f"{{v{n}}}")
-        if kind == "text":
-            lines.append(f"v{n} = 'null' if c{source} is None else E(c{source})")
-        elif kind == "bool":
-            lines.append(f"v{n} = 'true' if c{source} else 'false'")
-        else:
-            scope[f"d{n}"] = source
-            lines.append(f"v{n} = d{n}(s, r)")
-            lines.append(f"v{n} = {_value_code(f'v{n}')}")
-    template = ("".join(layout) + "}}" if fields else "{{}}") + literal(end)
-    body = "".join(f"    {line}\n" for line in lines)
-    # an f-string: the fastest way CPython has to put text pieces together
-    exec(f"def line(pair):\n    s, r = pair\n{body}    return f{template!r}\n", scope)  # noqa: S102
-    return scope["line"]
 
 
 def write_json(fmt: str, items: Iterable[Any], make_line: Callable[[str], Callable[[Any], str]]) -> None:

@@ -122,7 +122,6 @@ def list_(status, vendor, product, account, search, within, renewing_within, sor
     """
     from kscli.cli.output import emit_list, stored_lines, write_json
     from kscli.services.subs import states_at, total_by_currency
-    from kscli.store.schema import SUBS
     from kscli.views import SUB_FIELDS, sub_view
 
     from kscli.domain.words import contains_text
@@ -158,7 +157,9 @@ def list_(status, vendor, product, account, search, within, renewing_within, sor
                 everything = [s for s, _ in pairs]
             pairs = p.limited(pairs, limit, reverse)
         if app.fmt in ("json", "jsonl"):  # straight from the stored rows, no dict between
-            width = len(SUBS.names)
+            from kscli.domain.model import SUBSCRIPTION
+
+            width = len(SUBSCRIPTION.fields)
             write_json(app.fmt, pairs, lambda end: stored_lines(SUB_FIELDS, width, end))
             return
         if app.fmt == "csv":

@@ -9,14 +9,14 @@ import re
 from collections import deque
 from contextlib import contextmanager
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any, Callable, Iterator, Sequence
 
 from kscli.domain.errors import BadValue, Failure, shown
 from kscli.services.background import checked_meanwhile
 from kscli.store.base import Conflict, NotEmpty, Store
-from kscli.store.schema import SCHEMA_VERSION, TABLES
+from kscli.store.migrations import SCHEMA_VERSION, apply_to_tables, pending
+from kscli.store.schema import TABLES
 
 EXPORT_FORMAT = "kscli-export"
 EXPORT_VERSION = 1
@@ -81,47 +81,38 @@ def _bad(where: str, what: str) -> BadValue:
     return BadValue(f"{where}: {what}", hint="import only files made by `kscli export`")
 
 
-def _check_value(kind: str, value: Any, where: str) -> None:
-    if value is None:
-        return
-    if kind in ("int", "bool"):
-        if not isinstance(value, int) or isinstance(value, bool) or (kind == "bool" and value not in (0, 1)):
-            raise _bad(where, f"expected {'0 or 1' if kind == 'bool' else 'a whole number'}")
-        return
-    if not isinstance(value, str) or len(value) > _LONGEST_TEXT:
-        raise _bad(where, "expected text")
-    try:
-        if kind == "dec":
-            if not Decimal(value).is_finite():
-                raise ValueError
-        elif kind == "dt":
-            if not value.endswith("Z") or len(value) != 20:
-                raise ValueError
-            datetime.fromisoformat(value)
-        elif kind == "date":
-            date.fromisoformat(value)
-        elif kind in ("json", "acts"):
-            parsed = json.loads(value)
-            if kind == "json" and not isinstance(parsed, dict):
-                raise ValueError
-            if kind == "acts":
-                if not isinstance(parsed, list):
-                    raise ValueError
-                for item in parsed:
-                    if (not isinstance(item, list) or len(item) != 2
-                            or not all(isinstance(x, str) for x in item)):
-                        raise ValueError
-                    datetime.fromisoformat(item[1])
-    except (ValueError, InvalidOperation, TypeError):
-        raise _bad(where, f"'{value[:40]}' is not a valid {kind} value") from None
-
-
-# Whole columns are checked at once, in C: the values joined by NUL (which no valid
-# time or amount holds), every digit turned into 0, then compared with the one shape
-# a value may have; the calendar is checked by datetime itself.
+# One rule for each kind of stored value (``_judge``), applied to whole columns at once:
+# an import of 200,000 subscriptions checks millions of cells. Text columns are checked
+# in C: the values joined by NUL (which no valid time or amount holds), every digit
+# turned into 0, then compared with the one shape a value may have; the calendar is
+# checked by datetime itself. A single value is a column of one.
 _ZEROS = str.maketrans("123456789", "000000000")
 _TIME_SHAPE = "0000-00-00T00:00:00Z"
 _AMOUNT_SHAPE = re.compile(r"-?0{1,12}(?:\.0{1,4})?")
+
+
+def _json_object(value: str) -> bool:
+    return isinstance(json.loads(value), dict)
+
+
+def _activations(value: str) -> bool:
+    parsed = json.loads(value)
+    if not isinstance(parsed, list):
+        return False
+    for item in parsed:
+        if not isinstance(item, list) or len(item) != 2 or not all(isinstance(x, str) for x in item):
+            return False
+        datetime.fromisoformat(item[1])
+    return True
+
+
+def _calendar_day(value: str) -> bool:
+    date.fromisoformat(value)
+    return True
+
+
+_ONE_BY_ONE: dict[str, Callable[[str], bool]] = {
+    "json": _json_object, "acts": _activations, "date": _calendar_day}
 
 
 def _column_ok(kind: str, values: Sequence[Any]) -> bool:
@@ -130,8 +121,8 @@ def _column_ok(kind: str, values: Sequence[Any]) -> bool:
 
 
 def _judge(kind: str, values: Sequence[Any]) -> tuple[bool, bool]:
-    """Whether every value of a column that is not null is of its kind, checked in
-    bulk (C loops), and whether the column holds a null (found on the way)."""
+    """Whether every value of a column that is not null is of its kind, and whether
+    the column holds a null (found on the way)."""
     if kind in ("int", "bool"):
         types = set(map(type, values))
         nulls = type(None) in types
@@ -153,10 +144,15 @@ def _text_ok(kind: str, present: Sequence[str], joined: str) -> bool:
     """Whether text values (``joined`` by NUL) are all of their kind."""
     if not present:
         return True
+    if len(joined) > _LONGEST_TEXT and max(map(len, present)) > _LONGEST_TEXT:
+        return False
     if kind == "text":
-        return len(joined) <= _LONGEST_TEXT or max(map(len, present)) <= _LONGEST_TEXT
-    if kind not in ("dt", "dec"):
-        return False  # rarer kinds: checked value by value
+        return True
+    if kind in _ONE_BY_ONE:
+        try:
+            return all(map(_ONE_BY_ONE[kind], present))
+        except (ValueError, TypeError):
+            return False
     if joined.count("\x00") != len(present) - 1:
         return False  # a value holding a NUL
     shapes = joined.translate(_ZEROS)
@@ -172,23 +168,21 @@ def _text_ok(kind: str, present: Sequence[str], joined: str) -> bool:
 
 
 def _first_bad(kind: str, values: Sequence[Any]) -> int | None:
-    """The index of the first value of a column that is not of its kind, or None.
-
-    An import of 200,000 subscriptions checks millions of cells: the common kinds
-    are checked in bulk first, and only a column that fails is walked cell by cell.
-    """
+    """The index of the first value of a column that is not of its kind, or None: the
+    column is judged whole first, and walked value by value only when it fails."""
     if _column_ok(kind, values):
         return None
-    for i, v in enumerate(values):
-        if v is None:
-            continue
-        try:
-            _check_value(kind, v, "")
-        except BadValue:
-            return i
-        if kind in ("dt", "dec", "text", "int", "bool") and not _column_ok(kind, [v]):
-            return i  # (the same rule as the bulk check: one place decides)
-    return None
+    return next((i for i, v in enumerate(values)
+                 if v is not None and not _column_ok(kind, [v])), None)
+
+
+def _wrong(kind: str, value: Any) -> str:
+    """What is wrong with a value ``_judge`` refused, in words."""
+    if kind in ("int", "bool"):
+        return f"expected {'0 or 1' if kind == 'bool' else 'a whole number'}"
+    if not isinstance(value, str) or len(value) > _LONGEST_TEXT:
+        return "expected text"
+    return f"'{value[:40]}' is not a valid {kind} value"
 
 
 def _table_rows(table, rows: Any, where: str) -> list[dict[str, Any]]:
@@ -262,6 +256,8 @@ def read_export(data: bytes,
     given = doc.get("tables")
     if not isinstance(given, dict):
         raise _bad(source, "no tables")
+    for migration in pending(schema):  # an older export: its columns as a migration adds them
+        apply_to_tables(migration, given)
     tables = {name: _table_rows(table, given.get(name, []), f"{source}, table {name}")
               for name, table in TABLES.items()}
     _mark_missing_secrets(tables)
@@ -299,10 +295,8 @@ def _check_tables(tables: dict[str, list[dict[str, Any]]], source: str) -> None:
             if nulls:
                 with_nulls.add((name, column))
             bad = None if ok else _first_bad(kind, values)
-            if bad is not None:  # (the rarer kinds are checked cell by cell, and may pass)
-                where = f"{source}, {name} row {bad + 1}, {column}"
-                _check_value(kind, values[bad], where)
-                raise _bad(where, f"not a valid {kind} value")
+            if bad is not None:
+                raise _bad(f"{source}, {name} row {bad + 1}, {column}", _wrong(kind, values[bad]))
             if column == table.key:
                 ids[name] = set(values)
                 if not all(values) or len(ids[name]) != len(values):
@@ -346,55 +340,25 @@ def _check_secrets(tables: dict[str, list[dict[str, Any]]], source: str) -> None
             raise _bad(where, f"the key of {row['license_id']} is not the key its record describes")
 
 
-# What the rows of an export may say beyond the kind of each value, so that every
-# command can show, list, sweep and export again whatever an import accepted.
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "subs": ("account", "vendor", "product", "plan", "kind", "price", "currency", "started_at",
-             "period_start", "status", "channel"),
-    "licenses": ("product", "purchased_at", "key_hash", "key_last4", "fingerprint", "status",
-                 "seats", "secret_store"),
-    "incidents": ("sub_id", "summary", "opened_at", "state"),
-    "charges": ("posted_on", "description", "amount", "currency", "line_hash"),
-    "events": ("at", "subject", "action"),
-    "counters": ("value",),
-}
-
-
-_ID_PREFIXES = {"subs": "S-", "licenses": "L-", "incidents": "I-", "charges": "C-"}
-
-
 def _check_meanings(tables: dict[str, dict[str, Sequence[Any]]], with_nulls: set[tuple[str, str]],
                     source: str) -> None:
-    """Refuse values no command could use: an unknown plan, status or currency, a date
-    outside the calendar kscli reckons in, a negative price, a malformed key ending, an
-    id the commands cannot name or a counter that would hand it out again.
+    """Refuse values no command could use: what each record's description allows (a
+    value needed, one of its choices, the rule of its field: a known plan, a price
+    that is not negative, a key ending of key symbols...), a date outside the
+    calendar kscli reckons in, an id the commands cannot name or a counter that would
+    hand it out again, and a one-time sale with a period.
 
     ``tables`` holds each table's columns, ``with_nulls`` the (table, column) pairs
     that hold a null. Every check runs over whole columns (sets, min and max) and looks
     for the row at fault only when one fails.
     """
-    from kscli.domain.calendar import MAX_YEAR, MIN_YEAR
-    from kscli.domain.keys import ALPHABET
-    from kscli.domain.model import (INCIDENT_STATES, KINDS, LICENSE_STATUSES, SUB_STATUSES,
-                                    PlanError, plan_months)
-    from kscli.domain.money import MINOR_DIGITS
-
-    def known_plan(plan: str) -> bool:
-        try:
-            plan_months(plan)
-        except PlanError:
-            return False
-        return True
-
-    lowest, beyond = f"{MIN_YEAR:04d}", f"{MAX_YEAR + 1:04d}"
-    choices = {("subs", "kind"): KINDS, ("subs", "status"): SUB_STATUSES,
-               ("subs", "channel"): ("direct", "partner"), ("subs", "currency"): MINOR_DIGITS,
-               ("charges", "currency"): MINOR_DIGITS, ("licenses", "status"): LICENSE_STATUSES,
-               ("licenses", "secret_store"): ("keyring", "ledger", "missing"),
-               ("incidents", "state"): INCIDENT_STATES}
     counters = dict(zip(tables["counters"]["name"], tables["counters"]["value"]))
+    if ("counters", "value") in with_nulls:
+        i = tables["counters"]["value"].index(None)
+        raise _bad(f"{source}, counters row {i + 1}, value", "a value is needed")
     for name, columns in tables.items():
-        if not columns or not columns[TABLES[name].key]:
+        record = TABLES[name].description
+        if record is None or not columns or not columns[TABLES[name].key]:
             continue
 
         def fail(column: str, ok, what: str) -> None:
@@ -403,59 +367,65 @@ def _check_meanings(tables: dict[str, dict[str, Sequence[Any]]], with_nulls: set
                     raise _bad(f"{source}, {name} row {i + 1}, {column}",
                                f"'{str(value)[:40]}' {what}")
 
-        for column in _REQUIRED.get(name, ()):
+        for f in record.fields:
+            column, present = f.stored_as, columns[f.stored_as]
             if (name, column) in with_nulls:
-                i = columns[column].index(None)
-                raise _bad(f"{source}, {name} row {i + 1}, {column}", "a value is needed")
-        for (where, column), allowed in choices.items():
-            if where == name and not set(columns[column]) <= {*allowed, None}:
-                shown = ", ".join(allowed) if len(allowed) < 10 else "an ISO 4217 code"
-                fail(column, lambda v, allowed=allowed: v in allowed, f"is not one of {shown}")
-        for column, kind in TABLES[name].columns:
-            if kind not in ("dt", "date", "int"):
-                continue
-            present = columns[column]
-            if (name, column) in with_nulls:
+                if f.required:
+                    i = present.index(None)
+                    raise _bad(f"{source}, {name} row {i + 1}, {column}", "a value is needed")
                 present = [v for v in present if v is not None]
-            if kind in ("dt", "date"):
-                if present and (min(present) < lowest or max(present) >= beyond):
-                    fail(column, lambda v: lowest <= v < beyond,
-                         f"is outside the years {MIN_YEAR} to {MAX_YEAR}")
-            elif kind == "int":  # what every backend's INTEGER holds (PostgreSQL: 32 bits)
-                if present and (min(present) < -2**31 or max(present) >= 2**31):
-                    fail(column, lambda v: -2**31 <= v < 2**31, "is too large a number")
-        prefix = _ID_PREFIXES.get(name)
-        if prefix is not None:  # ids the commands can name, and a counter past them all
-            ids = columns["id"]
-            id_form = re.compile(re.escape(prefix) + r"[1-9][0-9]{0,8}")
-            if not all(map(id_form.fullmatch, ids)):
-                fail("id", id_form.fullmatch, f"is not an id like {prefix}1001")
-            highest = int(max(zip(map(len, ids), ids))[1][len(prefix):])  # S-999 < S-1000
-            last = counters.get(prefix, 1000)
-            if not isinstance(last, int) or highest > last:
-                raise _bad(f"{source}, counters", f"the counter {prefix} ({last}) is below the "
-                           f"highest id {prefix}{highest}: new ids would repeat old ones")
+            if f.choices is not None and not set(present) <= set(f.choices):
+                allowed = ", ".join(f.choices) if len(f.choices) < 10 else "an ISO 4217 code"
+                fail(column, lambda v, c=f.choices: v in c, f"is not one of {allowed}")
+            if f.check is not None and not all(map(f.check, set(present))):
+                fail(column, f.check, f.what)
+            _check_range(f.kind, present, fail, column)
+        if record.prefix is not None:
+            _check_ids(record.prefix, columns["id"], counters, fail, source)
         if name == "subs":
-            plans = set(columns["plan"])
-            if not all(map(known_plan, plans)):
-                fail("plan", known_plan, "is not a plan: monthly, annual, once or Nm")
-            # a one-time sale (plan once, or software) has no period that could end or renew
-            once = {plan for plan in plans if plan_months(plan) is None}
-            if once or "software" in columns["kind"]:
-                for i, (plan, kind, end) in enumerate(zip(columns["plan"], columns["kind"],
-                                                          columns["period_end"])):
-                    if end is not None and (plan in once or kind == "software"):
-                        raise _bad(f"{source}, subs row {i + 1}, period_end",
-                                   f"a one-time sale ({kind}, plan {plan}) has no period end")
-            if min(columns["price"]).startswith("-"):  # "-" sorts before every digit
-                fail("price", lambda v: not v.startswith("-"), "is negative")
-        elif name == "licenses":
-            last4 = set(columns["key_last4"])
-            if not all(len(v) == 4 and set(v) <= set(ALPHABET) for v in last4):
-                fail("key_last4", lambda v: len(v) == 4 and set(v) <= set(ALPHABET),
-                     "is not the last four symbols of a key")
-            if min(columns["seats"]) < 1:
-                fail("seats", lambda v: v >= 1, "is not a number of seats (1 or more)")
+            _check_one_time_sales(columns, source)
+
+
+def _check_range(kind: str, present: Sequence[Any], fail: Callable, column: str) -> None:
+    """Times in the years kscli reckons in; whole numbers every backend holds."""
+    from kscli.domain.calendar import MAX_YEAR, MIN_YEAR
+
+    if not present:
+        return
+    if kind in ("dt", "date"):
+        lowest, beyond = f"{MIN_YEAR:04d}", f"{MAX_YEAR + 1:04d}"
+        if min(present) < lowest or max(present) >= beyond:
+            fail(column, lambda v: lowest <= v < beyond,
+                 f"is outside the years {MIN_YEAR} to {MAX_YEAR}")
+    elif kind == "int":  # what every backend's INTEGER holds (PostgreSQL: 32 bits)
+        if min(present) < -2**31 or max(present) >= 2**31:
+            fail(column, lambda v: -2**31 <= v < 2**31, "is too large a number")
+
+
+def _check_ids(prefix: str, ids: Sequence[str], counters: dict[str, Any], fail: Callable,
+               source: str) -> None:
+    """Ids the commands can name, and a counter past them all."""
+    id_form = re.compile(re.escape(prefix) + r"[1-9][0-9]{0,8}")
+    if not all(map(id_form.fullmatch, ids)):
+        fail("id", id_form.fullmatch, f"is not an id like {prefix}1001")
+    highest = int(max(zip(map(len, ids), ids))[1][len(prefix):])  # S-999 < S-1000
+    last = counters.get(prefix, 1000)
+    if not isinstance(last, int) or highest > last:
+        raise _bad(f"{source}, counters", f"the counter {prefix} ({last}) is below the "
+                   f"highest id {prefix}{highest}: new ids would repeat old ones")
+
+
+def _check_one_time_sales(columns: dict[str, Sequence[Any]], source: str) -> None:
+    """A one-time sale (plan once, or software) has no period that could end or renew."""
+    from kscli.domain.model import plan_months
+
+    once = {plan for plan in set(columns["plan"]) if plan_months(plan) is None}
+    if once or "software" in columns["kind"]:
+        for i, (plan, kind, end) in enumerate(zip(columns["plan"], columns["kind"],
+                                                  columns["period_end"])):
+            if end is not None and (plan in once or kind == "software"):
+                raise _bad(f"{source}, subs row {i + 1}, period_end",
+                           f"a one-time sale ({kind}, plan {plan}) has no period end")
 
 
 def import_ledger(store: Store, data: bytes, source: str) -> dict[str, int]:

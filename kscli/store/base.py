@@ -18,8 +18,9 @@ from kscli.domain.calendar import iso
 from kscli.domain.words import contains_words
 from kscli.domain.errors import NotFound, StoreUnreadable
 from kscli.domain.model import Charge, Event, Incident, License, Subscription
-from kscli.store import schema
-from kscli.store.schema import TABLES, from_row, to_row
+from kscli.rows import CODECS, codec_of, from_row, to_row
+from kscli.store.migrations import SCHEMA_VERSION
+from kscli.store.schema import TABLES
 
 Where = Sequence[tuple[str, str, Any]]  # (column, operator, value)
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "words", "day-in")
@@ -154,14 +155,16 @@ class Ledger:
 
     # generic records -------------------------------------------------------------
     def add(self, record: Any) -> None:
-        self.tx.insert(schema.RECORD_TABLES[type(record)].name, [to_row(record)])
+        codec = codec_of(record)
+        self.tx.insert(codec.record.table, [codec.to_row(record)])
 
     def add_many(self, records: Iterable[Any], table: str) -> None:
-        codec = schema.CODECS[table][0]
+        codec = CODECS[table].to_row
         self.tx.insert(table, (codec(r) for r in records))
 
     def save(self, record: Any) -> None:
-        self.tx.update(schema.RECORD_TABLES[type(record)].name, to_row(record))
+        codec = codec_of(record)
+        self.tx.update(codec.record.table, codec.to_row(record))
 
     def _get(self, table: str, key: str) -> Any:
         row = self.tx.get(table, key)
@@ -169,7 +172,7 @@ class Ledger:
 
     def _select(self, table: str, where: Where = (), order: Sequence[str] = ("id",),
                 limit: int | None = None) -> Iterator[Any]:
-        decode = schema.CODECS[table][1]
+        decode = CODECS[table].from_row
         for row in self.tx.select(table, where, order=order, limit=limit):
             yield decode(row)
 
@@ -193,7 +196,20 @@ class Ledger:
              period_end_before: datetime | None = None,
              period_end_from: datetime | None = None, started_before: datetime | None = None,
              started_on_days: Iterable[int] | None = None,
-             order: Sequence[str] = ("id",), _rows: bool = False) -> Iterator[Subscription]:
+             order: Sequence[str] = ("id",)) -> Iterator[Subscription]:
+        return self._select("subs", self._subs_where(
+            status=status, vendor=vendor, account=account, product=product,
+            period_end_before=period_end_before, period_end_from=period_end_from,
+            started_before=started_before, started_on_days=started_on_days), order=order)
+
+    @staticmethod
+    def _subs_where(*, status: Sequence[str] | None = None, vendor: str | None = None,
+                    account: str | None = None, product: str | None = None,
+                    period_end_before: datetime | None = None,
+                    period_end_from: datetime | None = None,
+                    started_before: datetime | None = None,
+                    started_on_days: Iterable[int] | None = None) -> list[tuple[str, str, Any]]:
+        """The conditions of subs() and subs_stored()."""
         where: list[tuple[str, str, Any]] = []
         if status:
             where.append(("status", "in", tuple(status)))
@@ -208,14 +224,14 @@ class Ledger:
             where.append(("started_at", "<=", iso(started_before)))
         if started_on_days is not None:
             where.append(("started_at", "day-in", tuple(f"{d:02d}" for d in sorted(started_on_days))))
-        if _rows:
-            return self.tx.select("subs", where, order=order)
-        return self._select("subs", where, order=order)
+        return where
 
-    def subs_stored(self, **filters) -> Iterator[tuple[Subscription, tuple]]:
+    def subs_stored(self, *, order: Sequence[str] = ("id",),
+                    **filters: Any) -> Iterator[tuple[Subscription, tuple]]:
         """Like subs(), each record with the row it was read from (for fast listings)."""
-        record = schema.CODECS["subs"][1]
-        return ((record(row), row) for row in self.subs(**filters, _rows=True))
+        record = CODECS["subs"].from_row
+        return ((record(row), row)
+                for row in self.tx.select("subs", self._subs_where(**filters), order=order))
 
     # licenses ------------------------------------------------------------------------
     def license(self, license_id: str) -> License | None:
@@ -387,7 +403,7 @@ class Store(ABC):
     def _newer_schema(self, version: int, hint: str | None = None) -> StoreUnreadable:
         return self._unreadable(
             f"schema version {version} is newer than this kscli understands "
-            f"({schema.SCHEMA_VERSION}); upgrade kscli", hint)
+            f"({SCHEMA_VERSION}); upgrade kscli", hint)
 
     @property
     def secrets_place(self) -> str:

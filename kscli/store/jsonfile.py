@@ -20,7 +20,8 @@ from kscli.domain.errors import StoreBusy
 from kscli.store import fs
 from kscli.store.base import Ledger, Store
 from kscli.store.memory import MemoryTx
-from kscli.store.schema import SCHEMA_VERSION, TABLES
+from kscli.store.migrations import MIGRATIONS, SCHEMA_VERSION, apply_to_tables, pending
+from kscli.store.schema import TABLES
 
 FORMAT = "kscli-ledger"
 
@@ -43,6 +44,7 @@ class JsonStore(Store):
             with open(self.path, "rb") as handle:
                 raw = handle.read()
         except FileNotFoundError:
+            self._version_read, self._applied = 0, []
             return tables, 0
         except OSError as exc:
             raise self._unreadable(exc.strerror or str(exc)) from None
@@ -62,7 +64,12 @@ class JsonStore(Store):
         stored = doc.get("tables")
         if not isinstance(stored, dict):
             raise self._unreadable("no tables")
+        applied = doc.get("migrations")
+        self._applied = [m for m in applied if isinstance(m, dict)] \
+            if isinstance(applied, list) else []
         try:
+            for migration in pending(version):  # in memory; kept by the next write
+                apply_to_tables(migration, stored)
             for name, table in TABLES.items():
                 rows = stored.get(name, [])
                 k = table.names.index(table.key)
@@ -72,13 +79,28 @@ class JsonStore(Store):
                     target[row[k]] = row
         except (AttributeError, TypeError) as exc:
             raise self._unreadable(f"damaged rows: {exc}") from None
+        self._version_read = version
         return tables, version
 
     def _dump(self, tables: dict[str, dict[str, tuple]]) -> bytes:
-        doc: dict[str, Any] = {"format": FORMAT, "schema": SCHEMA_VERSION, "tables": {}}
+        doc: dict[str, Any] = {"format": FORMAT, "schema": SCHEMA_VERSION,
+                               "migrations": self._migrations_record(), "tables": {}}
         for name, table in TABLES.items():
             doc["tables"][name] = [dict(zip(table.names, row)) for row in tables[name].values()]
         return json.dumps(doc, indent=1, sort_keys=False).encode() + b"\n"
+
+    def _migrations_record(self) -> list[dict[str, Any]]:
+        """The migrations this ledger has had: those its file listed, each earlier one
+        (applied before the list was kept: no time) and those applied now."""
+        from kscli.clock import now
+        from kscli.domain.calendar import iso
+
+        known = {m.get("version"): m for m in getattr(self, "_applied", [])}
+        version = getattr(self, "_version_read", 0)
+        at = iso(now())
+        return [known.get(m.version) or {"version": m.version, "name": m.name,
+                                         "applied_at": None if m.version <= version else at}
+                for m in MIGRATIONS]
 
     def schema_version(self) -> int | None:
         if not self.exists():

@@ -45,15 +45,14 @@ from __future__ import annotations
 import os
 import re
 from contextlib import contextmanager
-from itertools import chain, islice
-from typing import Any, Iterable, Iterator, Sequence
-from urllib.parse import unquote, urlsplit
+from typing import Any, Iterator
 
 from kscli.domain.errors import BadValue, KscliError, StoreBusy, StoreUnreadable
-from kscli.domain.words import words
-from kscli.store.base import Conflict, Ledger, Store, Tx, words_match
-from kscli.store.schema import SCHEMA_VERSION, TABLES
-from kscli.store.sql import Statements, create_table, schema_statements
+from kscli.store.base import Ledger, Store
+from kscli.store.dsn import mask_dsn, one_line as _one_line, secrets_in
+from kscli.store.migrations import SCHEMA_VERSION, pending, record_applied
+from kscli.store.pg_rows import PgTx, migration_statements
+from kscli.store.schema import TABLES
 
 # The advisory lock every kscli writer holds for the length of its transaction: "kscli"
 # in ASCII. Advisory locks are per database, so two ledgers on one server never wait
@@ -61,266 +60,9 @@ from kscli.store.sql import Statements, create_table, schema_statements
 LOCK_KEY = 0x6B73636C69
 
 CONNECT_TIMEOUT = 5  # seconds to wait for the server to answer at all
-BATCH = 2000  # rows fetched per round trip by a streaming select
-COPY_FROM = 64  # inserts of at least this many rows go through COPY
 MIN_SERVER = 120000  # PostgreSQL 12 or newer
 
-_SERIAL = "BIGSERIAL PRIMARY KEY"
 _META = "kscli_meta"
-_PASSWORD_PARAMS = ("password",)
-
-
-# -- the DSN, masked ----------------------------------------------------------------
-
-def _split_query(query: str) -> list[tuple[str, str]]:
-    items = []
-    for token in query.split("&"):
-        if token:
-            key, _, value = token.partition("=")
-            items.append((key, value))
-    return items
-
-
-def mask_dsn(url: str) -> str:
-    """The URL with any password replaced by ``***``: ``postgresql://ada:***@db:5432/kscli``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "postgresql://***"
-    netloc_end = len(rest)
-    for mark in "/?#":
-        at = rest.find(mark)
-        if at != -1:
-            netloc_end = min(netloc_end, at)
-    netloc, tail = rest[:netloc_end], rest[netloc_end:]
-    userinfo, at, hosts = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        userinfo = userinfo.split(":", 1)[0] + ":***"
-    netloc = f"{userinfo}@{hosts}" if at else hosts
-    path, qmark, query = tail.partition("?")
-    query = query.split("#", 1)[0]
-    if qmark:
-        parts = [f"{k}=***" if unquote(k).lower() in _PASSWORD_PARAMS else (f"{k}={v}" if v or "=" in k else k)
-                 for k, v in _split_query(query)]
-        tail = path + "?" + "&".join(parts)
-    else:
-        tail = path.split("#", 1)[0]
-    return f"{scheme}://{netloc}{tail}"
-
-
-def _secrets_in(url: str) -> list[str]:
-    """Every spelling of a password written in the URL, to scrub from messages."""
-    found: list[str] = []
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        query = parts.query
-    except ValueError:
-        netloc, query = url.partition("://")[2], ""
-    userinfo = netloc.rpartition("@")[0]
-    if ":" in userinfo:
-        found.append(userinfo.split(":", 1)[1])
-    for key, value in _split_query(query):
-        if unquote(key).lower() in _PASSWORD_PARAMS:
-            found.append(value)
-    out = []
-    for secret in found:
-        for spelling in (secret, unquote(secret)):
-            if spelling and spelling not in out:
-                out.append(spelling)
-    return sorted(out, key=len, reverse=True)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-# -- statements --------------------------------------------------------------------
-
-class _PgStatements(Statements):
-    """The shared statements with ``%s`` placeholders, NULLs sorted as SQLite sorts them.
-
-    SQLite puts NULLs first in ascending order and last in descending order;
-    PostgreSQL does the opposite unless told. Keys and ``seq`` are never NULL, so they
-    keep plain ordering (and their indexes).
-    """
-
-    def __init__(self) -> None:
-        super().__init__("%s")
-
-    def words_match(self, column: str, needle: str) -> tuple[str, list[Any]]:
-        """The server narrows, the Tx decides (base.words_match): PostgreSQL's lower()
-        knows A-Z only here (kscli's databases use the C locale) and nothing of accents,
-        so the server keeps every row whose text holds each ASCII word of the needle
-        as a part, and every row with letters beyond ASCII (more bytes than
-        characters); a needle with a word beyond ASCII can only match such rows."""
-        beyond = f"octet_length({column}) <> char_length({column})"
-        wanted = words(needle)
-        if not wanted or not all(w.isascii() for w in wanted):
-            return f"({beyond})", []
-        parts = " AND ".join([f"lower({column}) LIKE {self.ph}"] * len(wanted))
-        return f"(({parts}) OR {beyond})", [f"%{w}%" for w in wanted]
-
-    def order_term(self, spec, column: str, descending: bool) -> str:
-        if column in (spec.key, "seq"):
-            return f"{column}{' DESC' if descending else ''}"
-        return f"{column}{' DESC NULLS LAST' if descending else ' NULLS FIRST'}"
-
-
-_STATEMENTS = _PgStatements()
-_INSERT_NEW = {name: _STATEMENTS.insert(name) + " ON CONFLICT DO NOTHING" for name in TABLES}
-_COPY = {name: f"COPY {name} ({', '.join(t.names)}) FROM STDIN" for name, t in TABLES.items()}
-_TEXT = re.compile(r"\bTEXT\b")
-_INTEGER = re.compile(r"\bINTEGER\b")
-_INDEX_COLUMNS = re.compile(r"^(CREATE INDEX IF NOT EXISTS \S+ ON \S+ )\((.*)\)$")
-
-
-def _pg_ddl(statement: str) -> str:
-    """Adapt the shared DDL: "C" collation on text, 64-bit integers as in SQLite, and
-    indexes ordered with NULLs first (so that the ORDER BY of a listing can use them)."""
-    if statement.startswith("CREATE TABLE"):
-        return _INTEGER.sub("BIGINT", _TEXT.sub('TEXT COLLATE "C"', statement))
-    match = _INDEX_COLUMNS.match(statement)
-    if match:
-        columns = ", ".join(f"{c.strip()} NULLS FIRST" for c in match.group(2).split(","))
-        return f"{match.group(1)}({columns})"
-    return statement
-
-
-# Indexes only this backend has: listings in id order (S-999 before S-1000) stream
-# straight from an index instead of sorting the whole table first; `renew due` finds
-# the unswept subscriptions renewing in its window by their start's day of the month.
-_OWN_INDEXES = {"subs": {"ix_subs_natural": "CREATE INDEX IF NOT EXISTS ix_subs_natural "
-                                            "ON subs ((length(id)), id)",
-                         "ix_subs_anchor": "CREATE INDEX IF NOT EXISTS ix_subs_anchor "
-                                           "ON subs (status, (substr(started_at, 9, 2)), "
-                                           "period_end)"}}
-_SECONDARY_INDEXES = {
-    name: [_pg_ddl(s) for s in create_table(t, serial=_SERIAL)[1:]]
-    + list(_OWN_INDEXES.get(name, {}).values())
-    for name, t in TABLES.items()
-}
-_INDEX_NAMES = {name: [f"ix_{name}_{'_'.join(index)}" for index in t.indexes]
-                + list(_OWN_INDEXES.get(name, {}))
-                for name, t in TABLES.items()}
-
-
-def migration_statements(from_version: int, to_version: int = SCHEMA_VERSION) -> list[str]:
-    """The statements that take a ledger from one schema version to another (0 = none)."""
-    statements = [_pg_ddl(s) for s in schema_statements(from_version, to_version, serial=_SERIAL)]
-    for name, table in TABLES.items():
-        if from_version < table.since <= to_version:
-            statements += _OWN_INDEXES.get(name, {}).values()
-    return statements
-
-
-# -- transactions over rows ------------------------------------------------------------
-
-class PgTx(Tx):
-    """One transaction on a psycopg connection; rows are tuples in column order."""
-
-    def __init__(self, conn: Any, writable: bool) -> None:
-        self.conn = conn
-        self.writable = writable
-        self.cur = conn.cursor()
-        self._cursors = 0
-
-    def get(self, table: str, key: str) -> tuple | None:
-        return self.cur.execute(_STATEMENTS.get(table), (key,)).fetchone()
-
-    def select(self, table: str, where: Sequence[tuple[str, str, Any]] = (),
-               order: Sequence[str] = (), limit: int | None = None,
-               descending: bool = False) -> Iterator[tuple]:
-        blind = [(TABLES[table].names.index(column), value)
-                 for column, op, value in where if op == "words"]
-        if blind:  # the server finds more rows than match: see _PgStatements.words_match
-            sql, params = _STATEMENTS.select(table, where, order, None, descending)
-            rows = (row for row in self._stream(sql, params)
-                    if all(words_match(row[i], value) for i, value in blind))
-            return islice(rows, limit)
-        sql, params = _STATEMENTS.select(table, where, order, limit, descending)
-        if limit is not None and limit <= BATCH:
-            return iter(self.conn.execute(sql, params).fetchall())
-        return self._stream(sql, params)
-
-    def _stream(self, sql: str, params: list[Any]) -> Iterator[tuple]:
-        """Rows through a server-side cursor, BATCH at a time: constant memory."""
-        self._cursors += 1
-        cursor = self.conn.cursor(name=f"kscli_rows_{self._cursors}")
-        cursor.itersize = BATCH
-        try:
-            cursor.execute(sql, params)
-            while True:
-                rows = cursor.fetchmany(BATCH)
-                if not rows:
-                    return
-                yield from rows
-        finally:
-            try:
-                cursor.close()
-            except Exception:  # the transaction or connection is already gone
-                pass
-
-    def insert(self, table: str, rows: Iterable[tuple]) -> None:
-        import psycopg
-
-        it = iter(rows)
-        head = list(islice(it, COPY_FROM))
-        if not head:
-            return
-        if len(head) == 1 and not TABLES[table].refs:
-            # One row (a new event, a new record): ON CONFLICT keeps the transaction
-            # usable after a repeated reference, so the caller can pick another one,
-            # without the two round trips of a savepoint. (Rows that refer to a
-            # subscription take the savepoint below: a missing one must not abort.)
-            try:
-                self.cur.execute(_INSERT_NEW[table], head[0])
-            except psycopg.IntegrityError as exc:
-                raise Conflict(_one_line(exc.diag.message_primary or exc)) from None
-            if self.cur.rowcount == 0:
-                raise Conflict(f"{table}: a row with the same key or unique value exists")
-            return
-        try:
-            with self.conn.transaction():  # a savepoint: all of these rows or none
-                if len(head) < COPY_FROM:
-                    self.cur.executemany(_STATEMENTS.insert(table), head)
-                else:
-                    self._copy(table, chain(head, it))
-        except psycopg.IntegrityError as exc:
-            detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
-            raise Conflict(f"{table}: {_one_line(detail)}") from None
-
-    def _copy(self, table: str, rows: Iterable[tuple]) -> None:
-        """Many rows through COPY. Into an empty table (an import), the secondary
-        indexes are dropped first and built once at the end: one sort instead of an
-        index insert per row, about a third faster. Keys and unique columns keep their
-        indexes, so a repeated value is still a Conflict, and the savepoint around this
-        restores the indexes if anything fails."""
-        rebuild: list[str] = []
-        if _INDEX_NAMES[table] and not self.cur.execute(
-                f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
-            rebuild = _SECONDARY_INDEXES[table]
-            self.cur.execute("; ".join(f"DROP INDEX IF EXISTS {name}" for name in
-                                       _INDEX_NAMES[table]))
-        with self.cur.copy(_COPY[table]) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
-        for statement in rebuild:
-            self.cur.execute(statement)
-
-    def update(self, table: str, row: tuple) -> None:
-        sql, values = _STATEMENTS.update(table, row)
-        self.cur.execute(sql, values)
-
-    def count(self, table: str) -> int:
-        return self.cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-
-    def next_number(self, name: str, first: int) -> int:
-        return self.cur.execute(
-            "INSERT INTO counters (name, value) VALUES (%s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
-            (name, first),
-        ).fetchone()[0]
 
 
 # -- the store ------------------------------------------------------------------------
@@ -343,7 +85,7 @@ class PostgresStore(Store):
         super().__init__(mask_dsn(url))
         self.url = url
         self.busy_timeout = busy_timeout
-        self._secrets = _secrets_in(url)
+        self._secrets = secrets_in(url)
 
     # -- messages ---------------------------------------------------------------------
     def _scrub(self, text: Any) -> str:
@@ -557,6 +299,8 @@ class PostgresStore(Store):
     def _migrate(self, cur: Any, version: int) -> None:
         cur.execute(f'CREATE TABLE IF NOT EXISTS {_META} (key TEXT COLLATE "C" PRIMARY KEY, '
                     "value TEXT NOT NULL)")
+        for statement in record_applied(version, pending(version), "%s"):
+            cur.execute(*statement)
         for statement in migration_statements(version, SCHEMA_VERSION):
             cur.execute(statement)
         cur.execute(f"INSERT INTO {_META} (key, value) VALUES ('schema_version', %s) "

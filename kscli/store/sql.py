@@ -1,4 +1,5 @@
-"""SQL shared by the SQLite and PostgreSQL backends: DDL and row statements."""
+"""SQL shared by the SQLite and PostgreSQL backends: row statements (the tables
+and indexes are made by kscli.store.migrations)."""
 
 from __future__ import annotations
 
@@ -6,46 +7,6 @@ from typing import Any, Sequence
 
 from kscli.domain.words import words
 from kscli.store.schema import TABLES, Table
-
-_SQL_TYPES = {"int": "INTEGER", "bool": "INTEGER"}
-
-
-def create_table(table: Table, *, serial: str) -> list[str]:
-    """CREATE statements for a table and its indexes.
-
-    ``serial`` is the backend's auto-numbered key column type, used for the order
-    of events (``INTEGER PRIMARY KEY AUTOINCREMENT`` or ``BIGSERIAL PRIMARY KEY``).
-    """
-    cols = []
-    if table.name == "events":
-        cols.append(f"seq {serial}")
-    refs = dict(table.refs)
-    for name, kind in table.columns:
-        col = f"{name} {_SQL_TYPES.get(kind, 'TEXT')}"
-        if name == table.key:
-            col += " NOT NULL UNIQUE" if table.name == "events" else " PRIMARY KEY"
-        elif name in table.unique:
-            col += " UNIQUE"
-        if name in refs:
-            col += f" REFERENCES {refs[name]}(id)"
-        cols.append(col)
-    statements = [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(cols)})"]
-    for index in table.indexes:
-        statements.append(
-            f"CREATE INDEX IF NOT EXISTS ix_{table.name}_{'_'.join(index)} "
-            f"ON {table.name} ({', '.join(index)})"
-        )
-    return statements
-
-
-def schema_statements(from_version: int, to_version: int, *, serial: str) -> list[str]:
-    """Statements that take a ledger from one schema version to another (0 = empty)."""
-    statements: list[str] = []
-    for table in TABLES.values():
-        if from_version < table.since <= to_version:
-            statements += create_table(table, serial=serial)
-    return statements
-
 
 class Statements:
     """Builds parameterised statements in one placeholder style (``?`` or ``%s``)."""

@@ -13,11 +13,11 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from kscli.domain.errors import KscliError, StoreBusy, StoreUnreadable
 from kscli.store import fs
 from kscli.store.base import Conflict, Ledger, Store, Tx, words_match
-from kscli.store.schema import SCHEMA_VERSION, TABLES
-from kscli.store.sql import Statements, schema_statements
+from kscli.store.migrations import SCHEMA_VERSION, SQLITE, record_applied, sql_statements, pending
+from kscli.store.schema import TABLES
+from kscli.store.sql import Statements
 
 _STATEMENTS = Statements("?")
-_SERIAL = "INTEGER PRIMARY KEY AUTOINCREMENT"
 _HEADER = b"SQLite format 3\x00"
 
 
@@ -254,15 +254,11 @@ class SqliteStore(Store):
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = self._version(conn)  # another process may have done it meanwhile
-            for statement in schema_statements(version, SCHEMA_VERSION, serial=_SERIAL):
-                conn.execute(statement)
-            # Listings run in id order (S-999 before S-1000): an index on that order
-            # streams them without sorting the whole table first.
-            conn.execute("CREATE INDEX IF NOT EXISTS ix_subs_natural ON subs (length(id), id)")
-            # `renew due` finds the unswept subscriptions that renew in its window by
-            # the day of the month they started on (store.base, "day-in").
-            conn.execute("CREATE INDEX IF NOT EXISTS ix_subs_anchor "
-                         "ON subs (status, substr(started_at, 9, 2), period_end)")
+            for statement in record_applied(version, pending(version)):
+                conn.execute(*statement)
+            for migration in pending(version):
+                for statement in sql_statements(migration, SQLITE):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:

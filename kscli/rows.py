@@ -1,0 +1,136 @@
+"""Records as stored rows and back, derived from each record's description.
+
+A row is a tuple of str, int or None in the order of the record's stored fields (its
+``Record.fields``): times are ISO 8601 UTC text with Z (which sorts as time does),
+money is decimal text, flags are 0 or 1, objects are compact JSON. The stored text of
+a time or an amount is also its public JSON form, which lets a listing write a row
+without converting it twice (kscli.views).
+
+Both directions are ordinary functions built once per record kind: text and numbers
+pass as they are, and only the fields of other kinds are converted.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Callable
+
+from kscli.domain.calendar import from_iso, iso
+from kscli.domain.model import RECORDS, Activation
+from kscli.domain.records import Record
+
+
+def _acts_out(acts: tuple[Activation, ...]) -> str:
+    return json.dumps([[a.machine, iso(a.at)] for a in acts], separators=(",", ":"))
+
+
+def _acts_in(text: str | None) -> tuple[Activation, ...]:
+    if not text:
+        return ()
+    return tuple(Activation(m, datetime.fromisoformat(at)) for m, at in json.loads(text))
+
+
+def _json_in(text: str | None) -> dict:
+    return json.loads(text) if text else {}
+
+
+def _json_out(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _dec_in(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _dec_out(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _date_in(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def _date_out(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _bool_out(value: Any) -> int:
+    return 1 if value else 0
+
+
+# The conversion of each kind, out to a row and in from one (None: kept as it is).
+_OUT: dict[str, Callable[[Any], Any] | None] = {
+    "text": None, "int": None, "bool": _bool_out, "dec": _dec_out, "dt": iso,
+    "date": _date_out, "json": _json_out, "acts": _acts_out,
+}
+_IN: dict[str, Callable[[Any], Any] | None] = {
+    "text": None, "int": None, "bool": bool, "dec": _dec_in, "dt": from_iso,
+    "date": _date_in, "json": _json_in, "acts": _acts_in,
+}
+_NULL_CONVERTED = ("bool", "json", "acts")  # a stored null reads as False, {} or ()
+
+
+def stored(kind: str, value: Any) -> Any:
+    """One value of a kind in its stored form."""
+    convert = _OUT[kind]
+    return value if convert is None else convert(value)
+
+
+class Codec:
+    """The two conversions of one record kind between records and rows."""
+
+    def __init__(self, record: Record, record_type: type) -> None:
+        self.record = record
+        self.type = record_type
+        self.columns = tuple(f.stored_as for f in record.fields)
+        self.kinds = tuple(f.kind for f in record.fields)
+        # (position, conversion) of the fields that are not kept as they are
+        self._outs = tuple((i, _OUT[k]) for i, k in enumerate(self.kinds) if _OUT[k])
+        self._ins = tuple((i, _IN[k], k in _NULL_CONVERTED)
+                          for i, k in enumerate(self.kinds) if _IN[k])
+        if record_type is not tuple:  # the same reading, generated (kscli.generated)
+            from kscli.generated import record_reader
+
+            self.from_row = record_reader(record_type, self.kinds, _IN,  # type: ignore[method-assign]
+                                          _NULL_CONVERTED)
+
+    def to_row(self, value: tuple) -> tuple:
+        row = list(value)
+        for i, convert in self._outs:
+            row[i] = convert(row[i])
+        return tuple(row)
+
+    def from_row(self, row: tuple) -> Any:
+        """A row's record (the rule; each record kind reads through its generated copy)."""
+        values = list(row)
+        for i, convert, always in self._ins:
+            if always or values[i] is not None:
+                values[i] = convert(values[i])
+        return tuple.__new__(self.type, values)
+
+
+CODECS: dict[str, Codec] = {record.table: Codec(record, kind) for kind, record in RECORDS.items()}
+_BY_TYPE = {kind: CODECS[record.table] for kind, record in RECORDS.items()}
+
+
+def codec_for(record: Record) -> Codec:
+    """The codec of a description (one of the record kinds, or a changed copy)."""
+    known = CODECS.get(record.table)
+    if known is not None and known.record == record:
+        return known
+    return Codec(record, known.type if known is not None else tuple)
+
+
+def codec_of(record: Any) -> Codec:
+    """The codec of a record's kind."""
+    return _BY_TYPE[type(record)]
+
+
+def to_row(record: Any) -> tuple:
+    return _BY_TYPE[type(record)].to_row(record)
+
+
+def from_row(table: str, row: tuple) -> Any:
+    return CODECS[table].from_row(row)
