@@ -1,6 +1,5 @@
-"""Large imports: checked in a second process while the rows are written, kept only
-when the checks pass, and a new SQLite ledger built beside its path and linked in
-whole."""
+"""Large imports: checked whole before a row is written, and a new SQLite ledger built
+beside its path and linked in whole."""
 
 from __future__ import annotations
 
@@ -8,38 +7,21 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 
 import pytest
 
-from kscli.domain.errors import BadValue
-from kscli.services.background import checked_meanwhile
-from kscli.services import ledger as service
-from kscli.services.ledger import _CHECK_MEANWHILE_FROM, _check_meanwhile
-from kscli.store import open_store
 from tests.conftest import Kscli
 from tests.test_faults import _limit_file_size, small_disk, write_export  # noqa: F401
 from tests.test_stress import installed, process_env
 
 ROWS = 12_000
-_MEMORY_AVAILABLE = service._memory_available
-
-
-@pytest.fixture(autouse=True)
-def two_cores_and_room(monkeypatch):
-    """The two-process path on any machine that runs the tests: two cores, memory to
-    spare (the tests of one core and of too little memory say otherwise)."""
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(service, "_memory_available", lambda: 1 << 40)
 
 
 @pytest.fixture(scope="module")
 def big_export(tmp_path_factory):
     path = tmp_path_factory.mktemp("exports") / "big.json"
     write_export(path, ROWS, datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc))
-    # large enough for the two-process path, which is what these tests are about
-    assert os.path.getsize(path) >= _CHECK_MEANWHILE_FROM
     return path
 
 
@@ -49,28 +31,6 @@ def edited(big_export, tmp_path, edit) -> str:
     path = tmp_path / "edited.json"
     path.write_text(json.dumps(doc))
     return str(path)
-
-
-def test_the_large_exports_take_the_two_process_path(big_export):
-    data = big_export.read_bytes()
-    assert _check_meanwhile(open_store("/nowhere/kscli.db"), data)
-    assert not _check_meanwhile(open_store("/nowhere/kscli.json"), data)  # cannot undo a write
-    assert not _check_meanwhile(open_store("/nowhere/kscli.db"), data[:1000])
-
-
-def test_one_core_checks_in_this_process(big_export, monkeypatch):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
-    assert not _check_meanwhile(open_store("/nowhere/kscli.db"), big_export.read_bytes())
-
-
-def test_too_little_memory_for_a_second_copy_checks_in_this_process(big_export, monkeypatch):
-    data = big_export.read_bytes()
-    if sys.platform.startswith("linux"):
-        assert _MEMORY_AVAILABLE() > 0  # read from /proc/meminfo
-    monkeypatch.setattr(service, "_memory_available", lambda: 7 * len(data))
-    assert not _check_meanwhile(open_store("/nowhere/kscli.db"), data)
-    monkeypatch.setattr(service, "_memory_available", lambda: 9 * len(data))
-    assert _check_meanwhile(open_store("/nowhere/kscli.db"), data)
 
 
 def test_a_large_import_is_exact_private_and_leaves_nothing_beside_it(tmp_path, big_export):
@@ -190,62 +150,6 @@ def test_a_ledger_made_while_the_import_built_its_own_is_not_overwritten(
     assert result.exit_code == (0 if meanwhile == "init" else 1), result.stderr
     assert len(Kscli(store).json("sub", "list")) == kept
     assert [n for n in os.listdir(tmp_path / "l") if ".tmp-" in n] == []
-
-
-# -- the child process ------------------------------------------------------------------
-
-def test_the_verdict_comes_from_the_child():
-    parent = os.getpid()
-
-    def check():
-        raise BadValue(f"found by {os.getpid()}", hint="fix it")
-
-    with checked_meanwhile(check) as verdict:
-        with pytest.raises(BadValue) as caught:
-            verdict()
-    by = int(caught.value.message.split()[-1])
-    assert by != parent and caught.value.hint == "fix it"
-
-
-def test_a_passing_check_gives_a_quiet_verdict_however_often_asked():
-    with checked_meanwhile(lambda: None) as verdict:
-        verdict()
-        verdict()
-
-
-def test_a_child_that_dies_without_a_verdict_is_not_trusted():
-    parent = os.getpid()
-    here = []
-
-    def check():
-        if os.getpid() != parent:
-            os._exit(3)  # killed, out of memory: no verdict
-        here.append(1)
-        raise BadValue("found here")
-
-    with checked_meanwhile(check) as verdict:
-        for _ in range(2):
-            with pytest.raises(BadValue, match="found here"):
-                verdict()
-    assert here == [1]  # checked again here, once
-
-
-def test_a_block_left_without_a_verdict_stops_the_child(tmp_path):
-    mark = tmp_path / "child.pid"
-
-    def check():
-        mark.write_text(str(os.getpid()))
-        time.sleep(60)
-
-    with pytest.raises(RuntimeError):
-        with checked_meanwhile(check):
-            deadline = time.monotonic() + 20
-            while not mark.exists() or not mark.read_text():
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
-            raise RuntimeError("the write failed")
-    with pytest.raises(ProcessLookupError):
-        os.kill(int(mark.read_text()), 0)  # stopped and reaped
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import re
 from collections import deque
 from contextlib import contextmanager
@@ -13,7 +12,6 @@ from operator import itemgetter
 from typing import Any, Callable, Iterator, Sequence
 
 from kscli.domain.errors import BadValue, Failure, shown
-from kscli.services.background import checked_meanwhile
 from kscli.store.base import Conflict, NotEmpty, Store
 from kscli.store.migrations import SCHEMA_VERSION, apply_to_tables, pending
 from kscli.store.schema import TABLES
@@ -429,57 +427,19 @@ def _check_one_time_sales(columns: dict[str, Sequence[Any]], source: str) -> Non
 
 
 def import_ledger(store: Store, data: bytes, source: str) -> dict[str, int]:
-    """Import a whole export into an empty ledger; nothing is kept unless every value
-    in the file passed the checks."""
+    """Import a whole export into an empty ledger: every value in the file is checked
+    before anything is written.
+
+    (A second process that checked while this one wrote was measured slower in 4 of 5
+    paired imports of 200,000 subscriptions: bench/RESULTS.md.)"""
     # An export of 200,000 subscriptions is millions of objects, none of them in a
     # cycle: the cyclic garbage collector would walk them all again and again.
     with _collector_paused():
-        if not _check_meanwhile(store, data):
-            # checked before anything is written; read again (the same bytes, so the
-            # same verdict) only if the store needs a second attempt
-            checked = [parse_export(data, source)]
-            return _import_tables(store, lambda: checked.pop() if checked
-                                  else read_export(data, source)[0], _passed, source)
-        # A child process reads and checks its own copy of the export while this one
-        # reads it and writes (sharing one copy would cost each process a page fault
-        # for every page the other touched); the rows are kept only if it says yes.
-        with checked_meanwhile(lambda: parse_export(data, source)) as verdict:
-            return _import_tables(store, lambda: read_export(data, source)[0], verdict, source)
-
-
-def _check_meanwhile(store: Store, data: bytes) -> bool:
-    """Whether to check in a second process while writing: for an export large enough
-    to gain from it (the checks of 10,000 subscriptions take a few milliseconds), into
-    a store that can write first and undo, on a system with fork, a second core, and
-    the memory for a second copy of the parsed export (about six times its size)."""
-    if len(data) < _CHECK_MEANWHILE_FROM or not store.writes_while_checking or not hasattr(os, "fork"):
-        return False
-    available = _memory_available()
-    if available is not None and available < 8 * len(data):
-        return False
-    try:
-        return len(os.sched_getaffinity(0)) > 1
-    except AttributeError:  # pragma: no cover - systems without CPU affinity
-        return (os.cpu_count() or 1) > 1
-
-
-_CHECK_MEANWHILE_FROM = 5_000_000  # bytes of export: about 10,000 subscriptions
-
-
-def _memory_available() -> int | None:
-    """Bytes of memory available without swapping (Linux), or None where unknown."""
-    try:
-        with open("/proc/meminfo", "rb") as meminfo:
-            for line in meminfo:
-                if line.startswith(b"MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _passed() -> None:
-    """The verdict of checks that already passed."""
+        # read again (the same bytes, so the same verdict) only if the store needs a
+        # second attempt
+        checked = [parse_export(data, source)]
+        return _import_tables(store, lambda: checked.pop() if checked
+                              else read_export(data, source)[0], source)
 
 
 def restore_keys(store: Store, data: bytes, source: str, now: datetime, keeper: Any) -> tuple[int, int]:
@@ -509,9 +469,9 @@ def restore_keys(store: Store, data: bytes, source: str, now: datetime, keeper: 
 
 
 def _import_tables(store: Store, read: Callable[[], dict[str, list[dict[str, Any]]]],
-                   verdict: Callable[[], None], source: str) -> dict[str, int]:
+                   source: str) -> dict[str, int]:
     try:
-        return store.import_tables(read, verdict)
+        return store.import_tables(read)
     except NotEmpty:
         raise Failure(
             f"{store.location} already holds records; kscli imports only into an empty ledger",

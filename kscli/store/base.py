@@ -313,26 +313,15 @@ class Ledger:
         counters and schema)."""
         return any(self.tx.count(name) for name in ("subs", "licenses", "incidents", "charges", "events"))
 
-    def load_into_empty(self, tables: dict[str, list[dict[str, Any]]],
-                        verdict: Callable[[], None]) -> dict[str, int]:
-        """Load whole tables if this ledger holds no records (else NotEmpty), and empty
-        ``tables`` once they are written (so that their rows can be freed meanwhile).
-
-        ``verdict`` raises if the tables must not be kept (the import's checks, which
-        may still be running): it is asked before the rows are kept and before any
-        other error is reported, so that a bad file is always named as the fault.
-        """
+    def load_into_empty(self, tables: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+        """Load whole (checked) tables if this ledger holds no records (else NotEmpty),
+        and empty ``tables`` once they are written (so that their rows are freed while
+        the backend builds its indexes)."""
         if self.holds_records():
-            verdict()
             raise NotEmpty(self.location)
+        counts = self.load_tables(tables)
         try:
-            counts = self.load_tables(tables)
-        except Exception:
-            verdict()
-            raise
-        _free(tables)  # the rows are written: free them while the indexes are built
-        try:
-            verdict()
+            _free(tables)
         finally:
             failed = self.tx.settle()
         if failed is not None:
@@ -410,18 +399,11 @@ class Store(ABC):
         """Where license keys go when no keyring is usable, in words for a warning."""
         return f"the ledger file {self.location} (private, mode 0600)"
 
-    # Whether import_tables writes while the checks run (undoing it if they fail)
-    writes_while_checking = False
-
-    def import_tables(self, read: Callable[[], dict[str, list[dict[str, Any]]]],
-                      verdict: Callable[[], None]) -> dict[str, int]:
-        """Load whole tables, as ``read`` gives them (again at each call), into this
-        ledger, which must hold no records (else NotEmpty), keeping nothing unless
-        ``verdict`` passes. Here it is asked before anything is written; a backend that
-        can write first and undo says so in ``writes_while_checking``."""
-        verdict()
+    def import_tables(self, read: Callable[[], dict[str, list[dict[str, Any]]]]) -> dict[str, int]:
+        """Load whole checked tables, as ``read`` gives them (again at each call), into
+        this ledger, which must hold no records (else NotEmpty)."""
         with self.write() as ledger:
-            return ledger.load_into_empty(read(), verdict)
+            return ledger.load_into_empty(read())
 
     @abstractmethod
     def exists(self) -> bool: ...

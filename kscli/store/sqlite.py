@@ -135,7 +135,6 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 class SqliteStore(Store):
     kind = "sqlite"
 
-    writes_while_checking = True
 
     def __init__(self, path: str, busy_timeout: float = 10.0, *,
                  scratch_for: str | None = None) -> None:
@@ -354,16 +353,14 @@ class SqliteStore(Store):
         finally:
             conn.close()
 
-    def import_tables(self, read: Callable[[], dict[str, list[dict[str, Any]]]],
-                      verdict: Callable[[], None]) -> dict[str, int]:
-        """Into an existing (empty) ledger, the rows go in inside one transaction that
-        commits only if the verdict passes. A new ledger is built whole in a private
+    def import_tables(self, read: Callable[[], dict[str, list[dict[str, Any]]]]) -> dict[str, int]:
+        """Into an existing (empty) ledger, the rows go in inside one transaction. A new ledger is built whole in a private
         file beside the path, with no journal on disk and no syncs, then made durable
         and linked into place: until then there is no ledger at the path, so a bad file
         or a kill leaves none (a killed build's file is removed by the next import)."""
         if self.exists():
             with self.write() as ledger:
-                return ledger.load_into_empty(read(), verdict)
+                return ledger.load_into_empty(read())
         fs.ready_to_write(self.path, self.location)
         fs.remove_stale_temporaries(self.path, locked=False)
         with fs.write_errors(self.location):
@@ -372,13 +369,13 @@ class SqliteStore(Store):
         scratch = SqliteStore(name, self.busy_timeout, scratch_for=self.location)
         try:
             with scratch.write() as ledger:
-                counts = ledger.load_into_empty(read(), verdict)
+                counts = ledger.load_into_empty(read())
             scratch._seal()
             try:
                 os.link(scratch.path, self.path)  # never over a ledger made meanwhile
             except OSError:  # one was (or this file system has no hard links): load there
                 with self.write() as ledger:
-                    return ledger.load_into_empty(read(), verdict)
+                    return ledger.load_into_empty(read())
             with fs.write_errors(self.location):
                 fs.sync_folder(self.path)
             return counts
