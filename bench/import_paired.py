@@ -4,6 +4,10 @@ that each pair runs under the same load.
 
     python bench/import_paired.py [--pairs 5] [--count 200000]
 
+It measures a choice that was made: the second process was removed after this run
+(bench/RESULTS.md), so it runs against the tree of commit 66bb426, the last that had it
+(`git worktree add /tmp/k 66bb426 && pip install -e /tmp/k`).
+
 Each import runs in a fresh Python process (as `kscli import` does) into a new SQLite
 ledger; the figure is the wall time of the import call itself.
 """

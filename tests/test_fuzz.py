@@ -344,7 +344,7 @@ def _read_everything(kscli: Kscli, tables: dict) -> None:
 @CLI
 @given(st.data())
 def test_an_export_with_one_value_changed_is_refused_or_works_everywhere(sample_export, data):
-    from kscli.services.ledger import parse_export
+    from kscli.services.export_file import parse_export
 
     doc = json.loads(sample_export)
     cell = data.draw(st.sampled_from(_cells(doc["tables"])))
@@ -383,7 +383,7 @@ def test_an_export_with_one_value_changed_is_refused_or_works_everywhere(sample_
                                      inner, max_size=4)), max_leaves=8)
                  .map(lambda v: json.dumps(v).encode())))
 def test_import_json_parses_or_raises_bad_value(raw):
-    from kscli.services.ledger import parse_export
+    from kscli.services.export_file import parse_export
 
     try:
         parse_export(raw, "fuzz.json")

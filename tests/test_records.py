@@ -77,3 +77,37 @@ def test_fields_without_a_json_key_are_never_in_the_public_view(name, hidden):
 
     record = TABLES[name].description
     assert {f.name for f in record.fields if f.public_key is None} == hidden
+
+
+def test_the_csv_columns_of_sub_list_are_keys_of_its_json():
+    """`sub list --format csv` picks and orders columns for spreadsheets; each is a key of
+    the subscription's public JSON (never a storage column's name)."""
+    from kscli.cli.sub import CSV_KEYS
+    from kscli.views import SUB_FIELDS
+
+    keys = [key for key, _, _ in SUB_FIELDS]
+    assert set(CSV_KEYS) <= set(keys) and len(set(CSV_KEYS)) == len(CSV_KEYS)
+
+
+def test_the_import_checks_every_rule_the_description_states(tmp_path):
+    """A value each field's choices or rule refuses is refused by the import, naming
+    the field (one validator: the description)."""
+    import json
+
+    from kscli.domain.model import SUBSCRIPTION
+
+    spec = str(tmp_path / "a.db")
+    kscli = Kscli(spec)
+    assert kscli("init", "--sample").exit_code == 0
+    good = json.loads(kscli("export").stdout)
+    ruled = [f for f in SUBSCRIPTION.fields if f.choices is not None or f.check is not None]
+    assert {"plan", "kind", "price", "currency", "status", "channel"} <= {f.name for f in ruled}
+    for f in ruled:
+        doc = json.loads(json.dumps(good))
+        doc["tables"]["subs"][0][f.stored_as] = "-1" if f.kind == "dec" else "bogus"
+        bad = tmp_path / f"bad-{f.name}.json"
+        bad.write_text(json.dumps(doc))
+        result = Kscli(str(tmp_path / f"{f.name}.db"))("import", str(bad))
+        assert result.exit_code == 2, (f.name, result.stderr)
+        assert f"subs row 1, {f.stored_as}" in result.stderr
+        assert not (tmp_path / f"{f.name}.db").exists()
