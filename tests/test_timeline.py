@@ -479,3 +479,25 @@ def test_a_key_as_of_a_past_moment_leaves_out_what_was_recorded_later(tmp_path):
         assert at("2026-12-01") == ("revoked", [])
         assert kscli.json("license", "list", "--as-of", "2026-01-01") == []  # not bought yet
         assert at("2027-03-01") == ("revoked", [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(plan=st.sampled_from(["monthly", "annual", "3m", "once"]),
+       commitment=st.sampled_from([None, 12]), auto_renew=st.booleans(),
+       status=st.sampled_from(["active", "cancelled", "suspended", "expired"]),
+       started=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2027, 12, 31),
+                            timezones=st.just(UTC)),
+       offset=st.integers(min_value=-400, max_value=400))
+def test_the_shortcut_for_a_renewing_record_is_the_state_as_it_stands(
+        plan, commitment, auto_renew, status, started, offset):
+    """state_at answers most records of a listing (active, renewing, inside the period
+    recorded) without working each part out: the answer is as_it_stands's, exactly."""
+    from kscli.domain.timeline import _stands, as_it_stands
+
+    sub = make(plan=plan, started=started, commitment=commitment, auto_renew=auto_renew,
+               kind="software" if plan == "once" else "subscription")
+    if status != "active":
+        sub = sub._replace(status=status, cancelled_at=started if status == "cancelled" else None)
+    at = started + timedelta(days=offset)
+    if _stands(sub, at):
+        assert state_at(sub, at) == as_it_stands(sub, at)
