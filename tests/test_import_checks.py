@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kscli.services.export_file import _column_ok, _first_bad
+from kscli.checks import column_ok as _column_ok, first_bad as _first_bad
 
 GOOD_TIME = "2026-01-01T00:00:00Z"
 

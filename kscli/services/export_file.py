@@ -10,126 +10,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections import deque
-from datetime import date, datetime
 from operator import itemgetter
 from typing import Any, Callable, Sequence
 
+from kscli.checks import check_fields, first_bad, judge, wrong
 from kscli.domain.errors import BadValue, shown
 from kscli.store.migrations import SCHEMA_VERSION, apply_to_tables, pending
 from kscli.store.schema import TABLES
 
 EXPORT_FORMAT = "kscli-export"
 EXPORT_VERSION = 1
-_LONGEST_TEXT = 100_000  # characters in one imported value
 
 
 def _bad(where: str, what: str) -> BadValue:
     return BadValue(f"{where}: {what}", hint="import only files made by `kscli export`")
-
-
-# One rule for each kind of stored value (``_judge``), applied to whole columns at once:
-# an import of 200,000 subscriptions checks millions of cells. Text columns are checked
-# in C: the values joined by NUL (which no valid time or amount holds), every digit
-# turned into 0, then compared with the one shape a value may have; the calendar is
-# checked by datetime itself. A single value is a column of one.
-_ZEROS = str.maketrans("123456789", "000000000")
-_TIME_SHAPE = "0000-00-00T00:00:00Z"
-_AMOUNT_SHAPE = re.compile(r"-?0{1,12}(?:\.0{1,4})?")
-
-
-def _json_object(value: str) -> bool:
-    return isinstance(json.loads(value), dict)
-
-
-def _activations(value: str) -> bool:
-    parsed = json.loads(value)
-    if not isinstance(parsed, list):
-        return False
-    for item in parsed:
-        if not isinstance(item, list) or len(item) != 2 or not all(isinstance(x, str) for x in item):
-            return False
-        datetime.fromisoformat(item[1])
-    return True
-
-
-def _calendar_day(value: str) -> bool:
-    date.fromisoformat(value)
-    return True
-
-
-_ONE_BY_ONE: dict[str, Callable[[str], bool]] = {
-    "json": _json_object, "acts": _activations, "date": _calendar_day}
-
-
-def _column_ok(kind: str, values: Sequence[Any]) -> bool:
-    """Whether every value of a column that is not null is of its kind."""
-    return _judge(kind, values)[0]
-
-
-def _judge(kind: str, values: Sequence[Any]) -> tuple[bool, bool]:
-    """Whether every value of a column that is not null is of its kind, and whether
-    the column holds a null (found on the way)."""
-    if kind in ("int", "bool"):
-        types = set(map(type, values))
-        nulls = type(None) in types
-        types.discard(type(None))
-        return types <= {int} and (kind == "int" or set(values) <= {0, 1, None}), nulls
-    try:
-        return _text_ok(kind, values, "\x00".join(values)), False
-    except TypeError:  # a null, or a value that is not text
-        present = [v for v in values if v is not None]
-        if len(present) == len(values):
-            return False, False
-        try:
-            return _text_ok(kind, present, "\x00".join(present)), True
-        except TypeError:
-            return False, True
-
-
-def _text_ok(kind: str, present: Sequence[str], joined: str) -> bool:
-    """Whether text values (``joined`` by NUL) are all of their kind."""
-    if not present:
-        return True
-    if len(joined) > _LONGEST_TEXT and max(map(len, present)) > _LONGEST_TEXT:
-        return False
-    if kind == "text":
-        return True
-    if kind in _ONE_BY_ONE:
-        try:
-            return all(map(_ONE_BY_ONE[kind], present))
-        except (ValueError, TypeError):
-            return False
-    if joined.count("\x00") != len(present) - 1:
-        return False  # a value holding a NUL
-    shapes = joined.translate(_ZEROS)
-    if kind == "dec":
-        return all(map(_AMOUNT_SHAPE.fullmatch, set(shapes.split("\x00"))))
-    if shapes != "\x00".join([_TIME_SHAPE] * len(present)) or "T24" in joined:
-        return False  # (some Pythons read hour 24 as the next day's midnight)
-    try:  # months, days (29 February), hours, minutes and seconds that exist
-        deque(map(datetime.fromisoformat, present), 0)
-    except ValueError:
-        return False
-    return True
-
-
-def _first_bad(kind: str, values: Sequence[Any]) -> int | None:
-    """The index of the first value of a column that is not of its kind, or None: the
-    column is judged whole first, and walked value by value only when it fails."""
-    if _column_ok(kind, values):
-        return None
-    return next((i for i, v in enumerate(values)
-                 if v is not None and not _column_ok(kind, [v])), None)
-
-
-def _wrong(kind: str, value: Any) -> str:
-    """What is wrong with a value ``_judge`` refused, in words."""
-    if kind in ("int", "bool"):
-        return f"expected {'0 or 1' if kind == 'bool' else 'a whole number'}"
-    if not isinstance(value, str) or len(value) > _LONGEST_TEXT:
-        return "expected text"
-    return f"'{value[:40]}' is not a valid {kind} value"
 
 
 def _table_rows(table, rows: Any, where: str) -> list[dict[str, Any]]:
@@ -238,12 +132,12 @@ def _check_tables(tables: dict[str, list[dict[str, Any]]], source: str) -> None:
         table = TABLES[name]
         by_column[name] = dict(zip(table.names, columns))
         for (column, kind), values in zip(table.columns, columns):
-            ok, nulls = _judge(kind, values)
+            ok, nulls = judge(kind, values)
             if nulls:
                 with_nulls.add((name, column))
-            bad = None if ok else _first_bad(kind, values)
+            bad = None if ok else first_bad(kind, values)
             if bad is not None:
-                raise _bad(f"{source}, {name} row {bad + 1}, {column}", _wrong(kind, values[bad]))
+                raise _bad(f"{source}, {name} row {bad + 1}, {column}", wrong(kind, values[bad]))
             if column == table.key:
                 ids[name] = set(values)
                 if not all(values) or len(ids[name]) != len(values):
@@ -308,45 +202,18 @@ def _check_meanings(tables: dict[str, dict[str, Sequence[Any]]], with_nulls: set
         if record is None or not columns or not columns[TABLES[name].key]:
             continue
 
-        def fail(column: str, ok, what: str) -> None:
+        def fail(column: str, ok, what: str, columns=columns, name=name) -> None:
             for i, value in enumerate(columns[column]):
                 if value is not None and not ok(value):
                     raise _bad(f"{source}, {name} row {i + 1}, {column}",
                                f"'{str(value)[:40]}' {what}")
 
-        for f in record.fields:
-            column, present = f.stored_as, columns[f.stored_as]
-            if (name, column) in with_nulls:
-                if f.required:
-                    i = present.index(None)
-                    raise _bad(f"{source}, {name} row {i + 1}, {column}", "a value is needed")
-                present = [v for v in present if v is not None]
-            if f.choices is not None and not set(present) <= set(f.choices):
-                allowed = ", ".join(f.choices) if len(f.choices) < 10 else "an ISO 4217 code"
-                fail(column, lambda v, c=f.choices: v in c, f"is not one of {allowed}")
-            if f.check is not None and not all(map(f.check, set(present))):
-                fail(column, f.check, f.what)
-            _check_range(f.kind, present, fail, column)
+        check_fields(record, columns, {c for t, c in with_nulls if t == name},
+                     lambda i, column, name=name: f"{source}, {name} row {i + 1}, {column}", _bad)
         if record.prefix is not None:
             _check_ids(record.prefix, columns["id"], counters, fail, source)
         if name == "subs":
             _check_one_time_sales(columns, source)
-
-
-def _check_range(kind: str, present: Sequence[Any], fail: Callable, column: str) -> None:
-    """Times in the years kscli reckons in; whole numbers every backend holds."""
-    from kscli.domain.calendar import MAX_YEAR, MIN_YEAR
-
-    if not present:
-        return
-    if kind in ("dt", "date"):
-        lowest, beyond = f"{MIN_YEAR:04d}", f"{MAX_YEAR + 1:04d}"
-        if min(present) < lowest or max(present) >= beyond:
-            fail(column, lambda v: lowest <= v < beyond,
-                 f"is outside the years {MIN_YEAR} to {MAX_YEAR}")
-    elif kind == "int":  # what every backend's INTEGER holds (PostgreSQL: 32 bits)
-        if min(present) < -2**31 or max(present) >= 2**31:
-            fail(column, lambda v: -2**31 <= v < 2**31, "is too large a number")
 
 
 def _check_ids(prefix: str, ids: Sequence[str], counters: dict[str, Any], fail: Callable,

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from kscli.domain.calendar import iso
 from kscli.domain.words import contains_words
-from kscli.domain.errors import NotFound, StoreUnreadable
+from kscli.domain.errors import BadValue, NotFound, StoreUnreadable
 from kscli.domain.model import Charge, Event, Incident, License, Subscription
 from kscli.rows import CODECS, codec_of, from_row, to_row
 from kscli.store.migrations import SCHEMA_VERSION
@@ -35,6 +35,11 @@ def words_match(text: Any, needle: Any) -> bool:
     column's text, case and accents folded (kscli.domain.words, the one rule), on
     every backend (SQLite calls it as a function, the others in Python)."""
     return isinstance(text, str) and isinstance(needle, str) and contains_words(text, needle)
+
+
+def _not_kept(where: str, what: str) -> BadValue:
+    return BadValue(f"{where} {what}; nothing was written",
+                    hint="kscli keeps dates from 1900 to 2999 and text without NUL bytes")
 
 
 class Conflict(Exception):
@@ -102,6 +107,7 @@ class Ledger:
         self.tx = tx
         self.location = location
         self.appended: list[Event] = []  # this transaction's events, in order
+        self.written: dict[str, list[tuple]] = {}  # this transaction's records, as rows
 
     # ids and events -------------------------------------------------------------
     def next_id(self, prefix: str) -> str:
@@ -156,15 +162,49 @@ class Ledger:
     # generic records -------------------------------------------------------------
     def add(self, record: Any) -> None:
         codec = codec_of(record)
-        self.tx.insert(codec.record.table, [codec.to_row(record)])
+        row = codec.to_row(record)
+        self.written.setdefault(codec.record.table, []).append(row)
+        with self._checked_on_failure():
+            self.tx.insert(codec.record.table, [row])
 
     def add_many(self, records: Iterable[Any], table: str) -> None:
         codec = CODECS[table].to_row
-        self.tx.insert(table, (codec(r) for r in records))
+        written = self.written.setdefault(table, [])
+        with self._checked_on_failure():
+            self.tx.insert(table, (written.append(row) or row for row in map(codec, records)))
 
     def save(self, record: Any) -> None:
         codec = codec_of(record)
-        self.tx.update(codec.record.table, codec.to_row(record))
+        row = codec.to_row(record)
+        self.written.setdefault(codec.record.table, []).append(row)
+        with self._checked_on_failure():
+            self.tx.update(codec.record.table, row)
+
+    @contextmanager
+    def _checked_on_failure(self) -> Iterator[None]:
+        """A backend that cannot take a value (text UTF-8 cannot write) fails before the
+        commit's check: the check names the record and field instead."""
+        try:
+            yield
+        except (UnicodeEncodeError, ValueError):
+            self.check_written()
+            raise
+
+    def check_written(self) -> None:
+        """Refuse the transaction (BadValue, exit 2: nothing is written) if a record it
+        wrote holds a value an import would refuse (kscli.checks: one rule for both),
+        so that whatever a command accepted, the ledger can be exported and imported."""
+        from kscli.checks import check_rows
+
+        for table, rows in self.written.items():
+            codec = CODECS[table]
+            key = codec.columns.index(TABLES[table].key)
+
+            def where(i: int, column: str, rows=rows) -> str:
+                return f"{rows[i][key]}: {column}"
+
+            check_rows(codec.record, rows, where, _not_kept)
+        self.written.clear()
 
     def _get(self, table: str, key: str) -> Any:
         row = self.tx.get(table, key)
@@ -437,6 +477,7 @@ def _recording(write: Callable[[Store], AbstractContextManager[Ledger]]):
     def recorded(self: Store) -> Iterator[Ledger]:
         with write(self) as ledger:
             yield ledger
+            ledger.check_written()  # a value an import would refuse: roll back instead
             self.__dict__["_committing"] = ledger.appended  # the block ended: commit next
         self.committed.extend(ledger.appended)
         self.__dict__["_committing"] = None
