@@ -132,6 +132,10 @@ def wrong(kind: str, value: Any) -> str:
         return f"expected {'0 or 1' if kind == 'bool' else 'a whole number'}"
     if not isinstance(value, str) or len(value) > LONGEST_TEXT:
         return "expected text"
+    if "\x00" in value:
+        return "holds a NUL byte, which no backend keeps"
+    if not _utf8(value):
+        return "is not UTF-8 text"
     return f"'{value[:40]}' is not a valid {kind} value"
 
 

@@ -474,14 +474,14 @@ def test_order_of_listings_matches_sqlite_byte_for_byte(pg_url, tmp_path):
         with store.write() as ledger:
             for n, vendor in enumerate(names):
                 ledger.add(make_sub(f"S-{1001 + n}", vendor=vendor,
-                                    account=None if n % 3 == 0 else vendor.lower()))
+                                    region=None if n % 3 == 0 else vendor.lower()))
     orders = []
     for store in stores:
         with store.read() as ledger:
             orders.append([
                 [s.id for s in ledger.subs(order=order)]
-                for order in (("vendor", "id"), ("account", "id"), ("id",))
-            ] + [[r[0] for r in ledger.tx.select("subs", (), order=("account", "id"), descending=True)]])
+                for order in (("vendor", "id"), ("region", "id"), ("id",))
+            ] + [[r[0] for r in ledger.tx.select("subs", (), order=("region", "id"), descending=True)]])
     assert orders[0] == orders[1]
 
 

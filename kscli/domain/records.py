@@ -76,6 +76,7 @@ class Record(NamedTuple):
     unique: tuple[str, ...] = ()  # fields whose values never repeat
     refs: tuple[tuple[str, str], ...] = ()  # (field, table it refers to)
     since: int = 1  # the schema version that added the table
+    noun: str = ""  # what people call one, in messages ("subscription")
 
     def field(self, name: str) -> Field:
         for f in self.fields:

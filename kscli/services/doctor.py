@@ -27,10 +27,11 @@ def _mode_check(name: str, path: str, want_private: bool = True) -> dict[str, st
     return line(name, "ok", f"{path} mode {mode:o}")
 
 
-def run_checks(app) -> list[dict[str, str]]:
-    """Every check, in order: the store, the policy, then information lines."""
+def run_checks(app, quick: bool = False) -> list[dict[str, str]]:
+    """Every check, in order: the store, the policy, then information lines. ``quick``
+    leaves out what reads the whole ledger (its integrity in full and every value)."""
     results: list[dict[str, str]] = []
-    results.extend(_store_checks(app))
+    results.extend(_store_checks(app, quick))
     results.extend(_policy_checks(app))
     results.extend(_secrets_checks(app))
     results.extend(_signing_checks())
@@ -38,7 +39,7 @@ def run_checks(app) -> list[dict[str, str]]:
     return results
 
 
-def _store_checks(app) -> list[dict[str, str]]:
+def _store_checks(app, quick: bool = False) -> list[dict[str, str]]:
     """Where the ledger is, its schema version and integrity, and the modes of its files."""
     results: list[dict[str, str]] = []
     try:
@@ -51,7 +52,7 @@ def _store_checks(app) -> list[dict[str, str]]:
         return [line("store", "FAIL", f"{store.location} does not exist: check the path given "
                                       "with --store or KSCLI_STORE, or create it with `kscli init`")]
     try:
-        checks = store.checks()
+        checks = store.checks(quick)
     except KscliError as exc:
         results.append(line("store", "FAIL", f"{store.kind} ledger: {exc.message}"
                             + (f" ({exc.hint})" if exc.hint else "")))
@@ -62,12 +63,32 @@ def _store_checks(app) -> list[dict[str, str]]:
         results.append(line("store", "ok", f"{store.kind} ledger at {store.location}"))
         for name, passed, detail in checks:
             results.append(line(name, "ok" if passed else "FAIL", detail))
+        if not quick and all(passed for _, passed, _ in checks):
+            results.append(_values_check(store))
     if path and os.path.exists(path):
         for check in (_mode_check("ledger file", path),
                       _mode_check("ledger folder", os.path.dirname(os.path.abspath(path)), False)):
             if check:
                 results.append(check)
     return results
+
+
+def _values_check(store) -> dict[str, str]:
+    """Every stored value, as an import of the ledger's export would check it (the one
+    rule of kscli.checks, and the rules between records: ids, counters, references)."""
+    from kscli.services.export_file import check_tables
+
+    try:
+        if not store.exists():
+            return line("values", "ok", "nothing stored yet")
+        with store.read() as ledger:
+            tables = ledger.dump_rows()
+        tables.setdefault("secrets", [])
+        check_tables(tables, store.location)
+    except KscliError as exc:
+        return line("values", "FAIL", exc.message)
+    count = sum(len(rows) for rows in tables.values())
+    return line("values", "ok", f"every value of {count} rows is one kscli can use")
 
 
 def _policy_checks(app) -> list[dict[str, str]]:

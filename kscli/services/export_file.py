@@ -102,7 +102,7 @@ def read_export(data: bytes,
     tables = {name: _table_rows(table, given.get(name, []), f"{source}, table {name}")
               for name, table in TABLES.items()}
     _mark_missing_secrets(tables)
-    return tables, lambda: _check_tables(tables, source)
+    return tables, lambda: check_tables(tables, source)
 
 
 def _mark_missing_secrets(tables: dict[str, list[dict[str, Any]]]) -> None:
@@ -120,7 +120,7 @@ def _mark_missing_secrets(tables: dict[str, list[dict[str, Any]]]) -> None:
             row["secret_store"] = MISSING
 
 
-def _check_tables(tables: dict[str, list[dict[str, Any]]], source: str) -> None:
+def check_tables(tables: dict[str, list[dict[str, Any]]], source: str) -> None:
     """Every value of every table, whole columns at a time; raise BadValue naming the
     first row and column at fault."""
     columns_of = {name: _table_columns(TABLES[name], rows, f"{source}, table {name}")

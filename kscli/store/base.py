@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from kscli.domain.calendar import iso
 from kscli.domain.words import contains_words
-from kscli.domain.errors import BadValue, NotFound, StoreUnreadable
+from kscli.domain.errors import BadValue, NotFound, StoreUnreadable, printable
 from kscli.domain.model import Charge, Event, Incident, License, Subscription
-from kscli.rows import CODECS, codec_of, from_row, to_row
+from kscli.rows import CODECS, codec_of, to_row
 from kscli.store.migrations import SCHEMA_VERSION
 from kscli.store.schema import TABLES
 
@@ -26,6 +26,10 @@ Where = Sequence[tuple[str, str, Any]]  # (column, operator, value)
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "words", "day-in")
 # "day-in": the day of the month of a stored time (ISO text, characters 9 and 10) is
 # one of the given days (two-digit text, "01" to "31").
+
+# What reading a damaged stored value raises (Decimal's InvalidOperation is an
+# ArithmeticError; a bad time or JSON text a ValueError; a wrong type a TypeError).
+_DAMAGE = (ValueError, TypeError, ArithmeticError, KeyError, IndexError)
 
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -130,7 +134,7 @@ class Ledger:
     def events(self, subject: str | None = None) -> Iterator[Event]:
         where = [("subject", "=", subject)] if subject else []
         for row in self.tx.select("events", where, order=("seq",)):
-            yield from_row("events", row)
+            yield self._read("events", row)
 
     def events_about(self, sub_id: str) -> Iterator[Event]:
         """The events of a subscription and of its incidents and keys, in order."""
@@ -139,25 +143,47 @@ class Ledger:
         subjects.update(lic.id for lic in self.licenses(sub_id=sub_id))
         where = [("subject", "in", tuple(sorted(subjects)))]
         for row in self.tx.select("events", where, order=("seq",)):
-            yield from_row("events", row)
+            yield self._read("events", row)
 
     def histories_after(self, at: datetime, table: str = "subs") -> dict[str, list[Event]]:
         """The whole history of every subscription (or record of ``table``) with an
         event recorded after ``at`` (what answering as of ``at`` must undo); the others
         have none to undo."""
-        subjects = {from_row("events", row).subject
+        subjects = {self._read("events", row).subject
                     for row in self.tx.select("events", [("at", ">", iso(at))])}
         return {subject: list(self.events(subject)) for subject in sorted(subjects)
                 if self.tx.get(table, subject) is not None}
 
     def latest_event_at(self) -> datetime | None:
         for row in self.tx.select("events", (), order=("at",), limit=1, descending=True):
-            return from_row("events", row).at
+            return self._read("events", row).at
         return None
 
     def event(self, reference: str) -> Event | None:
         row = self.tx.get("events", reference)
-        return None if row is None else from_row("events", row)
+        return None if row is None else self._read("events", row)
+
+    # reading rows ----------------------------------------------------------------
+    def _read(self, table: str, row: tuple) -> Any:
+        try:
+            return CODECS[table].from_row(row)
+        except _DAMAGE:
+            raise self._damaged(table, row) from None
+
+    def _damaged(self, table: str, row: tuple) -> StoreUnreadable:
+        """Exit 6 for a stored row whose values cannot be read (a hand edit, a flipped
+        byte), naming the record and the field; nothing is written."""
+        from kscli.checks import column_ok
+
+        codec = CODECS[table]
+        key = row[codec.columns.index(TABLES[table].key)] if len(row) == len(codec.columns) else "?"
+        field = next((column for column, kind, value in zip(codec.columns, codec.kinds, row)
+                      if not column_ok(kind, [value])), "a value")
+        return StoreUnreadable(
+            f"{self.location} is damaged: {codec.record.noun} {printable(str(key))[:40]} holds "
+            f"a {field} that is not a valid value; kscli left it untouched",
+            hint="restore the ledger from a backup, or correct the value by hand and run "
+                 "`kscli doctor`")
 
     # generic records -------------------------------------------------------------
     def add(self, record: Any) -> None:
@@ -208,28 +234,31 @@ class Ledger:
 
     def _get(self, table: str, key: str) -> Any:
         row = self.tx.get(table, key)
-        return None if row is None else from_row(table, row)
+        return None if row is None else self._read(table, row)
 
     def _select(self, table: str, where: Where = (), order: Sequence[str] = ("id",),
                 limit: int | None = None) -> Iterator[Any]:
         decode = CODECS[table].from_row
         for row in self.tx.select(table, where, order=order, limit=limit):
-            yield decode(row)
+            try:
+                yield decode(row)
+            except _DAMAGE:
+                raise self._damaged(table, row) from None
 
     # subscriptions ------------------------------------------------------------------
     def sub(self, sub_id: str) -> Subscription | None:
         return self._get("subs", sub_id)
 
-    def _require(self, table: str, key: str, what: str, listing: str) -> Any:
+    def _require(self, table: str, key: str, listing: str) -> Any:
         """The record, or exit 3 naming the ledger and the command that lists the ids."""
         record = self._get(table, key)
         if record is None:
-            raise NotFound(f"no {what} {key} in {self.location}",
+            raise NotFound(f"no {CODECS[table].record.noun} {key} in {self.location}",
                            hint=f"`{listing}` shows the ids, --store picks another ledger")
         return record
 
     def require_sub(self, sub_id: str) -> Subscription:
-        return self._require("subs", sub_id, "subscription", "kscli sub list")
+        return self._require("subs", sub_id, "kscli sub list")
 
     def subs(self, *, status: Sequence[str] | None = None, vendor: str | None = None,
              account: str | None = None, product: str | None = None,
@@ -270,15 +299,19 @@ class Ledger:
                     **filters: Any) -> Iterator[tuple[Subscription, tuple]]:
         """Like subs(), each record with the row it was read from (for fast listings)."""
         record = CODECS["subs"].from_row
-        return ((record(row), row)
-                for row in self.tx.select("subs", self._subs_where(**filters), order=order))
+        for row in self.tx.select("subs", self._subs_where(**filters), order=order):
+            try:
+                sub = record(row)
+            except _DAMAGE:
+                raise self._damaged("subs", row) from None
+            yield sub, row
 
     # licenses ------------------------------------------------------------------------
     def license(self, license_id: str) -> License | None:
         return self._get("licenses", license_id)
 
     def require_license(self, license_id: str) -> License:
-        return self._require("licenses", license_id, "license key", "kscli license list")
+        return self._require("licenses", license_id, "kscli license list")
 
     def license_by_hash(self, key_hash: str) -> License | None:
         for lic in self._select("licenses", [("key_hash", "=", key_hash)], limit=1):
@@ -314,7 +347,7 @@ class Ledger:
         return self._get("incidents", incident_id)
 
     def require_incident(self, incident_id: str) -> Incident:
-        return self._require("incidents", incident_id, "incident", "kscli incident list")
+        return self._require("incidents", incident_id, "kscli incident list")
 
     def incidents(self, sub_id: str | None = None) -> Iterator[Incident]:
         where = [("sub_id", "=", sub_id)] if sub_id else []
@@ -465,8 +498,9 @@ class Store(ABC):
         """The stored schema version, None for a ledger that does not exist yet."""
 
     @abstractmethod
-    def checks(self) -> list[tuple[str, bool, str]]:
-        """Health checks for `doctor`: (name, passed, detail)."""
+    def checks(self, quick: bool = False) -> list[tuple[str, bool, str]]:
+        """Health checks for `doctor`: (name, passed, detail); ``quick`` skips the slow
+        ones a backend has (SQLite: quick_check instead of integrity_check)."""
 
 
 def _recording(write: Callable[[Store], AbstractContextManager[Ledger]]):

@@ -421,7 +421,7 @@ class PostgresStore(Store):
         except Exception:  # a broken connection: the server rolls back by itself
             pass
 
-    def checks(self) -> list[tuple[str, bool, str]]:
+    def checks(self, quick: bool = False) -> list[tuple[str, bool, str]]:
         try:
             conn = self._connect(create=False)
         except KscliError as exc:
