@@ -71,16 +71,14 @@ def hoist_global_options(args: list[str]) -> list[str]:
 
 
 def _fail(app: App | None, exc: KscliError) -> None:
-    import json
-
-    from kscli.cli.output import clean, dumps
+    from kscli.cli.output import clean, dumps, one_line_json
 
     if app is not None and app.json and exc.exit_code in (3, 4):
         from kscli.cli.redact import mask_keys
 
         doc = exc.to_dict()
         sys.stdout.write(mask_keys(dumps(doc) if app.fmt == "json"
-                                   else json.dumps(doc, ensure_ascii=False)) + "\n")
+                                   else one_line_json(doc)) + "\n")
     message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
     click.echo(f"Error: {clean(message)}", err=True)
 

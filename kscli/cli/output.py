@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 import click
 
 from kscli.generated import _ONE_LINE, stored_lines  # noqa: F401 - (used by listings)
+from kscli.domain.errors import json_escaped
 from kscli.generated import FlatLines as _FlatLines
 
 FORMATS = ("table", "plain", "json", "jsonl", "csv")
@@ -35,6 +36,8 @@ def clean(text: Any) -> str:
 
 
 def csv_cell(value: Any) -> str:
+    """A value as a CSV cell: text as a table shows it (controls escaped: a cell opened
+    in a terminal or a spreadsheet cannot act on them), defused against formulas."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -43,29 +46,35 @@ def csv_cell(value: Any) -> str:
         value = json.dumps(value, sort_keys=True)
     text = str(value)
     if text and text[0] in "=+-@\t\r" and not _NUMBER.match(text):
-        return "'" + text  # a spreadsheet would run it as a formula
-    return text
+        text = "'" + text  # a spreadsheet would run it as a formula
+    return clean(text)  # controls as visible escapes, as in tables
 
 
 def write_json(fmt: str, items: Iterable[Any], make_line: Callable[[str], Callable[[Any], str]]) -> None:
     """Items as one JSON array (json) or one object a line (jsonl); ``make_line(end)``
     gives the function from an item to its one-line JSON followed by ``end``."""
-    if fmt == "jsonl":
-        sys.stdout.writelines(map(make_line("\n"), items))  # one call: the loop runs in C
+    if fmt == "jsonl":  # one call: the loop runs in C
+        sys.stdout.writelines(map(json_escaped, map(make_line("\n"), items)))
         return
     line = make_line("")
     write = sys.stdout.write
     write("[")
     first = True
     for item in items:
-        write(("\n  " if first else ",\n  ") + line(item))
+        write(("\n  " if first else ",\n  ") + json_escaped(line(item)))
         first = False
     write("]\n" if first else "\n]\n")
 
 
 def dumps(value: Any) -> str:
-    """Indented JSON, with no space at the end of any line."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ": "), indent=2)
+    """Indented JSON, with no space at the end of any line (C1 and bidirectional
+    controls escaped: kscli.domain.errors.json_escaped)."""
+    return json_escaped(json.dumps(value, ensure_ascii=False, separators=(",", ": "), indent=2))
+
+
+def one_line_json(value: Any) -> str:
+    """JSON on one line, controls escaped as by dumps."""
+    return json_escaped(json.dumps(value, ensure_ascii=False))
 
 
 def out(line: str = "") -> None:
@@ -195,7 +204,7 @@ def emit_object(fmt: str, record: dict[str, Any], *, message: str | None = None,
         doc = dict(record)
         if message is not None:
             doc.setdefault("message", message)
-        write((dumps(doc) if fmt == "json" else json.dumps(doc, ensure_ascii=False)) + "\n")
+        write((dumps(doc) if fmt == "json" else one_line_json(doc)) + "\n")
         return
     if fmt == "csv":
         import csv

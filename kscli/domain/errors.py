@@ -12,6 +12,20 @@ from enum import IntEnum
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+# What json's encoder leaves raw with ensure_ascii=False and a terminal would act on:
+# C1 controls (U+0080-U+009F: U+009B starts an escape sequence on some terminals),
+# line and paragraph separators, and the bidirectional overrides and isolates.
+_JSON_RAW = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_escaped(text: str) -> str:
+    """JSON text with those characters written as \\u escapes (valid JSON, the same
+    value): for every JSON kscli prints or exports. The C0 controls json escapes itself."""
+    if _JSON_RAW.search(text) is None:
+        return text
+    return _JSON_RAW.sub(lambda m: "\\u%04x" % ord(m.group()), text)
+
+
 def printable(text: str) -> str:
     """Text for a one-line message: control characters (a newline, a terminal escape)
     written as visible escapes."""

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
-from kscli.domain.errors import BadValue, Failure
+from kscli.domain.errors import BadValue, Failure, json_escaped
 from kscli.services.export_file import EXPORT_FORMAT, EXPORT_VERSION, _bad, parse_export, read_export
 from kscli.store.base import Conflict, NotEmpty, Store
 from kscli.store.migrations import SCHEMA_VERSION
@@ -54,7 +54,7 @@ def export_chunks(store: Store, *, with_keys: bool = False) -> Iterator[str]:
             first = True
             names = table.names
             for row in ledger.tx.select(name, (), order=order):
-                yield ("\n   " if first else ",\n   ") + encode(dict(zip(names, row)))
+                yield ("\n   " if first else ",\n   ") + json_escaped(encode(dict(zip(names, row))))
                 first = False
             yield "\n  ]" if not first else "]"
         yield "\n }\n}\n"
