@@ -24,12 +24,19 @@ ENV = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
 @pytest.mark.parametrize("backend", ["sqlite", "json"])
 def test_interrupted_while_printing_after_the_commit_exits_7_naming_what_stands(
         tmp_path, backend, sig):
+    """`sweep` records its renewals, then prints them: stopped while it prints, the
+    renewals stand and it says so."""
+    from datetime import datetime, timezone
+
+    from tests.test_faults import write_export
+
     store = ledger_path(tmp_path, backend)
-    proc = subprocess.Popen([installed_kscli(), "--store", store, "--format", "json", "license",
-                             "issue", "--product", "Photo Editor", "--count", "1000"],
-                            env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = proc.stdout.readline()  # keys are printed after the commit
+    export = tmp_path / "e.json"
+    write_export(export, 3000, datetime(2025, 1, 5, 9, 30, tzinfo=timezone.utc))
+    assert Kscli(store)("import", str(export)).exit_code == 0
+    proc = subprocess.Popen([installed_kscli(), "--store", store, "--format", "json", "sweep"],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()  # the steps are printed after the commit
     assert first, proc.stderr.read()
     time.sleep(0.3)  # the pipe fills: kscli waits to write the rest
     proc.send_signal(sig)
@@ -37,12 +44,32 @@ def test_interrupted_while_printing_after_the_commit_exits_7_naming_what_stands(
     code = proc.wait(timeout=60)
     err = proc.stderr.read().decode()
     assert code == 7, err
-    last = err.splitlines()[-1]  # (a line before it may warn where the keys went)
-    assert last.startswith("Interrupted, but the change was recorded: L-1001 issued KS-"), err
+    last = err.splitlines()[-1]
+    assert last.startswith("Interrupted, but the change was recorded: S-1001 "), err
     assert re.search(r" and \d+ more; it stands, and the output may be incomplete$", last), last
     assert "Traceback" not in err and "Exception" not in err
-    keys = Kscli(store).json("license", "list")
-    assert len(keys) == 1000  # all recorded, as the message says
+    assert Kscli(store).json("sweep", "--dry-run") == []  # every step recorded
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("backend", ["sqlite", "json"])
+def test_keys_interrupted_while_they_print_are_not_issued(tmp_path, backend, sig):
+    """`license issue` prints the keys before it records them: stopped while it prints,
+    no key is recorded (exit 130), so a retry issues each key once."""
+    store = ledger_path(tmp_path, backend)
+    proc = subprocess.Popen([installed_kscli(), "--store", store, "--format", "json", "license",
+                             "issue", "--product", "Photo Editor", "--count", "1000"],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    assert first, proc.stderr.read()
+    time.sleep(0.3)  # the pipe fills: kscli waits to write the rest
+    proc.send_signal(sig)
+    proc.stdout.close()
+    code = proc.wait(timeout=60)
+    err = proc.stderr.read().decode()
+    assert code == 130, err
+    assert err.splitlines()[-1] == "Interrupted: nothing was changed"
+    assert Kscli(store).json("license", "list") == []
 
 
 def _wait_until_it_holds_open(pid: int, path: str) -> None:

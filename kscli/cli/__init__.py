@@ -182,6 +182,7 @@ def _interrupted(app: App | None) -> int:
     done = list(store.committed) if store is not None else []
     pending = list(store.committing) if store is not None else []
     events = done + pending
+    _quiet_stdout()  # what is still buffered goes nowhere: the reader asked to stop
     if not events:
         click.echo("Interrupted: nothing was changed", err=True)
         return int(ExitCode.INTERRUPTED)
@@ -189,7 +190,6 @@ def _interrupted(app: App | None) -> int:
     if len(events) > 3:
         shown += f" and {len(events) - 3} more"
     verb = "may have been recorded (the commit was under way)" if pending else "was recorded"
-    _quiet_stdout()  # what is still buffered goes nowhere: the reader asked to stop
     click.echo(f"Interrupted, but the change {verb}: {shown}; it stands, and the output "
                "may be incomplete", err=True)
     return int(ExitCode.INTERRUPTED_AFTER_WRITE)

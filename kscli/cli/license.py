@@ -7,7 +7,9 @@ Wherever a command takes a KEY, ``-`` reads it from stdin.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from typing import Any
 
 import click
@@ -208,42 +210,121 @@ def add(key, product, purchased, account, sub_id, seats):
 @click.option("--product", required=True, type=p.TEXT, help="What the keys unlock.")
 @click.option("--count", type=click.IntRange(1, 1000), default=1, show_default=True,
               help="How many keys to make.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False),
+              help="Write the keys into this new file (mode 0600) instead of stdout.")
 @_recorded_key_options
-def issue(product, count, purchased, account, sub_id, seats):
+def issue(product, count, output, purchased, account, sub_id, seats):
     """Make new keys, record them as issued, and print them in full, once.
 
     This is the one output that shows keys without --reveal: copy them now
     (`kscli license show ID --reveal` shows one again). An issued key makes a
     one-time software sale final [refund.software-final].
 
+    The keys are printed (or written to -o FILE, a new file only you can read) before
+    they are recorded: if the output cannot be written, or the command is stopped while
+    it prints, no key is recorded as issued. If recording then fails, the keys printed
+    are not issued, and the error says so.
+
     \b
-    Example:
+    Examples:
       kscli --format json license issue --product "Photo Editor" --sub S-1009
+      kscli --format jsonl license issue --product "Photo Editor" --count 500 -o keys.jsonl
     """
-    from kscli.cli.output import emit_list, note
+    from kscli.cli.output import note
+    from kscli.domain.errors import BadValue, KscliError
     from kscli.domain.words import count_of
     from kscli.secrets import Keeper
     from kscli.services.licenses import issue_licenses
-    from kscli.views import license_view
 
     app = get_app()
     years = _years(app)
     keeper = Keeper()
-    issued = issue_licenses(app.store, app.now, product=product,
-                            purchased_at=_purchased(purchased, app.now), keeper=keeper,
-                            years=years, count=count, seats=seats, account=account,
-                            sub_id=sub_id)
+    if output is not None and os.path.lexists(output):
+        raise BadValue(f"{output} already exists", hint="name a new file for the keys")
+    shown: list[int] = []
+
+    def hand_out(issued) -> None:
+        if output is None:
+            if not app.quiet:
+                _print_issued(app, issued, years)
+                sys.stdout.flush()  # out in full before the keys are recorded
+        else:
+            _write_issued(app, issued, years, output)
+        shown.append(len(issued))
+
+    try:
+        issued = issue_licenses(app.store, app.now, product=product,
+                                purchased_at=_purchased(purchased, app.now), keeper=keeper,
+                                years=years, count=count, seats=seats, account=account,
+                                sub_id=sub_id, before_commit=hand_out)
+    except KscliError as exc:
+        if shown and output is None:
+            exc.message += (f"; the {count_of(shown[0], 'key')} printed above "
+                            f"{'was' if shown[0] == 1 else 'were'} not issued")
+        if shown and output is not None:
+            _discard(output)
+        raise
+    except BaseException:
+        if shown and output is not None:
+            _discard(output)
+        raise
     _keeper_warning(app, keeper)
-    if app.quiet:
-        return
-    records = [{**license_view(i.license, app.now, i.key, years=years),
-                "reference": i.event.reference} for i in issued]
-    emit_list(app.fmt, records,
-              [("ID", "id"), ("Key", "key"), ("Product", "product"),
-               ("Last day to activate", "activation_deadline"), ("Reference", "reference")])
-    if app.fmt == "table":
+    if output is not None:
+        note(f"issued {count_of(len(issued), 'key')} into {output} (mode 0600)")
+    elif app.fmt == "table" and not app.quiet:
         note(f"issued {count_of(len(issued), 'key')}, shown this once: copy them now "
              "(`kscli license show ID --reveal` shows one again)")
+
+
+def _issued_records(app, issued, years: int) -> list[dict]:
+    from kscli.views import license_view
+
+    return [{**license_view(i.license, app.now, i.key, years=years),
+             "reference": i.event.reference} for i in issued]
+
+
+def _print_issued(app, issued, years: int, fmt: str | None = None) -> None:
+    from kscli.cli.output import emit_list
+
+    emit_list(fmt or app.fmt, _issued_records(app, issued, years),
+              [("ID", "id"), ("Key", "key"), ("Product", "product"),
+               ("Last day to activate", "activation_deadline"), ("Reference", "reference")])
+
+
+def _write_issued(app, issued, years: int, output: str) -> None:
+    """The keys into a new private file, synced, in the command's format (a table as
+    plain, tab-separated)."""
+    import contextlib
+    import io
+
+    from kscli.domain.errors import BadValue
+    from kscli.store import fs
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        _print_issued(app, issued, years, "plain" if app.fmt == "table" else app.fmt)
+    with fs.write_errors(output):
+        try:
+            fd = fs.create_private(output)
+        except FileExistsError:
+            raise BadValue(f"{output} already exists", hint="name a new file for the keys") from None
+        try:
+            data = memoryview(text.getvalue().encode("utf-8"))
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            _discard(output)
+            raise
+        os.close(fd)
+
+
+def _discard(output: str) -> None:
+    try:
+        os.unlink(output)
+    except OSError:
+        pass
 
 
 @license.command("list")

@@ -115,10 +115,17 @@ def table_width() -> int | None:
     return None
 
 
-def fit_columns(rows: list[list[str]], headers: Sequence[str], width: int | None) -> list[list[str]]:
+# Columns people copy from a table: never shortened, however narrow the terminal (a key
+# shown once, a reference kept as proof, an id typed into the next command).
+WHOLE = frozenset({"id", "key", "reference", "sub_id", "charge_id", "license_id"})
+
+
+def fit_columns(rows: list[list[str]], headers: Sequence[str], width: int | None,
+                whole: Sequence[int] = ()) -> list[list[str]]:
     """Rows whose text columns are shortened with "…" so that the table fits ``width``:
     long text columns (twelve characters or more) give way first, the widest first,
-    then any other; the first (id) column never, and no column becomes narrower than
+    then any other; the first (id) column and those at ``whole`` (WHOLE: keys, ids,
+    references) never, and no column becomes narrower than
     its header or eight characters (so a very narrow terminal gets the narrowest table,
     still wider than it)."""
     if width is None or not rows:
@@ -131,7 +138,8 @@ def fit_columns(rows: list[list[str]], headers: Sequence[str], width: int | None
     for long_only in (True, False):
         floor = [natural[0]] + [min(natural[i], max(heads[i], _NARROWEST if long_only else 5))
                                 for i in range(1, count)]
-        shrinkable = [i for i in range(1, count) if not long_only or natural[i] >= 12]
+        shrinkable = [i for i in range(1, count) if (not long_only or natural[i] >= 12)
+                      and i not in whole]
         while excess > 0 and shrinkable:
             widest = max(shrinkable, key=lambda i: sizes[i] - floor[i])
             if sizes[widest] <= floor[widest]:
@@ -144,11 +152,13 @@ def fit_columns(rows: list[list[str]], headers: Sequence[str], width: int | None
             for r in rows]
 
 
-def render_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+def render_table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
+                 whole: Sequence[int] = ()) -> str:
+    """A table for people; the columns at ``whole`` are never shortened."""
     import tabulate as tabulate_module
 
     width = table_width()
-    cells = fit_columns([[clean(c) for c in r] for r in rows], headers, width)
+    cells = fit_columns([[clean(c) for c in r] for r in rows], headers, width, whole)
     if width is not None:  # no spare spaces beside a header when every column counts
         tabulate_module.MIN_PADDING = 0
     return tabulate_module.tabulate(cells, headers=list(headers), tablefmt="simple",
@@ -180,7 +190,8 @@ def emit_list(fmt: str, records: Iterable[dict[str, Any]], columns: Sequence[tup
         return
     rows = [cells(r) for r in records]
     if rows:
-        write(render_table(rows, [h for h, _ in columns]) + "\n")
+        whole = [i for i, (_, key) in enumerate(columns) if key in WHOLE]
+        write(render_table(rows, [h for h, _ in columns], whole) + "\n")
     elif empty:
         note(empty)
     width = table_width() if footer else None

@@ -150,8 +150,13 @@ def issue_licenses(store: Store, now: datetime, *, product: str, purchased_at: d
                    keeper: Keeper, years: int, count: int = 1, seats: int = 1,
                    account: str | None = None,
                    sub_id: str | None = None,
-                   generate: Callable[[], str] = keys.generate) -> list[Issued]:
-    """Make ``count`` new keys from ``secrets``, recorded unactivated and issued."""
+                   generate: Callable[[], str] = keys.generate,
+                   before_commit: Callable[[list[Issued]], None] | None = None) -> list[Issued]:
+    """Make ``count`` new keys from ``secrets``, recorded unactivated and issued.
+
+    ``before_commit(issued)`` hands the keys out (prints them, writes them to a file)
+    inside the transaction: if it fails, nothing is recorded, so no key is ever recorded
+    as issued that its issuer did not get."""
     issued: list[Issued] = []
     with store.write() as ledger:
         account = _sub_account(ledger, sub_id, account)
@@ -165,6 +170,8 @@ def issue_licenses(store: Store, now: datetime, *, product: str, purchased_at: d
                                         {"license": license_view(lic, now, years=years)}, now)
             issued.append(Issued(lic, keys.format_key(symbols), event))
         _note_secrets_in_ledger(ledger, keeper, now)
+        if before_commit is not None:
+            before_commit(issued)
     return issued
 
 
