@@ -20,6 +20,20 @@ ADD = ("sub", "add", "--vendor", "Acme", "--product", "Cloud", "--plan", "monthl
 ENV = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
 
 
+def _stopped_while_printing(store: str, sig: int, *argv: str) -> tuple[int, str]:
+    """Run kscli with its JSON output into a pipe nobody reads, signal it once it has
+    printed a line and waits on the full pipe; its exit code and stderr."""
+    proc = subprocess.Popen([installed_kscli(), "--store", store, "--format", "json", *argv],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    assert first, proc.stderr.read()
+    time.sleep(0.3)  # the pipe fills: kscli waits to write the rest
+    proc.send_signal(sig)
+    proc.stdout.close()
+    code = proc.wait(timeout=60)
+    return code, proc.stderr.read().decode()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("backend", ["sqlite", "json"])
 def test_interrupted_while_printing_after_the_commit_exits_7_naming_what_stands(
@@ -34,15 +48,7 @@ def test_interrupted_while_printing_after_the_commit_exits_7_naming_what_stands(
     export = tmp_path / "e.json"
     write_export(export, 3000, datetime(2025, 1, 5, 9, 30, tzinfo=timezone.utc))
     assert Kscli(store)("import", str(export)).exit_code == 0
-    proc = subprocess.Popen([installed_kscli(), "--store", store, "--format", "json", "sweep"],
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = proc.stdout.readline()  # the steps are printed after the commit
-    assert first, proc.stderr.read()
-    time.sleep(0.3)  # the pipe fills: kscli waits to write the rest
-    proc.send_signal(sig)
-    proc.stdout.close()
-    code = proc.wait(timeout=60)
-    err = proc.stderr.read().decode()
+    code, err = _stopped_while_printing(store, sig, "sweep")
     assert code == 7, err
     last = err.splitlines()[-1]
     assert last.startswith("Interrupted, but the change was recorded: S-1001 "), err
@@ -57,16 +63,8 @@ def test_keys_interrupted_while_they_print_are_not_issued(tmp_path, backend, sig
     """`license issue` prints the keys before it records them: stopped while it prints,
     no key is recorded (exit 130), so a retry issues each key once."""
     store = ledger_path(tmp_path, backend)
-    proc = subprocess.Popen([installed_kscli(), "--store", store, "--format", "json", "license",
-                             "issue", "--product", "Photo Editor", "--count", "1000"],
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = proc.stdout.readline()
-    assert first, proc.stderr.read()
-    time.sleep(0.3)  # the pipe fills: kscli waits to write the rest
-    proc.send_signal(sig)
-    proc.stdout.close()
-    code = proc.wait(timeout=60)
-    err = proc.stderr.read().decode()
+    code, err = _stopped_while_printing(store, sig, "license", "issue", "--product",
+                                        "Photo Editor", "--count", "1000")
     assert code == 130, err
     assert err.splitlines()[-1] == "Interrupted: nothing was changed"
     assert Kscli(store).json("license", "list") == []
