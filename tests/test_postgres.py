@@ -319,7 +319,7 @@ def pg_dump(url: str) -> list:
 
 @pytest.mark.postgres
 def test_two_sweeps_started_at_the_same_moment_renew_each_subscription_once(pg_url):
-    from kscli.services.subs import sweep
+    from kscli.services.sweep import sweep
 
     with _store(pg_url).write() as ledger:  # 40 subscriptions, each three periods behind
         for n in range(40):

@@ -20,8 +20,7 @@ from kscli.domain.calendar import add_months
 from kscli.domain.errors import NoChange, NotFound, Refused
 from kscli.domain.model import Event, License, Subscription
 from kscli.secrets import Keeper
-from kscli.services import Outcome
-from kscli.services.subs import check_clock
+from kscli.services import Outcome, check_clock
 from kscli.store.base import Ledger, Store
 from kscli.views import license_view
 

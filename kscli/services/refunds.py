@@ -18,7 +18,7 @@ from kscli.domain.model import Event, Incident, License, Subscription
 from kscli.domain.policy import Policy, normalize_ground
 from kscli.domain.refund import ALREADY_REFUNDED, RefundDecision, decide_refund, discretion_override
 from kscli.domain.timeline import state_at
-from kscli.services.subs import check_clock
+from kscli.services import check_clock
 from kscli.store.base import Ledger, Store
 
 REFUSE_SERVICE_CLAUSE = "refund.not-started"

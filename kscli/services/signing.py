@@ -286,7 +286,7 @@ def sign_license(store: Any, now: datetime, target: Any, *, years: int, files: S
     """
     from kscli import ed25519
     from kscli.services.licenses import _record, find
-    from kscli.services.subs import check_clock
+    from kscli.services import check_clock
 
     ed25519.available()
     signer = current_key(files)
