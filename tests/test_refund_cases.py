@@ -11,7 +11,7 @@ import pytest
 
 from kscli.domain.calendar import add_months
 from kscli.domain.model import Event, Incident, License, Subscription
-from kscli.domain.policy import parse_policy
+from kscli.domain.policy_lint import parse_policy
 from kscli.domain.refund import (
     DECIDES,
     RefundDecision,
