@@ -81,9 +81,10 @@ GLOBAL_NOTE = ("Global options go before the command name, as in "
 
 def completion_files() -> dict[str, str]:
     """The completion scripts, exactly as ``kscli completion SHELL`` prints them."""
+    from kscli.cli import cli
     from kscli.cli.shell import completion_source
 
-    return {path: completion_source(shell) for shell, path in SHELL_FILES.items()}
+    return {path: completion_source(cli, shell) for shell, path in SHELL_FILES.items()}
 
 
 # -- the command tree ---------------------------------------------------------------------

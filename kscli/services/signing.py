@@ -456,25 +456,3 @@ def _platform_machine_id() -> str | None:
 def this_machine(product: str) -> str:
     """This machine's id for ``product`` (see :func:`kscli.domain.license_token.machine_id`)."""
     return tok.machine_id(os_machine_id(), product)
-
-
-# --- doctor -------------------------------------------------------------------------
-
-def doctor_lines(files: SignerFiles | None = None) -> list[dict[str, str]]:
-    """Where the signing key lives: information, never a failure."""
-    from kscli.services.doctor import line
-
-    files = files or SignerFiles.default()
-    try:
-        keys = signer_keys(files)
-    except StoreUnreadable as exc:
-        return [line("signing key", "FAIL", exc.message)]
-    current = next((k for k in keys if k.retired_at is None), None)
-    if current is None:
-        return [line("signing key", "info", "no signer (`kscli signer init` makes one)")]
-    where = (f"the system keyring" if current.private_key_in == KEYRING
-             else f"{files.private_path} (no usable keyring)")
-    retired = len(keys) - 1
-    return [line("signing key", "info",
-                 f"key {current.id} is in {where}; public keys in {files.public_path}"
-                 + (f" ({retired} retired key(s) kept for verification)" if retired else ""))]
