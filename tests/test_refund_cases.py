@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from kscli.domain.calendar import add_months
+from kscli.domain.errors import BadValue
 from kscli.domain.model import Event, Incident, License, Subscription
 from kscli.domain.policy_lint import parse_policy
 from kscli.domain.refund import (
@@ -650,5 +651,5 @@ def test_discretion_override_refunds_the_full_price_with_the_reason():
 
 @pytest.mark.parametrize("reason", ["", "   "])
 def test_discretion_override_needs_a_reason(reason):
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(BadValue, match="needs a reason"):
         discretion_override(make_sub(), now=day_n(1), policy=POLICY, reason=reason)

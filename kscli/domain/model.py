@@ -21,6 +21,11 @@ from kscli.domain.errors import shown
 PLANS = ("monthly", "annual")
 KINDS = ("subscription", "support", "software")
 SUB_STATUSES = ("active", "cancelled", "expired", "refunded", "suspended")
+# As tables show a subscription (timeline.display_status): an active one that will not
+# renew is "ending", one whose start is still ahead "not-started".
+ENDING = "ending"
+NOT_STARTED = "not-started"
+SUB_SHOWN_STATUSES = (SUB_STATUSES[0], ENDING, NOT_STARTED, *SUB_STATUSES[1:])
 LICENSE_STATUSES = ("unactivated", "active", "deactivated", "revoked")
 INCIDENT_STATES = ("open", "resolved", "exhausted")
 

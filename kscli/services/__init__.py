@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from kscli.domain.calendar import iso
 from kscli.domain.errors import Refused
 from kscli.domain.model import Event
 
@@ -43,8 +44,8 @@ def check_clock(ledger: Ledger, now: datetime, trust_clock: bool) -> None:
     latest = ledger.latest_event_at()
     if latest is not None and (latest - now).total_seconds() > CLOCK_SKEW_SECONDS:
         raise Refused(
-            f"the clock reads {now:%Y-%m-%dT%H:%M:%SZ}, earlier than the newest event in the "
-            f"ledger ({latest:%Y-%m-%dT%H:%M:%SZ}): a clock set back would reopen closed windows",
+            f"the clock reads {iso(now)}, earlier than the newest event in the "
+            f"ledger ({iso(latest)}): a clock set back would reopen closed windows",
             code="clock-set-back",
             hint="fix the system clock, or pass --trust-clock if this time is right",
         )

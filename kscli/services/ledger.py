@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any, Callable, Iterator, Sequence
 
+from kscli.domain import ids
 from kscli.domain.errors import BadValue, Failure, shown
 from kscli.services.background import checked_meanwhile
 from kscli.store.base import Conflict, NotEmpty, Store
@@ -360,9 +361,6 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
-_ID_PREFIXES = {"subs": "S-", "licenses": "L-", "incidents": "I-", "charges": "C-"}
-
-
 def _check_meanings(tables: dict[str, dict[str, Sequence[Any]]], with_nulls: set[tuple[str, str]],
                     source: str) -> None:
     """Refuse values no command could use: an unknown plan, status or currency, a date
@@ -424,14 +422,14 @@ def _check_meanings(tables: dict[str, dict[str, Sequence[Any]]], with_nulls: set
             elif kind == "int":  # what every backend's INTEGER holds (PostgreSQL: 32 bits)
                 if present and (min(present) < -2**31 or max(present) >= 2**31):
                     fail(column, lambda v: -2**31 <= v < 2**31, "is too large a number")
-        prefix = _ID_PREFIXES.get(name)
+        prefix = ids.BY_TABLE.get(name)
         if prefix is not None:  # ids the commands can name, and a counter past them all
-            ids = columns["id"]
-            id_form = re.compile(re.escape(prefix) + r"[1-9][0-9]{0,8}")
-            if not all(map(id_form.fullmatch, ids)):
+            present_ids = columns["id"]
+            id_form = ids.form(prefix)
+            if not all(map(id_form.fullmatch, present_ids)):
                 fail("id", id_form.fullmatch, f"is not an id like {prefix}1001")
-            highest = int(max(zip(map(len, ids), ids))[1][len(prefix):])  # S-999 < S-1000
-            last = counters.get(prefix, 1000)
+            highest = int(max(present_ids, key=ids.natural_key)[len(prefix):])
+            last = counters.get(prefix, ids.FIRST - 1)
             if not isinstance(last, int) or highest > last:
                 raise _bad(f"{source}, counters", f"the counter {prefix} ({last}) is below the "
                            f"highest id {prefix}{highest}: new ids would repeat old ones")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kscli.domain import ids
 from kscli.domain import license_token as tok
 from kscli.domain import licenses as rules
 from kscli.domain.calendar import iso
@@ -335,7 +336,7 @@ def revocation_list(store: Any, now: datetime, files: SignerFiles,
     private = _private_key(files, keeper, signer)
     with store.read() as ledger:
         revoked = sorted(((lic.id, lic.fingerprint) for lic in ledger.licenses()
-                          if lic.status == "revoked"), key=lambda p: (len(p[0]), p[0]))
+                          if lic.status == "revoked"), key=lambda p: ids.natural_key(p[0]))
     listing = tok.Revocations(signer.id, now, tuple(revoked))
     return _signed(listing.to_dict(), private, tok.REVOCATIONS), listing
 

@@ -7,6 +7,7 @@ from itertools import chain
 from decimal import Decimal
 from typing import Callable, Iterator
 
+from kscli.domain import ids
 from kscli.domain import subscriptions as rules
 from kscli.domain.errors import NoChange
 from kscli.domain.model import Subscription
@@ -17,7 +18,7 @@ from kscli.views import sub_view
 
 def add_subscription(store: Store, now: datetime, **fields) -> Outcome:
     with store.write() as ledger:
-        sub = rules.new_subscription(ledger.next_id(rules.ID_PREFIX), now=now, **fields)
+        sub = rules.new_subscription(ledger.next_id(ids.SUB), now=now, **fields)
         ledger.add(sub)
         event = ledger.append_event(sub.id, "created", {"subscription": sub_view(sub)}, now)
     return Outcome(sub, f"{sub.id}: added {sub.vendor} {sub.product}", event)
@@ -118,7 +119,7 @@ def renewing(store: Store, since: datetime, until: datetime, *,
             found = [state for state, _ in states(chain(recorded, unswept), since)
                      if state.status == "active" and state.period_end is not None
                      and since <= state.period_end <= until]
-    found.sort(key=lambda state: (state.period_end, len(state.sub.id), state.sub.id))
+    found.sort(key=lambda state: (state.period_end, ids.natural_key(state.sub.id)))
     return found
 
 
