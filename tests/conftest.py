@@ -27,7 +27,7 @@ def installed_kscli() -> str | None:
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
-    """No test touches a real home, ledger, policy or keyring."""
+    """No test touches a real home, ledger, policy or keyring, nor another test's keyring."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -37,7 +37,11 @@ def isolated_env(tmp_path, monkeypatch):
                 "COLUMNS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.memory_keyring.MemoryKeyring")
+    from tests.memory_keyring import vault
+
+    vault().clear()  # the in-memory keyring lives as long as the process: each test starts empty
     yield
+    vault().clear()
 
 
 def ledger_path(tmp_path, backend: str) -> str:

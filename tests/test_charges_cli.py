@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 import pytest
 from freezegun import freeze_time
 
 from tests.conftest import Kscli
+from tests.helpers import REF
 
-REF = re.compile(r"KS-\d{8}-[0-9A-HJKMNP-TV-Z]{6}")
 DISPUTE_NOTE = "a dispute with the bank is not a cancellation"
 
 GERMAN_COLUMNS = ("--date-col", "Buchungstag", "--description-col", "Verwendungszweck",

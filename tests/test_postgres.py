@@ -14,15 +14,14 @@ import socket
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 from freezegun import freeze_time
 
 from tests.conftest import Kscli, fresh_pg_store_spec, ledger_path, require_pg, require_psycopg
+from tests.helpers import T0, make_sub
 
 PASSWORD = "s3cret-Pw"
-T0 = datetime(2026, 1, 31, 12, 0, tzinfo=timezone.utc)
 SUB = ["sub", "add", "--vendor", "Acme", "--product", "Cloud", "--plan", "monthly",
        "--price", "9.99", "--currency", "USD"]
 
@@ -67,24 +66,6 @@ def edit_rows(doc: dict, table: str, edit) -> None:
         held["rows"] = [[row.get(c) for c in columns] for row in rows]
     else:
         doc["tables"][table] = edit(held)
-
-
-def make_sub(sub_id: str, **changes):
-    import dataclasses
-
-    from kscli.domain.subscriptions import new_subscription
-
-    sub = new_subscription(
-        sub_id, account="ada", vendor="Acme", product="Cloud", plan="monthly",
-        kind="subscription", price=Decimal("9.99"), currency="USD", started_at=T0,
-        commitment_months=None, auto_renew=True, partner_name=None, partner_portal=None,
-        region=None, now=T0,
-    )
-    if not changes:
-        return sub
-    if hasattr(sub, "_replace"):  # records are NamedTuples
-        return sub._replace(**changes)
-    return sub._replace(**changes)
 
 
 # -- the DSN never shows a password -------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Refund decisions: every row of policy-cases.md as a golden test, plus boundaries."""
+"""Refund decisions: every worked case of the refund policy (CASES) as a golden test,
+plus boundaries."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from kscli.domain.refund import (
     discretion_override,
 )
 from kscli.policy_files import default_policy_text, load_default
+from tests import helpers
+from tests.helpers import at
 
 UTC = timezone.utc
 POLICY = load_default()
@@ -27,18 +30,11 @@ PRICE = Decimal("120.00")
 PORTAL = "https://partner.example.com/subscriptions"
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
 START = at("2026-11-01T09:30:00")
 
 
 def day_n(n: int, start: datetime = START) -> datetime:
-    """Noon of day N of a period that started at ``start``."""
-    return datetime.combine(start.date() + timedelta(days=n), datetime.min.time(), UTC) + timedelta(
-        hours=12
-    )
+    return helpers.day_n(n, start)
 
 
 def make_sub(**changes) -> Subscription:

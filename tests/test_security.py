@@ -457,3 +457,18 @@ def test_a_completion_description_drops_a_bidirectional_override():
     from kscli.cli.complete import _describe
 
     assert _describe("active:", "Ac\u202eme", "Cloud,\x1b[2J") == "active: Ac me Cloud [2J"
+
+
+def test_a_test_may_leave_a_secret_in_the_in_memory_keyring():
+    from tests.memory_keyring import MemoryKeyring, vault
+
+    MemoryKeyring().set_password("kscli", "left-behind", "a secret")
+    assert vault() == {("kscli", "left-behind"): "a secret"}
+
+
+def test_the_next_test_starts_with_an_empty_keyring():
+    """conftest's isolated_env clears the in-memory keyring around every test (the one
+    above leaves a secret: run in file order, this one would see it otherwise)."""
+    from tests.memory_keyring import vault
+
+    assert vault() == {}

@@ -46,7 +46,8 @@ def shown(value: object, limit: int = 40) -> str:
 
 
 class ExitCode(IntEnum):
-    """The exit codes of every kscli command (DESIGN section 7)."""
+    """The exit codes of every kscli command (the README's "Exit codes"; EXIT STATUS in
+    kscli(1), generated from EXIT_CODE_MEANINGS)."""
 
     OK = 0
     FAILURE = 1
