@@ -8,8 +8,10 @@ import re
 import pytest
 from freezegun import freeze_time
 
-from tests.conftest import exported_events
+from tests.conftest import exported_events, ledger_created
 from tests.helpers import REF
+
+EVERY_BACKEND = True  # SQLite, JSON and PostgreSQL (conftest.pytest_generate_tests)
 
 NOW = "2026-11-22T10:00:00Z"
 
@@ -144,7 +146,7 @@ def test_list_on_a_missing_ledger_is_empty_and_creates_nothing(kscli, store_path
     result = kscli("incident", "list")
     assert result.exit_code == 0 and result.stdout == ""
     assert "no incidents" in result.stderr
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
 
 
 def test_incident_states_drive_the_refund_answer(kscli, support):

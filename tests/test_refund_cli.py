@@ -18,7 +18,10 @@ from freezegun import freeze_time
 from kscli.domain.calendar import iso as stamp
 from kscli.policy_files import default_policy_text
 from tests import helpers
+from tests.conftest import ledger_created
 from tests.helpers import REF
+
+EVERY_BACKEND = True  # SQLite, JSON and PostgreSQL (conftest.pytest_generate_tests)
 
 UTC = timezone.utc
 START = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)  # a Sunday morning
@@ -517,7 +520,7 @@ def test_unknown_subscription_exits_3(kscli, store_path):
         assert result.json()["error"] == "not-found"
         assert "S-4040" in result.stderr
         if argv[0] == "check":  # read-only: never creates the ledger
-            assert not os.path.exists(store_path)
+            assert not ledger_created(store_path)
 
 
 def test_support_refund_not_started_flags_the_customer(kscli):
