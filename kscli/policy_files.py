@@ -1,6 +1,6 @@
 """Reading policy files: the packaged default and a user's ``--policy FILE``.
 
-The only I/O of the policy engine; parsing and checking are in kscli.domain.policy.
+The only I/O of the policy engine; parsing and checking are in kscli.domain.policy_lint.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import functools
 from importlib import resources
 from pathlib import Path
 
-from kscli.domain.policy import Policy, PolicyError, Problem, lint_policy, parse_policy
+from kscli.domain.policy import Policy, PolicyError, Problem
+from kscli.domain.policy_lint import lint_policy, parse_policy
 
 DEFAULT_SOURCE = "<built-in>"
 

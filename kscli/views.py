@@ -1,4 +1,4 @@
-"""The public JSON shapes of kscli's records (DESIGN section 7).
+"""The public JSON shapes of kscli's records (the README and `man kscli` describe them).
 
 snake_case keys, ISO 8601 UTC times with ``Z``, money as decimal strings beside its
 currency. Scripts depend on these shapes: add keys, never rename or remove one.

@@ -27,7 +27,7 @@ def installed_kscli() -> str | None:
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
-    """No test touches a real home, ledger, policy or keyring."""
+    """No test touches a real home, ledger, policy or keyring, nor another test's keyring."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -37,22 +37,67 @@ def isolated_env(tmp_path, monkeypatch):
                 "COLUMNS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.memory_keyring.MemoryKeyring")
+    from tests.memory_keyring import vault
+
+    vault().clear()  # the in-memory keyring lives as long as the process: each test starts empty
     yield
+    vault().clear()
 
 
 def ledger_path(tmp_path, backend: str) -> str:
     return str(tmp_path / "ledger" / ("kscli.json" if backend == "json" else "kscli.db"))
 
 
-@pytest.fixture(params=BACKENDS)
+# The CLI suites that exercise the store (a module setting EVERY_BACKEND = True) run on
+# PostgreSQL as well; a test of theirs about files only is marked files_only. The rest
+# run on the two file backends.
+ALL_BACKENDS = [*BACKENDS, pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "files_only: a test of an EVERY_BACKEND module about "
+                                       "the ledger's file (runs on SQLite and JSON only)")
+
+
+def _parametrizes(metafunc, name: str) -> bool:
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if name in ([n.strip() for n in names.split(",")] if isinstance(names, str) else names):
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc):
+    """Each test that uses a ledger (the ``backend`` fixture, through ``kscli`` or
+    ``store_path``) runs once per backend: see ALL_BACKENDS above."""
+    if "backend" not in metafunc.fixturenames or _parametrizes(metafunc, "backend"):
+        return
+    every = (getattr(metafunc.module, "EVERY_BACKEND", False)
+             and metafunc.definition.get_closest_marker("files_only") is None)
+    metafunc.parametrize("backend", ALL_BACKENDS if every else BACKENDS, indirect=True)
+
+
+@pytest.fixture
 def backend(request):
     return request.param
 
 
 @pytest.fixture
 def store_path(tmp_path, backend):
-    """A ledger path (not yet created) for each file backend."""
+    """A ledger (not yet created) of the backend: a path, or a postgresql:// URL of a new,
+    empty database (``--store`` takes either)."""
+    if backend == "postgres":
+        return fresh_pg_store_spec(require_pg())
     return ledger_path(tmp_path, backend)
+
+
+def ledger_created(spec: str) -> bool:
+    """Whether a command created the ledger: its file, or its tables on the server."""
+    if spec.startswith("postgresql://"):
+        from kscli.store import open_store
+
+        return open_store(spec).exists()
+    return os.path.exists(spec)
 
 
 @dataclass

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 import pytest
 from freezegun import freeze_time
 
-from tests.conftest import Kscli
+from tests.conftest import Kscli, ledger_created
+from tests.helpers import REF
 
-REF = re.compile(r"KS-\d{8}-[0-9A-HJKMNP-TV-Z]{6}")
+EVERY_BACKEND = True  # SQLite, JSON and PostgreSQL (conftest.pytest_generate_tests)
+
 DISPUTE_NOTE = "a dispute with the bank is not a cancellation"
 
 GERMAN_COLUMNS = ("--date-col", "Buchungstag", "--description-col", "Verwendungszweck",
@@ -199,7 +200,7 @@ def test_a_broken_statement_does_not_create_the_ledger(kscli, store_path, tmp_pa
     path.write_text("date,description,amount,currency\n2026-11-01,A,lots,USD\n")
     result = kscli("charges", "import", str(path))
     assert result.exit_code == 2 and "line 2" in result.stderr
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
 
 
 def test_a_missing_file_or_bad_currency_option_is_a_usage_error(kscli, tmp_path):
@@ -261,14 +262,14 @@ def test_list_unmatched_shows_only_lines_without_a_subscription(kscli, add_sub, 
 def test_list_of_an_unknown_subscription_exits_3(kscli, store_path):
     result = kscli("charges", "list", "--sub", "S-9")
     assert result.exit_code == 3 and "S-9" in result.stderr
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
 
 
 def test_list_on_an_empty_ledger_says_so_and_creates_nothing(kscli, store_path):
     result = kscli("charges", "list")
     assert result.exit_code == 0 and "no charges yet" in result.stderr
     assert kscli.json("charges", "list") == []
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
 
 
 # Check ------------------------------------------------------------------------------------
@@ -342,7 +343,7 @@ def test_a_clean_ledger_exits_0_saying_no_unexpected_charges(kscli, add_sub, tmp
 def test_check_on_a_missing_ledger_is_clean_and_creates_nothing(kscli, store_path):
     result = kscli("charges", "check")
     assert result.exit_code == 0 and "no unexpected charges" in result.stderr
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
 
 
 def test_charge_after_renew_off_past_the_period_end_is_flagged(kscli, add_sub, tmp_path):

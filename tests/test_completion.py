@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kscli import shipped
 from kscli.cli.params import IdType
 from kscli.domain.model import Incident, License
 from kscli.store import open_store
+from tools import shipped
 
 REPO = Path(__file__).resolve().parent.parent
 SUB_ID_COMMANDS = [("sub", "show"), ("sub", "cancel"), ("sub", "history"), ("renew", "off"),
@@ -230,7 +230,7 @@ def test_sourcing_the_shipped_bash_script_completes_commands_options_and_ids(led
             pytest.fail("bash is not installed")
         pytest.skip("bash is not installed")
     script = REPO / shipped.SHELL_FILES["bash"]
-    assert script.is_file(), "run `python -m kscli.shipped --write`"
+    assert script.is_file(), "run `python tools/shipped.py --write`"
     bindir = tmp_path / "bin"
     bindir.mkdir()
     wrapper = bindir / "kscli"

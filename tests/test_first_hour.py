@@ -147,7 +147,7 @@ def test_a_mistyped_ground_exits_2_with_did_you_mean_and_the_known_grounds(tmp_p
 
 
 def test_a_policy_file_lists_the_grounds_it_knows(tmp_path):
-    from kscli.domain.policy import parse_policy
+    from kscli.domain.policy_lint import parse_policy
     from kscli.policy_files import default_policy_text
 
     text = default_policy_text().replace('"billing-error",', '"billing-error", "late-delivery",')

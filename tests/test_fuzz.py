@@ -248,7 +248,8 @@ def _leaves(node, path=()):
 @FAST
 @given(st.text(max_size=300))
 def test_policy_text_parses_or_raises_a_policy_error(text):
-    from kscli.domain.policy import PolicyError, lint_policy, parse_policy
+    from kscli.domain.policy import PolicyError
+    from kscli.domain.policy_lint import lint_policy, parse_policy
 
     problems = lint_policy(text)  # a linter reports; it never raises
     try:
@@ -262,7 +263,8 @@ def test_policy_text_parses_or_raises_a_policy_error(text):
 @settings(max_examples=100, deadline=None, phases=PHASES)
 @given(st.data())
 def test_a_policy_with_one_value_changed_parses_or_raises_a_policy_error(data):
-    from kscli.domain.policy import PolicyError, lint_policy, parse_policy
+    from kscli.domain.policy import PolicyError
+    from kscli.domain.policy_lint import lint_policy, parse_policy
 
     policy = _default_policy()
     tables = list(_leaves(policy))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from kscli import __version__, shipped
+from kscli import __version__
 from kscli.cli import COMMANDS, cli
+from tools import shipped
 
 NODES = list(shipped.walk())
 PATHS = [n.path for n in NODES]

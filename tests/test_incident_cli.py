@@ -8,9 +8,11 @@ import re
 import pytest
 from freezegun import freeze_time
 
-from tests.conftest import exported_events
+from tests.conftest import exported_events, ledger_created
+from tests.helpers import REF
 
-REF = re.compile(r"^KS-\d{8}-[0-9A-HJKMNP-TV-Z]{6}$")
+EVERY_BACKEND = True  # SQLite, JSON and PostgreSQL (conftest.pytest_generate_tests)
+
 NOW = "2026-11-22T10:00:00Z"
 
 
@@ -28,7 +30,7 @@ def events_of(kscli, subject: str) -> list[dict]:
 def test_open_prints_the_incident_with_its_id_and_reference(kscli, support):
     opened = kscli.json("incident", "open", support, "--summary", "VPN client crashes")
     assert opened["id"] == "I-1001"
-    assert REF.match(opened["reference"])
+    assert REF.fullmatch(opened["reference"])
     assert opened == {**opened, "sub_id": support, "summary": "VPN client crashes",
                       "state": "open", "opened_at": NOW, "closed_at": None}
     recorded = events_of(kscli, "I-1001")
@@ -85,7 +87,7 @@ def test_resolve_and_exhaust_close_an_open_incident(kscli, support, verb, state,
     with freeze_time("2026-11-24T08:00:00Z"):
         closed = kscli.json("incident", verb, "I-1001")
         assert closed["state"] == state and closed["closed_at"] == "2026-11-24T08:00:00Z"
-        assert REF.match(closed["reference"])
+        assert REF.fullmatch(closed["reference"])
         # The same command again changes nothing: exit 0, no event.
         again = kscli("incident", verb, "1001", fmt="json")
         said = kscli("incident", verb, "I-1001")
@@ -144,7 +146,7 @@ def test_list_on_a_missing_ledger_is_empty_and_creates_nothing(kscli, store_path
     result = kscli("incident", "list")
     assert result.exit_code == 0 and result.stdout == ""
     assert "no incidents" in result.stderr
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
 
 
 def test_incident_states_drive_the_refund_answer(kscli, support):

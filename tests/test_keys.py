@@ -28,7 +28,7 @@ from kscli.domain.keys import (
     validate,
 )
 
-# The example key of DESIGN.md section 3.
+# The example key of `kscli license add --help` and kscli-license(1).
 EXAMPLE = "1QASW-A7YHB-XDP0G-JE7WK-RFC3W"
 EXAMPLE_SYMBOLS = "1QASWA7YHBXDP0GJE7WKRFC3W"
 

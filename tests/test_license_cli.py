@@ -17,8 +17,10 @@ from keyring.backend import KeyringBackend
 from kscli.domain import keys
 from kscli.policy_files import default_policy_text
 from kscli.store import open_store
-from tests.conftest import Kscli
+from tests.conftest import Kscli, ledger_created
 from tests.memory_keyring import vault
+
+EVERY_BACKEND = True  # SQLite, JSON and PostgreSQL (conftest.pytest_generate_tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,7 +98,7 @@ def test_validate_a_valid_key_exits_0_masked_without_creating_a_ledger(kscli, st
         "valid": True, "key_masked": keys.mask(symbols[-4:]), "key_last4": symbols[-4:],
         "fingerprint": keys.fingerprint(symbols),
     }
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
 
 
 def test_validate_a_swapped_key_exits_4_and_never_suggests_a_key(kscli):
@@ -216,7 +218,7 @@ def test_add_an_invalid_key_exits_4_before_touching_the_ledger(kscli, store_path
     assert result.exit_code == 4
     assert "did you mean" not in result.stderr  # no key of the ledger is one swap away
     assert_no_key(result.stderr, key)
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
 
 
 def test_add_refuses_a_purchase_in_the_future(kscli, store_path):
@@ -224,7 +226,7 @@ def test_add_refuses_a_purchase_in_the_future(kscli, store_path):
         result = kscli("license", "add", keys.generate(), "--product", "P", "--purchased", "2026-03-02")
     assert result.exit_code == 2
     assert "cannot be in the future" in result.stderr
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
 
 
 # --- issue -------------------------------------------------------------------------------
@@ -286,7 +288,7 @@ def test_show_of_an_unknown_id_on_a_missing_ledger_exits_3_and_creates_nothing(k
     result = kscli("license", "show", "L-1001", fmt="json")
     assert result.exit_code == 3
     assert result.json()["error"] == "not-found"
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
     assert kscli.json("license", "list") == []
 
 
@@ -508,11 +510,11 @@ def test_a_bad_policy_file_stops_key_commands_before_writing_but_not_validate(ks
     refused = kscli("--policy", str(bad), "license", "add", key, "--product", "P")
     assert refused.exit_code == 2
     assert "years" in refused.stderr and refused.stderr.count("\n") == 1
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
     missing = str(tmp_path / "missing.toml")
     assert kscli("--policy", missing, "license", "validate", key).exit_code == 0
     assert kscli("--policy", str(bad), "license", "validate", key).exit_code == 0
-    assert not os.path.exists(store_path)
+    assert not ledger_created(store_path)
 
 
 # --- where keys are kept -----------------------------------------------------------------------
@@ -529,6 +531,14 @@ def test_keys_go_to_the_keyring_when_one_works(kscli, store_path):
     assert "system keyring (tests.memory_keyring.MemoryKeyring)" in secrets[0]["detail"]
 
 
+def kept_in_the_ledger(store_path: str) -> str:
+    """What the warning says of keys kept in the ledger: a private file, or a database
+    whose every role that reads the tables reads them."""
+    if store_path.startswith("postgresql://"):
+        return "(readable by every role that can read its tables)"
+    return "license keys are kept in the ledger file"
+
+
 @pytest.mark.parametrize("backend_name", ["keyring.backends.fail.Keyring",
                                           "tests.test_license_cli.BrokenKeyring"])
 def test_a_headless_machine_keeps_keys_in_the_ledger_and_warns_once(kscli, store_path, monkeypatch,
@@ -538,7 +548,7 @@ def test_a_headless_machine_keeps_keys_in_the_ledger_and_warns_once(kscli, store
     result = kscli("license", "issue", "--product", "Photo Editor", "--count", "3", fmt="json")
     assert result.exit_code == 0
     assert result.stderr.count("warning:") == 1
-    assert "license keys are kept in the ledger file" in result.stderr
+    assert kept_in_the_ledger(store_path) in result.stderr
     issued = result.json()
     records = stored(store_path)
     for item in issued:
@@ -551,23 +561,23 @@ def test_a_headless_machine_keeps_keys_in_the_ledger_and_warns_once(kscli, store
     secrets = [r for r in doctor.json() if r["check"] == "secrets"]
     assert {r["result"] for r in secrets} == {"info"}
     if backend_name.endswith("fail.Keyring"):  # no backend at all: doctor says where keys go
-        assert "new license keys are kept in the ledger file" in secrets[0]["detail"]
+        assert "new license keys are kept in the ledger" in secrets[0]["detail"]
     assert "3 license keys kept in the ledger, not a keyring" in secrets[-1]["detail"]
-    if os.name == "posix":
+    if os.name == "posix" and not store_path.startswith("postgresql://"):
         assert os.stat(store_path).st_mode & 0o077 == 0
 
 
 @pytest.mark.parametrize("backend_name", ["keyring.backends.fail.Keyring",
                                           "tests.test_license_cli.BrokenKeyring"])
-def test_keys_kept_in_the_ledger_warn_once_per_ledger_with_one_event(kscli, tmp_path, monkeypatch,
-                                                                     backend_name):
+def test_keys_kept_in_the_ledger_warn_once_per_ledger_with_one_event(kscli, store_path, tmp_path,
+                                                                     monkeypatch, backend_name):
     add_key(kscli)  # a working keyring: no event, no warning
     assert not [e for e in events(kscli) if e["subject"] == "ledger"]
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend_name)
     first = kscli("license", "issue", "--product", "Photo Editor", "--count", "2", fmt="json")
     assert first.exit_code == 0
     assert first.stderr.count("warning:") == 1
-    assert "license keys are kept in the ledger file" in first.stderr
+    assert kept_in_the_ledger(store_path) in first.stderr
     assert "once per ledger" in first.stderr
     second = kscli("license", "issue", "--product", "Photo Editor", fmt="json")
     key = keys.generate()

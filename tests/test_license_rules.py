@@ -13,12 +13,9 @@ from kscli.domain import keys
 from kscli.domain import licenses as rules
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Activation, License
+from tests.helpers import at
 
 KEY = keys.generate(lambda n: "QASWA7YHBXDP0GJE7WKRFC"[:n])
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def key_license(purchased: str = "2024-02-29T10:00:00Z", **fields) -> License:

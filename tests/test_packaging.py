@@ -56,6 +56,14 @@ def test_pip_install_puts_man_pages_and_completions_where_tools_look(scratch_env
     assert (scratch_env / "bin" / "kscli").is_file()
 
 
+def test_the_wheel_holds_the_runtime_package_and_not_the_build_tools(scratch_env):
+    packages = list(scratch_env.glob("lib/python*/site-packages/kscli"))
+    assert len(packages) == 1, packages
+    assert (packages[0] / "cli" / "__init__.py").is_file()
+    assert not (packages[0] / "shipped.py").exists()  # tools/shipped.py is for the repository
+    assert not list(scratch_env.glob("lib/python*/site-packages/tools"))
+
+
 def test_man_finds_the_page_once_the_environment_is_on_path(scratch_env):
     man = shutil.which("man")
     if man is None:

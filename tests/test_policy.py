@@ -11,14 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kscli.domain.policy import (
-    CLAUSE_IDS,
-    Policy,
-    PolicyError,
-    Problem,
-    lint_policy,
-    parse_policy,
-)
+from kscli.domain.policy import CLAUSE_IDS, Policy, PolicyError, Problem
+from kscli.domain.policy_lint import lint_policy, parse_policy
 from kscli.policy_files import default_policy_text, lint_policy_file, load_default, load_policy
 
 DEFAULT = default_policy_text()

@@ -176,7 +176,7 @@ def test_cancellation_rules_record_the_version_of_the_policy_that_decided():
     from decimal import Decimal
 
     from kscli.domain import subscriptions as rules
-    from kscli.domain.policy import parse_policy
+    from kscli.domain.policy_lint import parse_policy
 
     now = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
     sub = rules.new_subscription(

@@ -14,7 +14,6 @@ import socket
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 from freezegun import freeze_time
@@ -22,9 +21,9 @@ from freezegun import freeze_time
 from kscli.store.migrations import SCHEMA_VERSION
 
 from tests.conftest import Kscli, fresh_pg_store_spec, ledger_path, require_pg, require_psycopg
+from tests.helpers import T0, make_sub
 
 PASSWORD = "s3cret-Pw"
-T0 = datetime(2026, 1, 31, 12, 0, tzinfo=timezone.utc)
 SUB = ["sub", "add", "--vendor", "Acme", "--product", "Cloud", "--plan", "monthly",
        "--price", "9.99", "--currency", "USD"]
 
@@ -69,24 +68,6 @@ def edit_rows(doc: dict, table: str, edit) -> None:
         held["rows"] = [[row.get(c) for c in columns] for row in rows]
     else:
         doc["tables"][table] = edit(held)
-
-
-def make_sub(sub_id: str, **changes):
-    import dataclasses
-
-    from kscli.domain.subscriptions import new_subscription
-
-    sub = new_subscription(
-        sub_id, account="ada", vendor="Acme", product="Cloud", plan="monthly",
-        kind="subscription", price=Decimal("9.99"), currency="USD", started_at=T0,
-        commitment_months=None, auto_renew=True, partner_name=None, partner_portal=None,
-        region=None, now=T0,
-    )
-    if not changes:
-        return sub
-    if hasattr(sub, "_replace"):  # records are NamedTuples
-        return sub._replace(**changes)
-    return sub._replace(**changes)
 
 
 # -- the DSN never shows a password -------------------------------------------------------
@@ -322,7 +303,7 @@ def pg_dump(url: str) -> list:
 
 @pytest.mark.postgres
 def test_two_sweeps_started_at_the_same_moment_renew_each_subscription_once(pg_url):
-    from kscli.services.subs import sweep
+    from kscli.services.sweep import sweep
 
     with _store(pg_url).write() as ledger:  # 40 subscriptions, each three periods behind
         for n in range(40):

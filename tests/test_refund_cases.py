@@ -1,4 +1,5 @@
-"""Refund decisions: every row of policy-cases.md as a golden test, plus boundaries."""
+"""Refund decisions: every worked case of the refund policy (CASES) as a golden test,
+plus boundaries."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from decimal import Decimal
 import pytest
 
 from kscli.domain.calendar import add_months
+from kscli.domain.errors import BadValue
 from kscli.domain.model import Event, Incident, License, Subscription
-from kscli.domain.policy import parse_policy
+from kscli.domain.policy_lint import parse_policy
 from kscli.domain.refund import (
     DECIDES,
     RefundDecision,
@@ -19,6 +21,8 @@ from kscli.domain.refund import (
     discretion_override,
 )
 from kscli.policy_files import default_policy_text, load_default
+from tests import helpers
+from tests.helpers import at
 
 UTC = timezone.utc
 POLICY = load_default()
@@ -26,18 +30,11 @@ PRICE = Decimal("120.00")
 PORTAL = "https://partner.example.com/subscriptions"
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
 START = at("2026-11-01T09:30:00")
 
 
 def day_n(n: int, start: datetime = START) -> datetime:
-    """Noon of day N of a period that started at ``start``."""
-    return datetime.combine(start.date() + timedelta(days=n), datetime.min.time(), UTC) + timedelta(
-        hours=12
-    )
+    return helpers.day_n(n, start)
 
 
 def make_sub(**changes) -> Subscription:
@@ -650,5 +647,5 @@ def test_discretion_override_refunds_the_full_price_with_the_reason():
 
 @pytest.mark.parametrize("reason", ["", "   "])
 def test_discretion_override_needs_a_reason(reason):
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(BadValue, match="needs a reason"):
         discretion_override(make_sub(), now=day_n(1), policy=POLICY, reason=reason)

@@ -1,13 +1,13 @@
 """`kscli refund check` and `refund request` through the CLI, on both backends.
 
-Every row of /work/shared/policy-cases.md is built from its facts with kscli commands
+Every worked case of the refund policy (CASES below, the same cases as
+tests/test_refund_cases.py) is built from its facts with kscli commands
 (`sub add --started`, `incident`, `sweep`, `license issue`, `sub cancel`) and answered
 through `refund check`: the exit code, the deciding clause, the amount, the trace.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -15,23 +15,22 @@ from typing import Callable
 import pytest
 from freezegun import freeze_time
 
+from kscli.domain.calendar import iso as stamp
 from kscli.policy_files import default_policy_text
+from tests import helpers
+from tests.conftest import ledger_created
+from tests.helpers import REF
+
+EVERY_BACKEND = True  # SQLite, JSON and PostgreSQL (conftest.pytest_generate_tests)
 
 UTC = timezone.utc
 START = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)  # a Sunday morning
-REF = re.compile(r"KS-\d{8}-[0-9A-HJKMNP-TV-Z]{6}")
 PORTAL = "https://portal.northwind.example/subscriptions"
 EVERY_CLAUSE_EVALUATED = {"cancel.direct", "refund.exclusions", "cancel.partner"}
 
 
 def day_n(n: int, start: datetime = START) -> datetime:
-    """Noon UTC of day N of a period that started at ``start``."""
-    return datetime.combine(start.date() + timedelta(days=n), datetime.min.time(), UTC) + \
-        timedelta(hours=12)
-
-
-def stamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return helpers.day_n(n, start)
 
 
 def add(kscli, started: datetime = START, **options) -> str:
@@ -70,7 +69,7 @@ def incident(kscli, sub_id: str, opened: datetime, state: str = "open") -> str:
     return inc["id"]
 
 
-# -- the cases of policy-cases.md --------------------------------------------------------
+# -- the worked cases of the refund policy ------------------------------------------------
 
 
 @dataclass
@@ -225,7 +224,7 @@ def test_every_policy_case_gets_its_answer_through_the_cli(kscli, number):
         assert words in said
     decided = [f for f in answer["trace"] if f["outcome"] == "decides"]
     assert [f["clause"] for f in decided] == [case.clause]
-    if not case.eligible:  # the refusal shape of DESIGN section 7
+    if not case.eligible:  # the refusal shape (README, "Exit codes")
         assert answer["error"] and answer["message"]
         assert answer["credit_from"] is None and answer["credit_by"] is None
     else:
@@ -521,7 +520,7 @@ def test_unknown_subscription_exits_3(kscli, store_path):
         assert result.json()["error"] == "not-found"
         assert "S-4040" in result.stderr
         if argv[0] == "check":  # read-only: never creates the ledger
-            assert not os.path.exists(store_path)
+            assert not ledger_created(store_path)
 
 
 def test_support_refund_not_started_flags_the_customer(kscli):

@@ -438,3 +438,37 @@ def test_a_closed_pipe_on_a_long_listing_exits_0_quietly(long_ledger, fmt):
     assert pipeline.returncode == 0, pipeline.stderr
     assert pipeline.stdout == full.stdout.splitlines(keepends=True)[0]
     assert pipeline.stderr == ""
+
+
+@pytest.mark.parametrize("named, blank, expected", [
+    (False, False, "a\\x1b[31m\\x0ab\\u202ec"),  # a one-line message
+    (True, False, "a\\x1b[31m\\nb\\u202ec"),  # a table cell
+    (False, True, "a [31m b c"),  # a completion description
+])
+def test_one_stripper_of_control_characters_for_messages_cells_and_completions(named, blank,
+                                                                               expected):
+    from kscli.domain.errors import printable
+
+    assert printable(f"a{ESC}[31m\nb\u202ec", named=named, blank=blank) == expected
+    assert printable("plain text", named=named, blank=blank) == "plain text"
+
+
+def test_a_completion_description_drops_a_bidirectional_override():
+    from kscli.cli.complete import _describe
+
+    assert _describe("active:", "Ac\u202eme", "Cloud,\x1b[2J") == "active: Ac me Cloud [2J"
+
+
+def test_a_test_may_leave_a_secret_in_the_in_memory_keyring():
+    from tests.memory_keyring import MemoryKeyring, vault
+
+    MemoryKeyring().set_password("kscli", "left-behind", "a secret")
+    assert vault() == {("kscli", "left-behind"): "a secret"}
+
+
+def test_the_next_test_starts_with_an_empty_keyring():
+    """conftest's isolated_env clears the in-memory keyring around every test (the one
+    above leaves a secret: run in file order, this one would see it otherwise)."""
+    from tests.memory_keyring import vault
+
+    assert vault() == {}

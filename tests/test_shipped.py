@@ -13,9 +13,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from kscli import shipped
 from kscli.domain.errors import EXIT_CODE_MEANINGS, ExitCode
 from kscli.paths import ENVIRONMENT
+from tools import shipped
 
 REPO = Path(__file__).resolve().parent.parent
 GROUPS = ("sub", "renew", "license", "signer", "refund", "incident", "charges", "policy")
@@ -57,9 +57,9 @@ def test_the_build_makes_exactly_the_shipped_files(fresh):
 @pytest.mark.parametrize("rel", SHIPPED)
 def test_shipped_file_is_what_a_fresh_build_makes(rel, fresh):
     path = REPO / rel
-    assert path.is_file(), f"{rel} is missing: run `python -m kscli.shipped --write`"
+    assert path.is_file(), f"{rel} is missing: run `python tools/shipped.py --write`"
     assert path.read_text(encoding="utf-8") == fresh[rel], (
-        f"{rel} differs from a fresh build: run `python -m kscli.shipped --write`")
+        f"{rel} differs from a fresh build: run `python tools/shipped.py --write`")
 
 
 def test_no_stale_man_page_is_left_in_the_tree(fresh):
@@ -96,8 +96,8 @@ def test_check_lists_a_drifted_and_a_missing_file_and_write_repairs_them(tmp_pat
     assert not (tmp_path / "man" / "kscli-gone.1").exists()
 
 
-def test_module_runs_as_a_command_and_check_passes_on_the_repository():
-    done = subprocess.run([sys.executable, "-m", "kscli.shipped", "--check",
+def test_the_script_runs_as_a_command_and_check_passes_on_the_repository():
+    done = subprocess.run([sys.executable, "tools/shipped.py", "--check",
                            "--root", str(REPO)], cwd=REPO, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr
@@ -169,7 +169,7 @@ def test_shipped_man_page_renders_without_a_warning(rel):
     groff = groff_or_skip()
     path = REPO / rel
     if not path.is_file():
-        pytest.fail(f"{rel} is missing: run `python -m kscli.shipped --write`")
+        pytest.fail(f"{rel} is missing: run `python tools/shipped.py --write`")
     done = subprocess.run([groff, "-man", "-ww", "-z", str(path)], capture_output=True,
                           timeout=60)
     assert done.stderr.decode(errors="replace") == ""

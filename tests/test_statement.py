@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, timezone
 from decimal import Decimal
 
 import pytest
@@ -21,11 +21,9 @@ from kscli.domain.statement import (
     parse_statement,
 )
 
+from tests.helpers import at
+
 UTC = timezone.utc
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def csv_of(*rows: str, header: str = "date,description,amount,currency") -> str:

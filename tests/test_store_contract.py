@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from kscli.domain.errors import StoreBusy, StoreUnreadable
-from kscli.domain.model import Activation, Charge, Incident, License, Subscription
-from kscli.domain.subscriptions import new_subscription
+from kscli.domain.model import Activation, Charge, Incident, License
 from kscli.store import open_store
 from kscli.store.base import Conflict
-
-T0 = datetime(2026, 1, 31, 12, 0, tzinfo=timezone.utc)
-
-
-def make_sub(sub_id: str, **changes) -> Subscription:
-    sub = new_subscription(
-        sub_id, account="ada", vendor="Acme", product="Cloud", plan="monthly",
-        kind="subscription", price=Decimal("9.99"), currency="USD", started_at=T0,
-        commitment_months=None, auto_renew=True, partner_name=None, partner_portal=None,
-        region=None, now=T0,
-    )
-    if changes:
-
-        sub = sub._replace(**changes)
-    return sub
+from tests.conftest import fresh_pg_store_spec, ledger_path, require_pg
+from tests.helpers import T0, make_sub
 
 
 @pytest.fixture
@@ -198,9 +186,128 @@ def test_dump_and_load_rows_round_trip_exactly(store, tmp_path):
         ledger.load_tables(dumped)
     with other.read() as ledger:
         assert ledger.dump_rows() == dumped
-        assert ledger.next_id  # counters came along:
+        assert ledger.dump_rows()["counters"] == [{"name": "S-", "value": 1005}]  # came along
     with other.write() as ledger:
         assert ledger.next_id("S-") == "S-1006"
+
+
+# -- the bulk-load paths: an import into a new ledger, many rows into an empty table ------
+
+BULK = 150  # rows a table: PostgreSQL sends this many through COPY (see test below)
+
+
+def test_bulk_is_large_enough_for_postgres_copy():
+    from kscli.store.pg_rows import COPY_FROM
+
+    assert BULK >= 2 * COPY_FROM
+
+
+def another_store(store, tmp_path):
+    """A new, empty ledger of the same backend as ``store``."""
+    if store.kind == "postgres":
+        return open_store(fresh_pg_store_spec(require_pg()), busy_timeout=2)
+    return open_store(ledger_path(tmp_path / "another", store.kind), busy_timeout=2)
+
+
+def index_names(store) -> set[str] | None:
+    """The indexes the backend keeps (None for JSON, which keeps them in memory)."""
+    if store.kind != "json" and not store.exists():
+        return set()
+    if store.kind == "sqlite":
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)) as conn:
+            return {row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    if store.kind == "postgres":
+        import psycopg
+
+        from kscli.store.schema import TABLES
+
+        with psycopg.connect(store.url) as conn:
+            return {row[0] for row in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = ANY(%s)", (list(TABLES),))}
+    return None
+
+
+def key_license(n: int) -> License:
+    return License(f"L-{1001 + n}", "Editor", T0, f"{n:064x}", "FC3W", f"{n:08x}")
+
+
+def fill(ledger) -> None:
+    """BULK subscriptions and license keys, some events, an incident and a charge."""
+    ledger.add_many((make_sub(f"S-{1001 + n}", vendor="Acme" if n % 2 else "Globex")
+                     for n in range(BULK)), "subs")
+    ledger.add_many((key_license(n) for n in range(BULK)), "licenses")
+    ledger.add(Incident("I-1001", "S-1001", "printer", T0))
+    ledger.add(Charge("C-1001", T0.date(), "ACME CLOUD", Decimal("9.99"), "USD", "h1", "S-1001"))
+    for n in range(3):
+        ledger.append_event(f"S-{1001 + n}", "created", {"n": n}, T0)
+    for prefix, last in (("S-", BULK), ("L-", BULK), ("I-", 1), ("C-", 1)):
+        for _ in range(last):
+            ledger.next_id(prefix)
+
+
+def assert_indexes_hold(store) -> None:
+    """What the indexes serve still works: unique key hashes, filters, the id order."""
+    with store.read() as ledger:
+        assert ledger.tx.count("subs") == BULK and ledger.tx.count("licenses") == BULK
+        assert ledger.license_by_hash(f"{7:064x}").id == "L-1008"
+        acme = [s.id for s in ledger.subs(vendor="acme")]
+        assert len(acme) == BULK // 2 and acme[:2] == ["S-1002", "S-1004"]
+    with pytest.raises(Conflict):
+        with store.write() as ledger:
+            ledger.add(License("L-9999", "Editor", T0, f"{7:064x}", "FC3W", "0000aaaa"))
+
+
+def test_many_rows_into_empty_tables_take_the_bulk_path_and_keep_every_index(store):
+    with store.write():
+        pass  # the schema, with its indexes
+    before = index_names(store)
+    with store.write() as ledger:
+        fill(ledger)
+    assert index_names(store) == before
+    if before is not None:
+        assert {"ix_subs_natural"} <= before  # the id-order index of the SQL backends
+    assert_indexes_hold(store)
+
+
+def test_an_import_into_a_new_ledger_loads_every_row_and_rebuilds_the_indexes(store, tmp_path):
+    with store.write() as ledger:
+        fill(ledger)
+        dumped = ledger.dump_rows()
+    target = another_store(store, tmp_path)
+    assert not target.exists()
+    counts = target.import_tables(lambda: copy.deepcopy(dumped))
+    assert (counts["subs"], counts["licenses"], counts["events"]) == (BULK, BULK, 3)
+    with target.read() as ledger:
+        assert ledger.dump_rows() == dumped
+    assert index_names(target) == index_names(store)
+    assert_indexes_hold(target)
+    with target.write() as ledger:
+        assert ledger.next_id("S-") == f"S-{1001 + BULK}"  # the counters came along
+
+
+@pytest.mark.parametrize("created", [False, True], ids=["new", "existing-empty"])
+def test_an_import_whose_rows_fail_to_come_keeps_nothing(store, tmp_path, created):
+    with store.write() as ledger:
+        fill(ledger)
+        dumped = ledger.dump_rows()
+    target = another_store(store, tmp_path)
+    if created:
+        with target.write():
+            pass
+    before = index_names(target)
+
+    def read():
+        raise StoreUnreadable("the file could not be read")
+
+    with pytest.raises(StoreUnreadable):
+        target.import_tables(read)
+    assert target.exists() is created
+    with target.read() as ledger:
+        assert list(ledger.subs()) == [] and list(ledger.events()) == []
+    assert index_names(target) == before
 
 
 def test_concurrent_writers_lose_no_update(store):

@@ -1,27 +1,22 @@
-"""The subscription rules of DESIGN section 2, as pure functions."""
+"""The subscription rules (kscli.domain.subscriptions), as pure functions."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 
 from kscli.domain import subscriptions as rules
 from kscli.domain.errors import NoChange, Refused
+from tests.helpers import make_sub
 
 UTC = timezone.utc
 JAN31 = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
 
 
 def sub(plan="monthly", started=JAN31, commitment=None, auto_renew=True, partner=None, kind="subscription"):
-    return rules.new_subscription(
-        "S-1001", account="ada", vendor="Acme", product="Cloud", plan=plan, kind=kind,
-        price=Decimal("9.99"), currency="USD", started_at=started, commitment_months=commitment,
-        auto_renew=auto_renew, partner_name=partner, partner_portal="https://p.example" if partner else None,
-        region=None, now=started,
-    )
+    return make_sub("S-1001", plan=plan, started=started, commitment=commitment,
+                    auto_renew=auto_renew, partner=partner, kind=kind)
 
 
 def test_monthly_periods_keep_the_31st_across_short_months():

@@ -15,6 +15,8 @@ from kscli import __version__
 from kscli.cli.app import App
 from kscli.domain.errors import KscliError
 
+FORMATS = ("table", "plain", "json", "jsonl", "csv")  # --format
+
 # name -> (module, attribute, one-line summary shown by `kscli --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("kscli.cli.ledger", "init", "Create the ledger, optionally with sample data."),
@@ -222,7 +224,7 @@ def _version(ctx, param, value):
 @click.option("--store", metavar="PATH|URL", envvar="KSCLI_STORE",
               help="The ledger: *.json for the JSON backend, a postgresql:// URL, or an "
                    "SQLite file. [env KSCLI_STORE; default: kscli.db in the user data folder]")
-@click.option("--format", "fmt", type=click.Choice(["table", "plain", "json", "jsonl", "csv"]),
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
               envvar="KSCLI_FORMAT", default="table", show_default=True,
               help="Output format. [env KSCLI_FORMAT]")
 @click.option("--policy", "policy_path", metavar="PATH", envvar="KSCLI_POLICY",

@@ -9,10 +9,11 @@ nothing either: a completion never writes and never prints into the shell.
 from __future__ import annotations
 
 import os
-import re
+
+from kscli.domain import ids
+from kscli.domain.errors import printable
 
 LIMIT = 200  # a shell shows no more than this usefully
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _store_spec(ctx) -> str | None:
@@ -27,7 +28,7 @@ def _store_spec(ctx) -> str | None:
 def _describe(*parts: object) -> str:
     """A short description: one line, no control characters, no commas (fish splits on them)."""
     text = " ".join(str(p) for p in parts if p not in (None, ""))
-    text = _UNPRINTABLE.sub(" ", text).replace(",", " ")
+    text = printable(text, blank=True).replace(",", " ")
     text = " ".join(text.split())
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -42,7 +43,7 @@ def _wanted(prefix: str, incomplete: str) -> str:
 
 def _records(ledger, prefix: str):
     """(id, description) of the records whose ids start with ``prefix``."""
-    if prefix == "S-":
+    if prefix == ids.SUB:
         from kscli import clock
         from kscli.domain.timeline import state_at  # as it stands now, swept or not
 
@@ -50,7 +51,7 @@ def _records(ledger, prefix: str):
         for sub in ledger.subs():
             yield sub.id, _describe(state_at(sub, now).display_status + ":", sub.vendor,
                                     sub.product)
-    elif prefix == "L-":
+    elif prefix == ids.LICENSE:
         from kscli import clock
         from kscli.domain.licenses import effective  # a lapsed key shows as deactivated
         from kscli.policy_files import load_default
@@ -59,7 +60,7 @@ def _records(ledger, prefix: str):
         years = load_default().activation_years()  # descriptions use the built-in policy
         for lic in ledger.licenses():
             yield lic.id, _describe(effective(lic, now, years=years).status + ":", lic.product)
-    elif prefix == "I-":
+    elif prefix == ids.INCIDENT:
         for inc in ledger.incidents():
             yield inc.id, _describe(inc.state + ":", inc.sub_id, inc.summary)
 
@@ -71,7 +72,7 @@ def complete_ids(ctx, prefix: str, incomplete: str) -> list:
 
         from kscli.paths import default_store
         from kscli.store import open_store
-        from kscli.store.migrations import SCHEMA_VERSION
+        from kscli.store.base import SCHEMA_VERSION  # (the newest schema this kscli writes)
 
         store = open_store(_store_spec(ctx) or default_store(), busy_timeout=0.5)
         if not store.exists():

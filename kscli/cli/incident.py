@@ -7,8 +7,7 @@ import click
 from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
-
-STATES = ("open", "resolved", "exhausted")
+from kscli.domain.model import INCIDENT_STATES
 
 INCIDENT_FIELDS = (
     ("id", "id"), ("subscription", "sub_id"), ("summary", "summary"), ("state", "state"),
@@ -91,7 +90,7 @@ def exhaust(incident_id):
 
 @incident.command("list")
 @click.option("--sub", "sub_id", type=p.SUB_ID, metavar="ID", help="Only this subscription's incidents.")
-@click.option("--state", "states", type=click.Choice(STATES), multiple=True,
+@click.option("--state", "states", type=click.Choice(INCIDENT_STATES), multiple=True,
               help="Only incidents in this state (repeatable).")
 @p.listing_options
 def list_(sub_id, states, limit, reverse):

@@ -42,7 +42,7 @@ def sweep(dry_run, trust_clock):
     """
     from kscli.cli.output import emit_list, note
     from kscli.domain.words import count_of
-    from kscli.services.subs import sweep as run_sweep
+    from kscli.services.sweep import sweep as run_sweep
 
     app = get_app()
     report = run_sweep(app.store, app.now, policy=app.policy, dry_run=dry_run,

@@ -17,9 +17,11 @@ import click
 from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
+from kscli.domain import ids
+from kscli.domain.model import LICENSE_STATUSES
 
-_ID = re.compile(r"^\s*L-?(\d{1,9})\s*$|^\s*(\d{1,9})\s*$", re.IGNORECASE)
-STATUSES = ("unactivated", "active", "deactivated", "revoked")
+# L-1001, L1001, l-1001 or 1001
+_ID = re.compile(rf"^\s*{ids.LICENSE[:-1]}-?(\d{{1,9}})\s*$|^\s*(\d{{1,9}})\s*$", re.IGNORECASE)
 
 LICENSE_FIELDS = (
     ("id", "id"), ("product", "product"), ("account", "account"), ("subscription", "sub_id"),
@@ -35,7 +37,7 @@ CSV_KEYS = ("id", "product", "account", "sub_id", "key_masked", "fingerprint", "
 def _complete_ids(ctx, param, incomplete):
     from kscli.cli.complete import complete_ids
 
-    return complete_ids(ctx, "L-", incomplete)
+    return complete_ids(ctx, ids.LICENSE, incomplete)
 
 
 def _valid_key(text: str, *, prefix: str = "invalid key", extra: dict | None = None,
@@ -75,7 +77,7 @@ def _target(value: str, *, ledger_hint: bool = False):
     text = p.read_secret_arg(value)
     match = _ID.match(text)
     if match:
-        return Target(license_id="L-" + (match.group(1) or match.group(2)))
+        return Target(license_id=ids.LICENSE + (match.group(1) or match.group(2)))
     return Target.of_key(_valid_key(text, prefix="not a key id like L-1001, nor a valid key",
                                     ledger_hint=ledger_hint))
 
@@ -332,7 +334,7 @@ def _discard(output: str) -> None:
               help="Only keys not activated yet (same as --status unactivated).")
 @p.within_option("due-within", "Only unactivated keys whose last day to activate is within "
                                 "this time, like 30d.")
-@click.option("--status", type=click.Choice(STATUSES), multiple=True,
+@click.option("--status", type=click.Choice(LICENSE_STATUSES), multiple=True,
               help="Only these statuses (repeatable).")
 @click.option("--product", help="Only this product (any case).")
 @click.option("--account", help=f"Only this account ({p.WORD_RULE}).")

@@ -14,12 +14,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 import click
 
+from kscli.domain.errors import json_escaped, printable
 from kscli.generated import _ONE_LINE, stored_lines  # noqa: F401 - (used by listings)
-from kscli.domain.errors import json_escaped
 from kscli.generated import FlatLines as _FlatLines
 
-FORMATS = ("table", "plain", "json", "jsonl", "csv")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -27,12 +25,7 @@ def clean(text: Any) -> str:
     """Text safe for a terminal: control characters shown as visible escapes."""
     if text is None:
         return "-"
-    value = text if isinstance(text, str) else str(text)
-    if _CONTROL.search(value) or "\n" in value or "\t" in value:
-        value = _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
-                            else "\\u%04x" % ord(m.group()), value)
-        value = value.replace("\n", "\\n").replace("\t", "\\t")
-    return value
+    return printable(text if isinstance(text, str) else str(text), named=True)
 
 
 def csv_cell(value: Any) -> str:

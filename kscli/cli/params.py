@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from kscli.domain import ids
+
 # The parsers are imported when a value is converted, not when this module loads:
 # every command imports this module, few use every type.
 
@@ -157,9 +159,9 @@ MONTHS = MonthsType()
 CURRENCY = CurrencyType()
 PLAN = PlanType()
 TEXT = TextType()
-SUB_ID = IdType("S-", "subscription")
-LICENSE_ID = IdType("L-", "license")
-INCIDENT_ID = IdType("I-", "incident")
+SUB_ID = IdType(ids.SUB, "subscription")
+LICENSE_ID = IdType(ids.LICENSE, "license")
+INCIDENT_ID = IdType(ids.INCIDENT, "incident")
 
 WORD_RULE = ("whole words, any case and accents: acme finds Acme Cloud, not Acmeware")
 

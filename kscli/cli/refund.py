@@ -79,12 +79,12 @@ def request(sub_id, ground, yes, discretion, reason):
     """
     from kscli.cli.common import confirm_or_refuse
     from kscli.cli.output import note
+    from kscli.domain.refund import discretion_reason
     from kscli.services.refunds import check_refund, request_refund
 
     app = get_app()
-    if discretion and not reason:
-        raise click.UsageError("--discretion needs --reason TEXT: a manual override is recorded "
-                               "with its reason [refund.discretion]")
+    if discretion:
+        discretion_reason(reason)  # refused before any question
     ground = app.policy.require_known_ground(ground)
     now = app.now
     if not yes:

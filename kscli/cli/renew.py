@@ -71,6 +71,7 @@ def due(within, limit, reverse, as_of):
       kscli renew due --within 7d
     """
     from kscli.cli.output import emit_list
+    from kscli.domain.calendar import iso
     from kscli.services.subs import renewing
 
     app = get_app()
@@ -82,7 +83,7 @@ def due(within, limit, reverse, as_of):
             sub, renews = state.sub, state.renews
             yield {"id": sub.id, "vendor": sub.vendor, "product": sub.product,
                    "account": sub.account, "price": str(sub.price), "currency": sub.currency,
-                   "period_end": sub.period_end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   "period_end": iso(sub.period_end),
                    "renews": renews, "action": "renews" if renews else "ends"}
 
     emit_list(

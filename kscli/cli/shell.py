@@ -123,11 +123,10 @@ for _cls in (KscliBash, KscliZsh, KscliFish):
     add_completion_class(_cls)
 
 
-def completion_source(shell: str) -> str:
-    from kscli.cli import cli
-
+def completion_source(root: click.Command, shell: str) -> str:
+    """The completion script of ``shell`` for the command tree ``root`` (kscli's own)."""
     cls = {"bash": KscliBash, "zsh": KscliZsh, "fish": KscliFish}[shell]
-    return cls(cli, {}, "kscli", COMPLETE_VAR).source()
+    return cls(root, {}, "kscli", COMPLETE_VAR).source()
 
 
 @click.command()
@@ -142,4 +141,5 @@ def completion(shell):
       eval "$(kscli completion bash)"          # in ~/.bashrc
       kscli completion fish > ~/.config/fish/completions/kscli.fish
     """
-    click.echo(completion_source(shell), nl=False)
+    root = click.get_current_context().find_root().command
+    click.echo(completion_source(root, shell), nl=False)

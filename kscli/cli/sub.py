@@ -8,6 +8,7 @@ from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 from kscli.cli.common import SUB_FIELDS, confirm_or_refuse, show_outcome, sub_record
+from kscli.domain.model import KINDS, SUB_SHOWN_STATUSES
 
 SORT_KEYS = ("id", "vendor", "product", "price", "renewal", "started", "status", "account")
 
@@ -30,7 +31,7 @@ def sub():
                    "[required, except with --kind software]")
 @click.option("--price", required=True, help="Price of one billing period, like 9.99.")
 @click.option("--currency", required=True, type=p.CURRENCY, help="ISO 4217 code, like USD.")
-@click.option("--kind", type=click.Choice(["subscription", "support", "software"]), default="subscription",
+@click.option("--kind", type=click.Choice(KINDS), default="subscription",
               show_default=True, help="A recurring service, a support plan, or a one-time software sale.")
 @click.option("--account", type=p.TEXT, default="default", show_default=True, help="Whose it is.")
 @click.option("--started", type=p.WHEN, help="Start of the first period (default: now).")
@@ -82,8 +83,7 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
 
 
 @sub.command("list")
-@click.option("--status", type=click.Choice(["active", "ending", "not-started", "cancelled", "expired",
-                                            "refunded", "suspended"]),
+@click.option("--status", type=click.Choice(SUB_SHOWN_STATUSES),
               multiple=True, help="Only these statuses (repeatable); ending = auto-renew off.")
 @click.option("--vendor", help=f"Only this vendor ({p.WORD_RULE}).")
 @click.option("--product", help="Only this product (whole words, any case and accents).")

@@ -10,6 +10,7 @@ import re
 from enum import IntEnum
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\t": "\\t"}
 
 
 # What json's encoder leaves raw with ensure_ascii=False and a terminal would act on:
@@ -26,11 +27,28 @@ def json_escaped(text: str) -> str:
     return _JSON_RAW.sub(lambda m: "\\u%04x" % ord(m.group()), text)
 
 
-def printable(text: str) -> str:
-    """Text for a one-line message: control characters (a newline, a terminal escape)
-    written as visible escapes."""
-    return _UNPRINTABLE.sub(lambda m: ("\\x%02x" if ord(m.group()) < 256 else "\\u%04x")
-                            % ord(m.group()), text)
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return ("\\x%02x" if code < 256 else "\\u%04x") % code
+
+
+def _escape_named(match: re.Match[str]) -> str:
+    return _NAMED.get(match.group()) or _escape(match)
+
+
+def printable(text: str, *, named: bool = False, blank: bool = False) -> str:
+    """Text safe for one line of a terminal: the one stripper of control characters.
+
+    Control characters (a newline, a terminal escape, a line or paragraph separator, a
+    bidirectional override) are written as visible escapes (``\\x1b``, ``\\u202e``);
+    with ``named``, a newline and a tab as ``\\n`` and ``\\t`` (table cells); with
+    ``blank``, each as a space (completion descriptions).
+    """
+    if not _UNPRINTABLE.search(text):
+        return text
+    if blank:
+        return _UNPRINTABLE.sub(" ", text)
+    return _UNPRINTABLE.sub(_escape_named if named else _escape, text)
 
 
 def shown(value: object, limit: int = 40) -> str:
@@ -42,7 +60,8 @@ def shown(value: object, limit: int = 40) -> str:
 
 
 class ExitCode(IntEnum):
-    """The exit codes of every kscli command (DESIGN section 7)."""
+    """The exit codes of every kscli command (the README's "Exit codes"; EXIT STATUS in
+    kscli(1), generated from EXIT_CODE_MEANINGS)."""
 
     OK = 0
     FAILURE = 1

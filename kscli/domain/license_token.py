@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Mapping
 
+from kscli.domain import ids
 from kscli.domain.calendar import UTC, iso
 from kscli.domain.errors import BadValue, Refused
 from kscli.domain.licenses import closes_after
@@ -72,7 +73,7 @@ _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _MACHINE = re.compile(r"[0-9a-f]{32}")
-_LICENSE_ID = re.compile(r"L-\d{1,9}")
+_LICENSE_ID = ids.form(ids.LICENSE)
 _FINGERPRINT = re.compile(r"[0-9a-f]{8}")
 _PUBLIC_KEY = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
 

@@ -26,7 +26,6 @@ from kscli.domain.calendar import UTC, add_years, start_of_day
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Activation, Event, License
 
-ID_PREFIX = "L-"
 CLAUSE = "license.activation-window"
 LAPSED = "activation-window-elapsed"
 

@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from kscli.domain.calendar import UTC, add_business_days, whole_days, window_last_day
+from kscli.domain.errors import BadValue
 from kscli.domain.model import Event, Incident, License, PlanError, Subscription, parse_plan
 from kscli.domain.money import MINOR_DIGITS, normalize
 from kscli.domain.policy import Policy, normalize_ground
@@ -433,13 +434,22 @@ def _decide_subscription(d: _Decider) -> RefundDecision:
     )
 
 
+def discretion_reason(reason: str | None) -> str:
+    """The reason of a refund at the provider's discretion, which it needs: the one place
+    of that rule (the CLI asks it before any prompt, the override again)."""
+    why = (reason or "").strip()
+    if not why:
+        raise BadValue("a refund at the provider's discretion needs a reason",
+                       code="discretion-needs-reason", clause="refund.discretion",
+                       hint="add --reason TEXT: a manual override is recorded with its reason")
+    return why
+
+
 def discretion_override(
     sub: Subscription, *, now: datetime, policy: Policy, reason: str
 ) -> RefundDecision:
     """A refund granted at the provider's discretion (refund.discretion); needs a reason."""
-    why = (reason or "").strip()
-    if not why:
-        raise ValueError("a refund at the provider's discretion needs a reason")
+    why = discretion_reason(reason)
     return _Decider(sub, now, policy).grant(
         "refund.discretion", f"refunded at the provider's discretion: {why}"
     )

@@ -25,9 +25,6 @@ from kscli.domain.timeline import (  # noqa: F401 - the time rules' one owner, r
 if TYPE_CHECKING:
     from kscli.domain.policy import Policy
 
-ID_PREFIX = "S-"
-
-
 class Change(NamedTuple):
     """A new state for a subscription and the event that records it."""
 

@@ -31,9 +31,8 @@ from datetime import datetime, timedelta
 from typing import Iterable, NamedTuple
 
 from kscli.domain.calendar import add_months
-from kscli.domain.model import Event, PlanError, Subscription, plan_months
+from kscli.domain.model import ENDING, NOT_STARTED, Event, PlanError, Subscription, plan_months
 
-NOT_STARTED = "not-started"
 _ONE_DAY = timedelta(days=1)
 ENDED = ("expired", "refunded")
 
@@ -186,7 +185,7 @@ def display_status(sub: Subscription, started: bool = True) -> str:
         if not started:
             return NOT_STARTED
         if sub.period_end is not None and not sub.auto_renew:
-            return "ending"
+            return ENDING
     return sub.status
 
 

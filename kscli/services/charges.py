@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
+from kscli.domain import ids
 from kscli.domain.model import Charge, Event, Subscription
 from kscli.domain.statement import (
     Columns,
@@ -26,7 +27,6 @@ from kscli.domain.statement import (
 )
 from kscli.store.base import Store
 
-ID_PREFIX = "C-"
 EVENT_SUBJECT = "charges"
 EVENT_ACTION = "charges-imported"
 
@@ -117,7 +117,7 @@ def import_statement(store: Store, now: datetime, lines: Sequence[StatementLine]
                         rematched.append(old)
             else:
                 charge = Charge(
-                    id=ledger.next_id(ID_PREFIX), posted_on=line.posted_on,
+                    id=ledger.next_id(ids.CHARGE), posted_on=line.posted_on,
                     description=line.description, amount=line.amount, currency=line.currency,
                     line_hash=line.line_hash, sub_id=matcher(line), statement=statement,
                     imported_at=now,

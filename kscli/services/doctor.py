@@ -221,7 +221,22 @@ def _secrets_checks(app) -> list[dict[str, str]]:
 
 
 def _signing_checks() -> list[dict[str, str]]:
-    """Where the vendor's signing key lives (`kscli signer`): information."""
-    from kscli.services.signing import doctor_lines
+    """Where the vendor's signing key lives (`kscli signer`): information, never a failure."""
+    from kscli.domain.errors import StoreUnreadable
+    from kscli.secrets import KEYRING
+    from kscli.services.signing import SignerFiles, signer_keys
 
-    return doctor_lines()
+    files = SignerFiles.default()
+    try:
+        keys = signer_keys(files)
+    except StoreUnreadable as exc:
+        return [line("signing key", "FAIL", exc.message)]
+    current = next((k for k in keys if k.retired_at is None), None)
+    if current is None:
+        return [line("signing key", "info", "no signer (`kscli signer init` makes one)")]
+    where = ("the system keyring" if current.private_key_in == KEYRING
+             else f"{files.private_path} (no usable keyring)")
+    retired = len(keys) - 1
+    return [line("signing key", "info",
+                 f"key {current.id} is in {where}; public keys in {files.public_path}"
+                 + (f" ({retired} retired key(s) kept for verification)" if retired else ""))]

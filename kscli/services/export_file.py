@@ -9,11 +9,11 @@ between fields and tables (ids and their counters, references, one-time sales).
 from __future__ import annotations
 
 import json
-import re
 from operator import itemgetter
 from typing import Any, Callable, Sequence
 
 from kscli.checks import check_fields, first_bad, judge, wrong
+from kscli.domain import ids
 from kscli.domain.errors import BadValue, shown
 from kscli.store.migrations import SCHEMA_VERSION, apply_to_tables, pending
 from kscli.store.schema import TABLES
@@ -216,14 +216,14 @@ def _check_meanings(tables: dict[str, dict[str, Sequence[Any]]], with_nulls: set
             _check_one_time_sales(columns, source)
 
 
-def _check_ids(prefix: str, ids: Sequence[str], counters: dict[str, Any], fail: Callable,
+def _check_ids(prefix: str, present: Sequence[str], counters: dict[str, Any], fail: Callable,
                source: str) -> None:
     """Ids the commands can name, and a counter past them all."""
-    id_form = re.compile(re.escape(prefix) + r"[1-9][0-9]{0,8}")
-    if not all(map(id_form.fullmatch, ids)):
-        fail("id", id_form.fullmatch, f"is not an id like {prefix}1001")
-    highest = int(max(zip(map(len, ids), ids))[1][len(prefix):])  # S-999 < S-1000
-    last = counters.get(prefix, 1000)
+    id_form = ids.form(prefix)
+    if not all(map(id_form.fullmatch, present)):
+        fail("id", id_form.fullmatch, f"is not an id like {prefix}{ids.FIRST}")
+    highest = int(max(present, key=ids.natural_key)[len(prefix):])
+    last = counters.get(prefix, ids.FIRST - 1)
     if not isinstance(last, int) or highest > last:
         raise _bad(f"{source}, counters", f"the counter {prefix} ({last}) is below the "
                    f"highest id {prefix}{highest}: new ids would repeat old ones")

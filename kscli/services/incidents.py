@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from kscli.domain import ids
 from kscli.domain.calendar import iso
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Incident
 from kscli.services import Outcome
 from kscli.store.base import Store
 
-ID_PREFIX = "I-"
 
 # state -> (event action, past tense for messages)
 _CLOSING = {
@@ -39,7 +39,7 @@ def open_incident(store: Store, sub_id: str, now: datetime, summary: str) -> Out
                 "plan is in service",
                 code="not-in-service",
             )
-        incident = Incident(ledger.next_id(ID_PREFIX), sub.id, summary, now)
+        incident = Incident(ledger.next_id(ids.INCIDENT), sub.id, summary, now)
         ledger.add(incident)
         event = ledger.append_event(
             incident.id, "incident-opened", {"sub_id": sub.id, "summary": summary}, now
@@ -86,12 +86,7 @@ def list_incidents(store: Store, sub_id: str | None = None,
         incidents = list(ledger.incidents(sub_id))
     if states:
         incidents = [inc for inc in incidents if inc.state in states]
-    return sorted(incidents, key=lambda inc: (inc.opened_at, _number(inc.id)))
-
-
-def _number(incident_id: str) -> int:
-    digits = incident_id[len(ID_PREFIX):]
-    return int(digits) if digits.isdigit() else 0
+    return sorted(incidents, key=lambda inc: (inc.opened_at, ids.natural_key(inc.id)))
 
 
 def _kind_words(kind: str) -> str:

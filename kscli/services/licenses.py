@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
-from kscli.domain import keys
+from kscli.domain import ids, keys
 from kscli.domain import licenses as rules
 from kscli.domain.calendar import add_months
 from kscli.domain.errors import NoChange, NotFound, Refused
 from kscli.domain.model import Event, License, Subscription
 from kscli.secrets import Keeper
-from kscli.services import Outcome
-from kscli.services.subs import check_clock
+from kscli.services import Outcome, check_clock
 from kscli.store.base import Ledger, Store
 from kscli.views import license_view
 
@@ -92,7 +91,7 @@ def _sub_account(ledger: Ledger, sub_id: str | None, account: str | None) -> str
 def _keep(ledger: Ledger, keeper: Keeper, symbols: str, *, product: str,
           purchased_at: datetime, now: datetime, seats: int, account: str | None,
           sub_id: str | None, issued: bool) -> License:
-    license_id = ledger.next_id(rules.ID_PREFIX)
+    license_id = ledger.next_id(ids.LICENSE)
     where = keeper.put(ledger, license_id, keys.key_hash(symbols), keys.format_key(symbols))
     lic = rules.new_license(license_id, symbols=symbols, product=product,
                             purchased_at=purchased_at, now=now, seats=seats, account=account,
@@ -213,7 +212,7 @@ def listing(store: Store, now: datetime, *, years: int, statuses: Sequence[str] 
             out.append((lic, keeper.get(ledger, recorded) if keeper is not None else None))
     if due_until is not None:
         out.sort(key=lambda pair: (rules.activation_deadline(pair[0].purchased_at, years=years),
-                                  len(pair[0].id), pair[0].id))
+                                  ids.natural_key(pair[0].id)))
     return out
 
 

@@ -18,7 +18,7 @@ from kscli.domain.model import Event, Incident, License, Subscription
 from kscli.domain.policy import Policy, normalize_ground
 from kscli.domain.refund import ALREADY_REFUNDED, RefundDecision, decide_refund, discretion_override
 from kscli.domain.timeline import state_at
-from kscli.services.subs import check_clock
+from kscli.services import check_clock
 from kscli.store.base import Ledger, Store
 
 REFUSE_SERVICE_CLAUSE = "refund.not-started"
@@ -115,12 +115,10 @@ def request_refund(store: Store, sub_id: str, now: datetime, policy: Policy, *,
     Granted: the subscription becomes ``refunded`` and its service ends now, its license
     keys are revoked, and one event keeps the amount, the clause, the reasons, the
     expected credit dates and the policy version. Not granted: nothing changes.
-    ``discretion`` records a manual override under refund.discretion; it needs a reason.
+    ``discretion`` records a manual override under refund.discretion; it needs a reason
+    (``discretion_reason``: refused before anything is written).
     """
     why = (reason or "").strip()
-    if discretion and not why:
-        raise BadValue("a refund at the provider's discretion needs a reason",
-                       hint="add --reason TEXT")
     with store.write() as ledger:
         check_clock(ledger, now, trust_clock=False)  # a clock set back reopens windows
         facts = facts_at(ledger, sub_id, now, past=False)

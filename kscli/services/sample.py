@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from kscli.domain import ids
 from kscli.domain import subscriptions as rules
 from kscli.domain.calendar import add_months
 from kscli.domain.model import Incident
@@ -19,7 +20,7 @@ def _add(ledger: Ledger, now: datetime, *, started: datetime, plan: str, price: 
          kind: str = "subscription", commitment: int | None = None, auto_renew: bool = True,
          partner: tuple[str, str] | None = None, region: str | None = None):
     sub = rules.new_subscription(
-        ledger.next_id(rules.ID_PREFIX), account=account, vendor=vendor, product=product,
+        ledger.next_id(ids.SUB), account=account, vendor=vendor, product=product,
         plan=plan, kind=kind, price=Decimal(price), currency=currency, started_at=started,
         commitment_months=commitment, auto_renew=auto_renew,
         partner_name=partner[0] if partner else None,
@@ -57,7 +58,7 @@ def fill_sample(ledger: Ledger, now: datetime) -> None:
     support = _add(ledger, now, started=now - 35 * day, plan="annual", price="480.00",
                    currency="USD", vendor="Hooli", product="Priority Support", kind="support",
                    account="support-desk")
-    incident = Incident(ledger.next_id("I-"), support.id, "VPN client crashes on start",
+    incident = Incident(ledger.next_id(ids.INCIDENT), support.id, "VPN client crashes on start",
                         now - 3 * day)
     ledger.add(incident)
     ledger.append_event(incident.id, "incident-opened",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kscli.domain import ids
 from kscli.domain import license_token as tok
 from kscli.domain import licenses as rules
 from kscli.domain.calendar import iso
@@ -286,7 +287,7 @@ def sign_license(store: Any, now: datetime, target: Any, *, years: int, files: S
     """
     from kscli import ed25519
     from kscli.services.licenses import _record, find
-    from kscli.services.subs import check_clock
+    from kscli.services import check_clock
 
     ed25519.available()
     signer = current_key(files)
@@ -335,7 +336,7 @@ def revocation_list(store: Any, now: datetime, files: SignerFiles,
     private = _private_key(files, keeper, signer)
     with store.read() as ledger:
         revoked = sorted(((lic.id, lic.fingerprint) for lic in ledger.licenses()
-                          if lic.status == "revoked"), key=lambda p: (len(p[0]), p[0]))
+                          if lic.status == "revoked"), key=lambda p: ids.natural_key(p[0]))
     listing = tok.Revocations(signer.id, now, tuple(revoked))
     return _signed(listing.to_dict(), private, tok.REVOCATIONS), listing
 
@@ -456,25 +457,3 @@ def _platform_machine_id() -> str | None:
 def this_machine(product: str) -> str:
     """This machine's id for ``product`` (see :func:`kscli.domain.license_token.machine_id`)."""
     return tok.machine_id(os_machine_id(), product)
-
-
-# --- doctor -------------------------------------------------------------------------
-
-def doctor_lines(files: SignerFiles | None = None) -> list[dict[str, str]]:
-    """Where the signing key lives: information, never a failure."""
-    from kscli.services.doctor import line
-
-    files = files or SignerFiles.default()
-    try:
-        keys = signer_keys(files)
-    except StoreUnreadable as exc:
-        return [line("signing key", "FAIL", exc.message)]
-    current = next((k for k in keys if k.retired_at is None), None)
-    if current is None:
-        return [line("signing key", "info", "no signer (`kscli signer init` makes one)")]
-    where = (f"the system keyring" if current.private_key_in == KEYRING
-             else f"{files.private_path} (no usable keyring)")
-    retired = len(keys) - 1
-    return [line("signing key", "info",
-                 f"key {current.id} is in {where}; public keys in {files.public_path}"
-                 + (f" ({retired} retired key(s) kept for verification)" if retired else ""))]

@@ -1,4 +1,4 @@
-"""Subscription use cases: add, cancel, auto-renewal, disputes, sweep."""
+"""Subscription use cases: add, cancel, auto-renewal, disputes, states at a time."""
 
 from __future__ import annotations
 
@@ -7,20 +7,18 @@ from itertools import chain
 from decimal import Decimal
 from typing import Callable, Iterator
 
+from kscli.domain import ids
 from kscli.domain import subscriptions as rules
-from kscli.domain.errors import NoChange, Refused
+from kscli.domain.errors import NoChange
 from kscli.domain.model import Subscription
 from kscli.domain.timeline import SubState
 from kscli.services import Outcome
 from kscli.store.base import Ledger, Store
 from kscli.views import sub_view
 
-CLOCK_SKEW_SECONDS = 600
-
-
 def add_subscription(store: Store, now: datetime, **fields) -> Outcome:
     with store.write() as ledger:
-        sub = rules.new_subscription(ledger.next_id(rules.ID_PREFIX), now=now, **fields)
+        sub = rules.new_subscription(ledger.next_id(ids.SUB), now=now, **fields)
         ledger.add(sub)
         event = ledger.append_event(sub.id, "created", {"subscription": sub_view(sub)}, now)
     return Outcome(sub, f"{sub.id}: added {sub.vendor} {sub.product}", event)
@@ -72,67 +70,6 @@ def dispute(store: Store, sub_id: str, now: datetime, note: str | None = None,
                         lambda sub, when: rules.dispute(sub, when, note, policy))
 
 
-def check_clock(ledger: Ledger, now: datetime, trust_clock: bool) -> None:
-    """Refuse to act on a clock set back, which would reopen closed windows."""
-    if trust_clock:
-        return
-    latest = ledger.latest_event_at()
-    if latest is not None and (latest - now).total_seconds() > CLOCK_SKEW_SECONDS:
-        raise Refused(
-            f"the clock reads {now:%Y-%m-%dT%H:%M:%SZ}, earlier than the newest event in the "
-            f"ledger ({latest:%Y-%m-%dT%H:%M:%SZ}): a clock set back would reopen closed windows",
-            code="clock-set-back",
-            hint="fix the system clock, or pass --trust-clock if this time is right",
-        )
-
-
-class SweepReport:
-    """What a sweep did (or, with --dry-run, would do), one dict a change."""
-
-    def __init__(self) -> None:
-        self.changes: list[dict] = []
-
-    def add(self, subject: str, action: str, message: str, reference: str | None) -> None:
-        self.changes.append({"subject": subject, "action": action, "message": message,
-                             "reference": reference})
-
-
-def sweep(store: Store, now: datetime, *, policy=None, dry_run: bool = False,
-          trust_clock: bool = False) -> SweepReport:
-    """Apply every time-based transition due up to ``now``, in one transaction.
-
-    ``policy`` (the effective Policy; the built-in one when None) gives the length of
-    the license keys' activation window. Idempotent: what is done is recorded, so a
-    second run finds nothing due.
-    """
-    if policy is None:
-        from kscli.policy_files import load_default
-
-        policy = load_default()
-    years = policy.activation_years()
-    report = SweepReport()
-    opener = store.read if dry_run else store.write
-    with opener() as ledger:
-        check_clock(ledger, now, trust_clock)
-        due = list(ledger.subs(status=("active", "cancelled"), period_end_before=now))
-        for sub in due:
-            changes = rules.due_transitions(sub, now)
-            for change in changes:
-                reference = None
-                if not dry_run:
-                    reference = ledger.append_event(sub.id, change.action, change.detail, now,
-                                                    change.at).reference
-                report.add(sub.id, change.action, change.message, reference)
-            if changes and not dry_run:
-                ledger.save(changes[-1].sub)
-        # License keys whose activation window passed unactivated (imported here:
-        # kscli.services.licenses itself uses check_clock from this module).
-        from kscli.services.licenses import lapse_due
-
-        lapse_due(ledger, now, dry_run, report, years=years)
-    return report
-
-
 def states_at(ledger: Ledger, at: datetime, *, past: bool = False, renewing_until=None,
               **filters) -> Iterator[tuple[SubState, tuple]]:
     """Every subscription (matching the stored ``filters``) as it stands at ``at``, with
@@ -182,7 +119,7 @@ def renewing(store: Store, since: datetime, until: datetime, *,
             found = [state for state, _ in states(chain(recorded, unswept), since)
                      if state.status == "active" and state.period_end is not None
                      and since <= state.period_end <= until]
-    found.sort(key=lambda state: (state.period_end, len(state.sub.id), state.sub.id))
+    found.sort(key=lambda state: (state.period_end, ids.natural_key(state.sub.id)))
     return found
 
 

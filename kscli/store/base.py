@@ -14,6 +14,7 @@ from datetime import date, datetime
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from kscli.domain import ids
 from kscli.domain.calendar import iso
 from kscli.domain.words import contains_words
 from kscli.domain.errors import BadValue, NotFound, StoreUnreadable, printable
@@ -115,12 +116,12 @@ class Ledger:
 
     # ids and events -------------------------------------------------------------
     def next_id(self, prefix: str) -> str:
-        return f"{prefix}{self.tx.next_number(prefix, 1001)}"
+        return f"{prefix}{self.tx.next_number(prefix, ids.FIRST)}"
 
     def append_event(self, subject: str, action: str, detail: dict[str, Any], now: datetime,
                      at: datetime | None = None) -> Event:
         if at is not None and at != now:
-            detail = {**detail, "effective_at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            detail = {**detail, "effective_at": iso(at)}
         for _ in range(20):
             event = Event(new_reference(now), now, subject, action, detail)
             try:
@@ -329,7 +330,7 @@ class Ledger:
         if sub_id:
             where.append(("sub_id", "=", sub_id))
         if purchased_before is not None:
-            where.append(("purchased_at", "<=", purchased_before.strftime("%Y-%m-%dT%H:%M:%SZ")))
+            where.append(("purchased_at", "<=", iso(purchased_before)))
         return self._select("licenses", where)
 
     def put_secret(self, license_id: str, key: str) -> None:

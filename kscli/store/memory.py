@@ -5,15 +5,12 @@ from __future__ import annotations
 import operator
 from typing import Any, Iterable, Iterator, Sequence
 
+from kscli.domain.ids import natural_key
 from kscli.store.base import Conflict, Ledger, Tx, words_match
 from kscli.store.schema import TABLES
 
 _OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
         ">": operator.gt, ">=": operator.ge}
-
-
-def _id_key(value: Any) -> tuple:
-    return (len(value), value) if isinstance(value, str) else (0, value)
 
 
 class MemoryTx(Tx):
@@ -62,7 +59,7 @@ class MemoryTx(Tx):
         if keys:
             idx = [names.index(c) for c in keys]
             rows.sort(key=lambda r: tuple(
-                _id_key(r[i]) if names[i] == "id" else (r[i] is not None, r[i] or "") for i in idx
+                natural_key(r[i]) if names[i] == "id" else (r[i] is not None, r[i] or "") for i in idx
             ), reverse=descending)
         elif descending:
             rows.reverse()

@@ -81,7 +81,7 @@ class Statements:
         if order:
             terms = []
             for column in order:
-                if column == "id":  # S-999 before S-1000
+                if column == "id":  # kscli.domain.ids.natural_key: S-999 before S-1000
                     terms += [f"length(id){' DESC' if descending else ''}",
                               f"id{' DESC' if descending else ''}"]
                 else:

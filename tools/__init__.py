@@ -1,0 +1,1 @@
+"""Build tools of the kscli repository (not installed with the package)."""
