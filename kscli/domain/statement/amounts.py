@@ -1,0 +1,165 @@
+"""Amounts as statements write them: signs, currency codes and symbols, group and
+decimal marks (``1.234,56``, ``1,234.56``, ``1 234,56``, ``1'234.56``, ``(9.99)``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+
+from kscli.domain.money import MoneyError, parse_currency
+
+_SIGNS = {"-": -1, "+": 1, "\u2212": -1, "\u2013": -1}
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_EXPLICIT_SYMBOLS = {"€", "£"}  # "$" and "¥" are several countries' signs
+_GROUP_SPACES = " \u00a0\u202f\u2009"
+_APOSTROPHES = "'\u2019"
+_NUMBER = re.compile(r"^[0-9](?:[0-9.,'\u2019 \u00a0\u202f\u2009]*[0-9])?$")
+_CODE_START = re.compile(r"^([A-Za-z]{3})(?![A-Za-z])")
+_CODE_END = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})$")
+
+
+class _AmountError(Exception):
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _split_amount(text: str) -> tuple[int, str, str | None, bool]:
+    """(sign, the number's text, currency written with it, whether that is unambiguous)."""
+    if not text:
+        raise _AmountError(": the amount is empty")
+    if len(text) > 64:
+        raise _AmountError(": it is too long")
+    rest = text
+    sign: int | None = None
+    marker: str | None = None
+    explicit = False
+    if rest.startswith("(") and rest.endswith(")"):
+        sign = -1
+        rest = rest[1:-1].strip()
+
+    def take_sign(value: int) -> None:
+        nonlocal sign
+        if sign is not None:
+            raise _AmountError(": it has two signs")
+        sign = value
+
+    def take_currency(code: str, is_explicit: bool) -> None:
+        nonlocal marker, explicit
+        if marker is not None:
+            raise _AmountError(": it names two currencies")
+        marker, explicit = code, is_explicit
+
+    changed = True
+    while changed and rest:
+        changed = False
+        head, tail = rest[0], rest[-1]
+        if head in _SIGNS:
+            take_sign(_SIGNS[head])
+            rest, changed = rest[1:].strip(), True
+        elif head in _SYMBOLS:
+            take_currency(_SYMBOLS[head], head in _EXPLICIT_SYMBOLS)
+            rest, changed = rest[1:].strip(), True
+        elif (match := _CODE_START.match(rest)) is not None:
+            take_currency(_code(match.group(1)), True)
+            rest, changed = rest[3:].strip(), True
+        if changed or not rest:
+            continue
+        if tail in _SIGNS:
+            take_sign(_SIGNS[tail])
+            rest, changed = rest[:-1].strip(), True
+        elif tail in _SYMBOLS:
+            take_currency(_SYMBOLS[tail], tail in _EXPLICIT_SYMBOLS)
+            rest, changed = rest[:-1].strip(), True
+        elif (match := _CODE_END.search(rest)) is not None:
+            take_currency(_code(match.group(1)), True)
+            rest, changed = rest[:-3].strip(), True
+    if not _NUMBER.match(rest):
+        raise _AmountError()
+    return (sign if sign is not None else 1), rest, marker, explicit
+
+
+def _number_or_empty(cell: str) -> str:
+    try:
+        return _split_amount(cell.strip())[1]
+    except _AmountError:
+        return ""
+
+
+def _code(text: str) -> str:
+    try:
+        return parse_currency(text)
+    except MoneyError:
+        raise _AmountError(f": '{text}' is not a currency code") from None
+
+
+def _clean_number(text: str) -> str:
+    for space in _GROUP_SPACES:
+        text = text.replace(space, " ")
+    return text.replace("\u2019", "'")
+
+
+def _decimal_mark(text: str) -> tuple[int | None, str | None]:
+    """Where the decimal mark is, and which mark a number shows the file uses.
+
+    Returns (position of the decimal mark or None, the decimal mark this number proves
+    or None). ``1,234`` proves nothing: it is 1234 in one country and 1.234 in another.
+    """
+    seps = [(i, ch) for i, ch in enumerate(text) if not ch.isdigit()]
+    if not seps:
+        return None, None
+    last_at, last = seps[-1]
+    if last not in ".,":
+        return None, None  # 1 234 / 1'234: only thousands
+    other = "," if last == "." else "."
+    kinds = {ch for _, ch in seps}
+    if kinds != {last}:
+        return last_at, last  # 1.234,56 / 1,234.56 / 1 234,56 / 1'234.56
+    if len(seps) > 1:
+        return None, other  # 1,234,567: the commas group, so a dot would be decimal
+    after = len(text) - last_at - 1
+    before = text[:last_at]
+    if after != 3 or len(before) > 3 or before[0] == "0":
+        return last_at, last  # 9.99 / 9,99 / 1234,567 / 0,125
+    return None, None
+
+
+def _file_decimal_mark(numbers: Sequence[str]) -> str | None:
+    """The decimal mark the file's unambiguous amounts agree on, if they agree."""
+    marks = {_decimal_mark(_clean_number(number))[1] for number in numbers} - {None}
+    return marks.pop() if len(marks) == 1 else None
+
+
+def _parse_number(text: str, minor_digits: int, file_mark: str | None = None) -> Decimal:
+    """The value of a number written with group and decimal separators, e.g. 1.234,56.
+
+    A lone ``1,234`` or ``1.234`` follows the file's decimal mark when the file shows
+    one; otherwise it is read as thousands, except in a currency with three decimals.
+    """
+    text = _clean_number(text)
+    decimal_at, _ = _decimal_mark(text)
+    seps = [(i, ch) for i, ch in enumerate(text) if not ch.isdigit()]
+    if decimal_at is None and len(seps) == 1 and seps[0][1] in ".,":
+        mark = seps[0][1]
+        if file_mark == mark or (file_mark is None and minor_digits == 3):
+            decimal_at = seps[0][0]
+    whole = text if decimal_at is None else text[:decimal_at]
+    fraction = "" if decimal_at is None else text[decimal_at + 1 :]
+    if decimal_at is not None and not fraction.isdigit():
+        raise _AmountError()
+    group_chars = {ch for ch in whole if not ch.isdigit()}
+    if len(group_chars) > 1:
+        raise _AmountError(": it mixes thousands separators")
+    if group_chars:
+        groups = whole.split(group_chars.pop())
+        if not (1 <= len(groups[0]) <= 3 and len(groups[-1]) == 3
+                and all(len(group) in (2, 3) for group in groups[1:-1])):
+            raise _AmountError(": its thousands separators are misplaced")
+    digits = "".join(ch for ch in whole if ch.isdigit())
+    try:
+        return Decimal(f"{digits}.{fraction}" if fraction else digits)
+    except InvalidOperation:  # pragma: no cover - the pattern admits digits only
+        raise _AmountError() from None
+
+

@@ -1,0 +1,78 @@
+"""When a subscription is in service, and which subscription a statement line pays for."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import date, datetime, timezone
+
+from kscli.domain.model import Subscription
+from kscli.domain.statement.lines import StatementLine
+from kscli.domain.timeline import SubState, as_it_stands
+
+UTC = timezone.utc
+
+
+def _match_text(text: str) -> str:
+    """Lower case, accents and punctuation and spaces dropped: 'Acme, Inc.' -> 'acmeinc'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(
+        ch for ch in decomposed.casefold() if ch.isalnum() and not unicodedata.combining(ch)
+    )
+
+
+def _natural(ident: str) -> tuple:
+    """Sort key for ids: S-999 before S-1042."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"(\d+)", ident) if part)
+
+
+def _utc_date(when: datetime) -> date:
+    return when.date() if when.tzinfo is None else when.astimezone(UTC).date()
+
+
+def _end_day(state: SubState) -> tuple[date, bool] | None:
+    """The UTC day from which service is over, and whether that day itself is past it.
+
+    At the end of a term (a cancellation, auto-renew turned off) the end is the
+    boundary at which the next period would have started, and the renewal day belongs
+    to that next period: a charge on it is past the service. Service ended early (a
+    cancellation --immediately) ends during its day: a charge that day may still be
+    the last one due. None while the subscription keeps renewing.
+    """
+    end = state.ends_at
+    if end is None:
+        return None
+    return _utc_date(end), not state.ended_early
+
+
+def _in_service(sub: Subscription, day: date) -> bool:
+    if day < _utc_date(sub.started_at):
+        return False
+    end = _end_day(as_it_stands(sub))
+    return end is None or day < end[0] or (day == end[0] and not end[1])
+
+
+def match_line(line: StatementLine, subs: Sequence[Subscription]) -> str | None:
+    """The id of the subscription a statement line pays for, or None.
+
+    The vendor's name must appear in the description (case, accents, spaces and
+    punctuation ignored), the price must equal the amount and the currencies must be
+    the same. The longest vendor name wins; then one in service on the line's date;
+    then the lowest id.
+    """
+    text = _match_text(line.description)
+    candidates: list[tuple[int, bool, Subscription]] = []
+    for sub in subs:
+        vendor = _match_text(sub.vendor)
+        if not vendor or vendor not in text:
+            continue
+        if sub.currency != line.currency or sub.price != line.amount:
+            continue
+        candidates.append((len(vendor), _in_service(sub, line.posted_on), sub))
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda c: (-c[0], not c[1], _natural(c[2].id)))
+    return best[2].id
+
