@@ -1,5 +1,10 @@
 """Amounts as statements write them: signs, currency codes and symbols, group and
-decimal marks (``1.234,56``, ``1,234.56``, ``1 234,56``, ``1'234.56``, ``(9.99)``)."""
+decimal marks (``1.234,56``, ``1,234.56``, ``1 234,56``, ``1'234.56``, ``(9.99)``).
+
+A statement may be years old: besides the codes in use (kscli.domain.money owns them,
+for prices), every code ISO 4217 has withdrawn is read here (``HRK`` until 2023, ``DEM``,
+``VEF``, ...), and so are the fund, metal and test codes of the list (``XAU``, ``XDR``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,39 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
-from kscli.domain.money import MoneyError, parse_currency
+from kscli.domain.money import MAX_AMOUNT, MINOR_DIGITS, MoneyError, parse_currency
+
+# ISO 4217 list three (codes withdrawn since 1978), with the minor digits each had;
+# most had two, these had none.
+_HISTORIC_ZERO = (
+    "ADP BEF BYR ESA ESB ESP GRD GNS ITL LUF MGF PTE ROK TPE TRL XEU XFO YUN ZRN ZRZ"
+)
+_HISTORIC_TWO = (
+    "AFA ALK AOK AON AOR ARA ARP ARY ATS AYM AZM BAD BEC BEL BGJ BGK BGL BOP BRB BRC BRE "
+    "BRN BRR BUK BYB CHC CSD CSJ CSK CUC CYP DDM DEM ECS ECV EEK FIM FRF GEK GHC GHP GNE "
+    "GQE GWE GWP HRD HRK IEP ILP ILR ISJ LAJ LSM LTL LTT LUC LUL LVL LVR MLF MRO MTL MTP "
+    "MVQ MXP MZE MZM NIC NLG PEH PEI PES PLZ RHD ROL RUR SDD SDP SIT SKK SLL SRG STD SUR "
+    "TJR TMM UAK UGS UGW USS UYN UYP VEB VEF VNC XFU YDD YUD YUM ZAL ZMK ZWC ZWD ZWL ZWN ZWR "
+    "ANG"
+)
+# Current codes with no minor unit in the list (funds, metals, testing): read with up
+# to four decimals, as a price list of gold or drawing rights writes them.
+_NO_MINOR_UNIT = "XAG XAU XBA XBB XBC XBD XDR XPD XPT XSU XTS XUA XXX"
+
+STATEMENT_DIGITS: dict[str, int] = {
+    **{code: 0 for code in _HISTORIC_ZERO.split()},
+    **{code: 2 for code in _HISTORIC_TWO.split()},
+    **{code: 4 for code in _NO_MINOR_UNIT.split()},
+    **MINOR_DIGITS,
+}
+
+
+def currency_code(text: str) -> str:
+    """An ISO 4217 code, current or historic, upper-cased; MoneyError otherwise."""
+    code = (text or "").strip().upper()
+    if code in STATEMENT_DIGITS:
+        return code
+    return parse_currency(text)  # raises with the message prices use
 
 _SIGNS = {"-": -1, "+": 1, "\u2212": -1, "\u2013": -1}
 _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
@@ -20,9 +57,12 @@ _CODE_END = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})$")
 
 
 class _AmountError(Exception):
-    def __init__(self, reason: str = "") -> None:
+    """``reason`` follows "is not an amount"; a ``standalone`` one follows the value."""
+
+    def __init__(self, reason: str = "", standalone: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.standalone = standalone
 
 
 def _split_amount(text: str) -> tuple[int, str, str | None, bool]:
@@ -89,7 +129,7 @@ def _number_or_empty(cell: str) -> str:
 
 def _code(text: str) -> str:
     try:
-        return parse_currency(text)
+        return currency_code(text)
     except MoneyError:
         raise _AmountError(f": '{text}' is not a currency code") from None
 
@@ -163,3 +203,27 @@ def _parse_number(text: str, minor_digits: int, file_mark: str | None = None) ->
         raise _AmountError() from None
 
 
+
+
+def round_to(amount: Decimal, code: str) -> Decimal:
+    """``amount`` with the currency's minor digits (it must have no more)."""
+    return amount.quantize(Decimal(1).scaleb(-STATEMENT_DIGITS[code]))
+
+
+def read_amount(text: str, file_mark: str | None, currency_of) -> tuple[int, Decimal, str]:
+    """(sign, size, currency) of an amount cell; raises _AmountError with the reason.
+
+    ``currency_of(marker, explicit)`` decides the line's currency from the code or
+    symbol written with the amount (None) and whether that one is unambiguous.
+    """
+    sign, number, marker, explicit = _split_amount(text)
+    currency = currency_of(marker, explicit)
+    size = _parse_number(number, STATEMENT_DIGITS[currency], file_mark)
+    if size >= MAX_AMOUNT:
+        raise _AmountError(f"is too large for an amount (the limit is {MAX_AMOUNT - 1})", True)
+    rounded = round_to(size, currency)
+    if rounded != size:
+        raise _AmountError(
+            f"has more decimals than {currency} has ({STATEMENT_DIGITS[currency]}): "
+            "check the amount column and the currency", True)
+    return sign, rounded, currency

@@ -1,21 +1,25 @@
 """Reading CSV statements (see the package docstring for the conventions).
 
-Three pure steps behind ``kscli charges``:
-
-- ``decode_statement`` and ``parse_statement`` turn the bytes of a CSV export into
-  ``StatementLine`` records (all or nothing: one bad line raises ``StatementError``
-  naming the line and the column, and nothing is returned);
-- ``match_line`` finds the subscription a line pays for (vendor name in the
-  description, same amount, same currency);
-- ``find_unexpected`` holds the recorded charges against the ledger and reports every
-  charge that should not have happened, with the reference to show the bank.
+``decode_statement`` turns the bytes of an export into text, ``read_csv`` the text into
+a ``Statement`` (all or nothing: one bad row raises ``StatementError`` naming the line
+and the column, and nothing is returned).
 
 Conventions chosen here (the README repeats them):
 
-- Amounts are positive for money paid out. When any amount in a file is negative, the
-  file writes debits as negative numbers: those lines are the charges (their absolute
-  value is kept) and the positive lines are credits, which are skipped. When no amount
-  is negative, every line is a charge. Lines of zero are skipped either way.
+- Which lines are charges (debits): with ``debits="negative"`` the negative amounts,
+  with ``"positive"`` the positive ones (card statements); with two amount columns
+  (``debit_col``, ``credit_col``) the lines with an amount in the debit column; with a
+  type column, the lines whose type is ``debit_value`` (or is not ``credit_value``).
+  Without any of these, negative amounts are the debits, and a file in which no amount
+  is negative is read as all charges, which the import says. Charges keep their
+  absolute value; credits are counted and skipped, lines of zero too.
+- Rows that hold neither a date nor an amount (titles, notes, "Posted Transactions",
+  balance lines) are skipped and counted; rows whose date is a ``pending_dates`` word
+  ("Pending") are not booked yet, skipped and counted. A row shorter than the header
+  whose needed columns are there is read.
+- Encoding: UTF-8 unless told; byte-order marks of UTF-8 and UTF-16 are recognised.
+- Columns are named by their header, or by position (1 is the first) in a file with
+  no header row (``header=False``) or where no header cell has that name.
 - Without a date format, dates must be ISO 8601 (``2026-11-22``). Forms like
   ``22.11.2026`` or ``11/22/2026`` are read only with a format (``%d.%m.%Y``), never
   guessed, since ``01/02/2026`` means two different days in two countries.
@@ -32,28 +36,37 @@ Conventions chosen here (the README repeats them):
 """
 
 
+
 from __future__ import annotations
 
+import codecs
 import csv
-import hashlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from kscli.domain.money import MAX_AMOUNT, MINOR_DIGITS, MoneyError, normalize, parse_currency
+from kscli.domain.money import MoneyError
 from kscli.domain.statement.amounts import (
     _AmountError,
     _file_decimal_mark,
     _number_or_empty,
-    _parse_number,
-    _split_amount,
+    currency_code,
+    read_amount,
 )
-from kscli.domain.statement.lines import StatementError, StatementLine, _hash_text, _show
+from kscli.domain.statement.lines import (
+    Entry,
+    Statement,
+    StatementError,
+    StatementLine,
+    _show,
+    build_statement,
+)
 
 DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+DEBIT_SIGNS = ("negative", "positive")
 
 # The command-line options named in advice (kscli charges import).
 _COLUMN_OPTIONS = {
@@ -61,55 +74,90 @@ _COLUMN_OPTIONS = {
     "description": "--description-col",
     "amount": "--amount-col",
     "currency": "--currency-col",
+    "debit": "--debit-col",
+    "credit": "--credit-col",
+    "type": "--type-col",
 }
 
 _CURRENCY_COLUMN = "currency"  # optional in the file under this default name
 
 
-
 @dataclass(frozen=True, slots=True)
 class Columns:
-    """Which columns of a statement hold what, and how it is written.
+    """Which columns of a CSV statement hold what, and how it is written.
 
     ``currency`` is optional in the file when left at its default; a currency column
-    named explicitly must exist; None ignores any currency column.
+    named explicitly must exist; None ignores any currency column. ``description``
+    may name several columns, joined with a space. A name of digits that no header
+    cell has is a position (1 is the first column).
     """
 
     date: str = "date"
-    description: str = "description"
+    description: str | tuple[str, ...] = "description"
     amount: str = "amount"
     currency: str | None = _CURRENCY_COLUMN
     date_format: str | None = None  # a strptime format; None = ISO 8601
     delimiter: str | None = None  # None = sniff among , ; TAB |
+    debits: str | None = None  # negative | positive; None = negative, or all if none is
+    debit_col: str | None = None
+    credit_col: str | None = None
+    type_col: str | None = None
+    debit_value: str | None = None
+    credit_value: str | None = None
+    encoding: str | None = None  # None = UTF-8 (byte-order marks recognised)
+    header: bool = True
+    skip_rows: int = 0
+    pending_dates: tuple[str, ...] = ()
+
+    @property
+    def descriptions(self) -> tuple[str, ...]:
+        return (self.description,) if isinstance(self.description, str) else self.description
 
 
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"))
 
-def decode_statement(data: bytes) -> str:
-    """The text of a statement file, which must be UTF-8 (a byte-order mark is dropped)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise StatementError(
-            "the statement is UTF-16, not UTF-8: re-save it as UTF-8 "
-            "(in a spreadsheet: CSV UTF-8) and import it again",
-            line=1,
-        )
+
+def decode_statement(data: bytes, encoding: str | None = None) -> str:
+    """The text of a statement file: UTF-8, or UTF-16 with its byte-order mark, or in
+    ``encoding`` (a byte-order mark is dropped either way)."""
+    name = None
+    for bom, bom_name in _BOMS:
+        if data.startswith(bom):
+            data, name = data[len(bom):], bom_name
+            break
+    if encoding is not None:
+        try:
+            name = codecs.lookup(encoding).name
+        except LookupError:
+            raise StatementError(
+                f"'{_show(encoding)}' is not an encoding Python knows: use one like utf-8, "
+                "latin-1, cp1252 or utf-16") from None
     try:
-        return data.decode("utf-8")
+        return data.decode(name or "utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         bad = data[exc.start : exc.start + 1].hex()
+        if encoding is None:
+            advice = ("it may be Latin-1 or Windows-1252): import it with --encoding latin-1 "
+                      "(or cp1252), or re-save it as UTF-8")
+            raise StatementError(f"the statement is not UTF-8 (byte 0x{bad} cannot be read; "
+                                 + advice, line=line) from None
         raise StatementError(
-            f"the statement is not UTF-8 (byte 0x{bad} cannot be read; it may be Latin-1 or "
-            "Windows-1252): re-save it as UTF-8 (in a spreadsheet: CSV UTF-8) and import it again",
-            line=line,
-        ) from None
+            f"the statement is not {encoding} (byte 0x{bad} cannot be read): give its "
+            "encoding with --encoding", line=line) from None
 
 
 def parse_statement(
     text: str, columns: Columns = Columns(), default_currency: str | None = None
 ) -> list[StatementLine]:
     """Every charge of a CSV statement, in file order; raises StatementError on any bad line."""
+    return read_csv(text, columns, default_currency).lines
+
+
+def read_csv(text: str, columns: Columns = Columns(),
+             default_currency: str | None = None) -> Statement:
+    """What a CSV statement holds; raises StatementError on any bad row."""
     default = _check_default_currency(default_currency)
     delimiter = _check_columns(columns)
     if not text.strip():
@@ -120,43 +168,67 @@ def parse_statement(
         )
     header_line, header, rows, used = _find_header(text, columns, delimiter)
     index = _column_index(header, header_line, columns)
-    width = len(header)
-
+    width = len(header) if columns.header else max((len(row) for _, row in rows), default=0)
+    amount_roles = [role for role in ("amount", "debit", "credit") if role in index]
     rows = [(line_no, row) for line_no, row in rows if any(cell.strip() for cell in row)]
-    file_mark = _file_decimal_mark(
-        [_number_or_empty(row[index["amount"]]) for _, row in rows if index["amount"] < len(row)]
-    )
-    parsed: list[tuple[int, date, str, Decimal, str]] = []
+    file_mark = _file_decimal_mark([
+        _number_or_empty(row[index[role]]) for _, row in rows for role in amount_roles
+        if index[role] < len(row)])
+    pending = {word.casefold() for word in columns.pending_dates}
+    entries: list[Entry] = []
+    signs: list[int] = []
+    notes = waiting = 0
     for line_no, row in rows:
-        if len(row) > width and any(cell.strip() for cell in row[width:]):
+        if columns.header and len(row) > width and any(cell.strip() for cell in row[width:]):
             sep = "a TAB" if used == "\t" else f"'{used}'"
             raise StatementError(
                 f"{len(row)} fields but the header has {width} (a value that holds {sep} "
                 "must be in quotes, or pick the delimiter with --delimiter)",
                 line=line_no,
             )
-        parsed.append(_parse_row(line_no, row, index, columns, default, file_mark))
+        date_text = _cell(row, index["date"])
+        if pending and date_text is not None and date_text.casefold() in pending:
+            waiting += 1
+            continue
+        posted_on = _try_date(date_text, columns.date_format)
+        if posted_on is None and not any(
+                _number_or_empty(_cell(row, index[role]) or "") for role in amount_roles):
+            notes += 1
+            continue
+        entry, sign = _parse_row(line_no, row, index, columns, default, file_mark, posted_on)
+        entries.append(entry)
+        signs.append(sign)
 
-    negative = any(amount < 0 for _, _, _, amount, _ in parsed)
-    seen: dict[tuple[str, str, str, str], int] = {}
-    out: list[StatementLine] = []
-    for line_no, posted_on, description, amount, currency in parsed:
-        if amount == 0 or (negative and amount > 0):
-            continue  # nothing paid, or a credit in a file that writes debits negative
-        amount = abs(amount)
-        key = (posted_on.isoformat(), _hash_text(description), str(amount), currency)
-        occurrence = seen.get(key, 0)
-        seen[key] = occurrence + 1
-        digest = hashlib.sha256("|".join((*key, str(occurrence))).encode("utf-8")).hexdigest()
-        out.append(StatementLine(line_no, posted_on, description, amount, currency, digest))
-    return out
+    warnings: list[str] = []
+    hint: str | None = None
+    if "amount" in index and "type" not in index:
+        mode = columns.debits
+        if mode is None:
+            mode = "negative"
+            if entries and not any(sign < 0 for sign in signs):
+                mode = "positive"
+                warnings.append(
+                    "note: no amount in it is negative, so every line was read as a charge "
+                    "(if its positive lines are credits, import it with --debits negative)")
+        hint = "--debits negative" if mode == "positive" else "--debits positive"
+        want = -1 if mode == "negative" else 1
+        entries = [Entry(e.line_no, e.posted_on, e.description, e.amount, e.currency,
+                         sign == want) for e, sign in zip(entries, signs)]
+    elif "type" in index:
+        hint = "--debit-value (the type that marks a charge)"
+    return build_statement("csv", entries, notes=notes, pending=waiting, warnings=warnings,
+                           sign_hint=hint)
+
+
+def _cell(row: list[str], position: int) -> str | None:
+    return row[position].strip() if position < len(row) else None
 
 
 def _check_default_currency(code: str | None) -> str | None:
     if code is None:
         return None
     try:
-        return parse_currency(code)
+        return currency_code(code)
     except MoneyError:
         raise StatementError(
             f"the default currency '{_show(code)}' is not an ISO 4217 code: use one like USD, "
@@ -165,11 +237,32 @@ def _check_default_currency(code: str | None) -> str | None:
 
 
 def _check_columns(columns: Columns) -> str | None:
-    for role in ("date", "description", "amount"):
-        if not (getattr(columns, role) or "").strip():
+    for role, name in (("date", columns.date), ("description", columns.descriptions[:1]
+                                                 and columns.descriptions[0]),
+                       ("amount", columns.amount if columns.debit_col is None else "-")):
+        if not (name or "").strip():
             raise StatementError(
                 f"the {role} column has no name: name it with {_COLUMN_OPTIONS[role]}"
             )
+    if columns.debits is not None and columns.debits not in DEBIT_SIGNS:
+        raise StatementError(f"--debits takes negative or positive, not '{_show(columns.debits)}'")
+    if columns.credit_col is not None and columns.debit_col is None:
+        raise StatementError("--credit-col needs --debit-col: name the column of the charges too")
+    if columns.type_col is not None and not (columns.debit_value or columns.credit_value):
+        raise StatementError(
+            "--type-col needs --debit-value: say which text in that column marks a charge")
+    if (columns.debit_value or columns.credit_value) and columns.type_col is None:
+        raise StatementError("--debit-value needs --type-col: name the column that holds it")
+    if columns.type_col is not None and columns.debit_col is not None:
+        raise StatementError("use either --type-col or --debit-col/--credit-col, not both")
+    if columns.skip_rows < 0:
+        raise StatementError("--skip-rows takes a number of rows, 0 or more")
+    if not columns.header:
+        for name in _names(columns).values():
+            if not _position(name):
+                raise StatementError(
+                    f"without a header row, columns are named by position (1 is the first): "
+                    f"'{_show(name)}' is not a position, e.g. --date-col 1")
     if columns.delimiter is None:
         return None
     delimiter = _DELIMITER_NAMES.get(columns.delimiter.lower(), columns.delimiter)
@@ -181,12 +274,29 @@ def _check_columns(columns: Columns) -> str | None:
     return delimiter
 
 
+def _names(columns: Columns) -> dict[str, str]:
+    """role -> column name, for every column the statement must have."""
+    names = {"date": columns.date}
+    for number, name in enumerate(columns.descriptions):
+        names[f"description{number}" if number else "description"] = name
+    if columns.debit_col is not None:
+        names["debit"] = columns.debit_col
+        if columns.credit_col is not None:
+            names["credit"] = columns.credit_col
+    else:
+        names["amount"] = columns.amount
+    if columns.type_col is not None:
+        names["type"] = columns.type_col
+    return names
+
+
+def _position(name: str) -> int | None:
+    text = name.strip()
+    return int(text) if text.isdigit() and 0 < int(text) <= 1000 else None
+
+
 def _key(name: str) -> str:
     return name.replace("\ufeff", "").strip().casefold()
-
-
-def _required(columns: Columns) -> list[str]:
-    return [columns.date, columns.description, columns.amount]
 
 
 def _read(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
@@ -208,30 +318,50 @@ def _read(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         last = reader.line_num
 
 
+def _is_header(row: list[str], wanted: set[str]) -> bool:
+    return wanted <= {_key(cell) for cell in row} if wanted else any(c.strip() for c in row)
+
+
 def _find_header(
     text: str, columns: Columns, delimiter: str | None
 ) -> tuple[int, list[str], list[tuple[int, list[str]]], str]:
-    """The header's line, its names, the data rows after it, and the delimiter."""
-    wanted = {_key(name) for name in _required(columns)}
+    """The header's line, its names, the data rows after it, and the delimiter.
+
+    Without a header row, the header is empty and every row after ``skip_rows`` is
+    data; the delimiter is then the candidate that splits the first row most.
+    """
+    wanted = {_key(name) for name in _names(columns).values() if not _position(name)}
     candidates = [delimiter] if delimiter else list(DELIMITERS)
     broken: StatementError | None = None
+    found: list[tuple[int, tuple[int, list[str]] | None, list, str]] = []
     for candidate in candidates:
         rows: list[tuple[int, list[str]]] = []
         header: tuple[int, list[str]] | None = None
+        skipped = 0
         try:
             for line_no, row in _read(text, candidate):
-                if header is None:
-                    if wanted <= {_key(cell) for cell in row}:
+                if skipped < columns.skip_rows:
+                    skipped += 1
+                elif not columns.header:
+                    rows.append((line_no, row))
+                elif header is None:
+                    if _is_header(row, wanted):
                         header = (line_no, row)
                 else:
                     rows.append((line_no, row))
         except StatementError as exc:
-            if header is not None:
+            if header is not None or (not columns.header and rows):
                 raise
             broken = broken or exc  # before any header: this delimiter cannot be it
             continue
-        if header is not None:
+        if not columns.header:
+            first = next((row for _, row in rows if any(c.strip() for c in row)), [])
+            found.append((len(first), None, rows, candidate))
+        elif header is not None:
             return header[0], header[1], rows, candidate
+    if found:
+        _, _, rows, candidate = max(found, key=lambda item: item[0])
+        return (rows[0][0] if rows else 1), [], rows, candidate
 
     # No row names every column: report the first non-blank line's names, split the
     # way that gives the most columns.
@@ -253,23 +383,32 @@ def _find_header(
 
 
 def _column_index(header: list[str], line_no: int, columns: Columns) -> dict[str, int]:
+    """role -> position; description roles are description, description1, ..."""
     keys = [_key(cell) for cell in header]
     shown = ", ".join(_show(cell.strip()) for cell in header if cell.strip()) or "none"
     index: dict[str, int] = {}
-    for role in ("date", "description", "amount"):
-        name = getattr(columns, role)
-        if _key(name) not in keys:
-            raise StatementError(
-                f"the statement has no column '{_show(name)}' (its columns are: {shown}): "
-                f"name it with {_COLUMN_OPTIONS[role]}",
-                line=line_no,
-                column=name,
-                column_in_message=True,
-            )
-        index[role] = keys.index(_key(name))
+    for role, name in _names(columns).items():
+        if _key(name) in keys:
+            index[role] = keys.index(_key(name))
+            continue
+        position = _position(name)
+        if position is not None:
+            index[role] = position - 1
+            continue
+        option = _COLUMN_OPTIONS[role.rstrip("0123456789")]
+        raise StatementError(
+            f"the statement has no column '{_show(name)}' (its columns are: {shown}): "
+            f"name it with {option}",
+            line=line_no,
+            column=name,
+            column_in_message=True,
+        )
     if columns.currency is not None and columns.currency.strip():
+        position = _position(columns.currency)
         if _key(columns.currency) in keys:
             index["currency"] = keys.index(_key(columns.currency))
+        elif position is not None:
+            index["currency"] = position - 1
         elif _key(columns.currency) != _key(_CURRENCY_COLUMN):
             raise StatementError(
                 f"the statement has no column '{_show(columns.currency)}' (its columns are: "
@@ -289,7 +428,11 @@ def _parse_row(
     columns: Columns,
     default: str | None,
     file_mark: str | None,
-) -> tuple[int, date, str, Decimal, str]:
+    posted_on: date | None,
+) -> tuple[Entry, int]:
+    """The row's entry, and the sign its amount was written with."""
+    names = _names(columns)
+
     def cell(role: str) -> str:
         position = index[role]
         if position >= len(row):
@@ -297,54 +440,78 @@ def _parse_row(
                 f"this line has {len(row)} fields, too few to reach the column (check the "
                 "delimiter, or pick it with --delimiter)",
                 line=line_no,
-                column=getattr(columns, role),
+                column=names.get(role, role),
             )
         return row[position].strip()
 
-    date_text = cell("date")
-    amount_text = cell("amount")
-    description = " ".join(cell("description").split())
-    currency_text = cell("currency") if "currency" in index else ""
+    if posted_on is None:
+        posted_on = _parse_date(cell("date"), columns.date_format, line_no, columns.date)
+    parts = [" ".join(cell(role).split()) for role in index if role.startswith("description")]
+    description = " ".join(part for part in parts if part)
+    currency_text = ""
+    if "currency" in index and index["currency"] < len(row):
+        currency_text = row[index["currency"]].strip()
 
-    posted_on = _parse_date(date_text, columns.date_format, line_no, columns.date)
+    def amount(role: str) -> tuple[int, Decimal, str]:
+        text = cell(role)
+        column = names[role]
 
+        def currency_of(marker: str | None, explicit: bool) -> str:
+            return _line_currency(currency_text, marker, explicit, default, line_no, columns,
+                                  text, column)
+
+        try:
+            return read_amount(text, file_mark, currency_of)
+        except _AmountError as exc:
+            option = _COLUMN_OPTIONS[role]
+            message = (f"'{_show(text)}' {exc.reason}" if exc.standalone else
+                       f"'{_show(text)}' is not an amount{exc.reason} (use {option} to pick "
+                       "another column)")
+            raise StatementError(message, line=line_no, column=column) from None
+
+    if "debit" in index:
+        debit_text = cell("debit")
+        credit_text = cell("credit") if "credit" in index else ""
+        debit = amount("debit") if debit_text else None
+        credit = amount("credit") if credit_text else None
+        if debit is not None and credit is not None and debit[1] and credit[1]:
+            raise StatementError(
+                f"an amount in both the debit column ('{_show(debit_text)}') and the credit "
+                f"column ('{_show(credit_text)}'): one line is one or the other",
+                line=line_no, column=names["debit"])
+        if debit is not None and (debit[1] or credit is None):
+            return Entry(line_no, posted_on, description, debit[1], debit[2], True), 1
+        if credit is not None:
+            return Entry(line_no, posted_on, description, credit[1], credit[2], False), 1
+        currency = _line_currency(currency_text, None, False, default, line_no, columns, "",
+                                  names["debit"])
+        return Entry(line_no, posted_on, description, Decimal(0), currency, True), 1
+
+    sign, size, currency = amount("amount")
+    if "type" in index:
+        kind = cell("type").casefold()
+        said_debit = columns.debit_value is not None and \
+            kind == columns.debit_value.strip().casefold()
+        said_credit = columns.credit_value is not None and \
+            kind == columns.credit_value.strip().casefold()
+        if columns.debit_value is not None and columns.credit_value is not None \
+                and not (said_debit or said_credit):
+            raise StatementError(
+                f"'{_show(cell('type'))}' is neither '{_show(columns.debit_value)}' (a "
+                f"charge) nor '{_show(columns.credit_value)}' (a credit)",
+                line=line_no, column=names["type"])
+        debit = said_debit if columns.debit_value is not None else not said_credit
+        return Entry(line_no, posted_on, description, size, currency, debit), sign
+    return Entry(line_no, posted_on, description, size, currency, False), sign
+
+
+def _try_date(text: str | None, date_format: str | None) -> date | None:
+    if not text:
+        return None
     try:
-        sign, number, marker, explicit = _split_amount(amount_text)
-    except _AmountError as exc:
-        raise StatementError(
-            f"'{_show(amount_text)}' is not an amount{exc.reason} (use --amount-col to pick "
-            "another column)",
-            line=line_no,
-            column=columns.amount,
-        ) from None
-
-    currency = _line_currency(currency_text, marker, explicit, default, line_no, columns,
-                              amount_text)
-
-    try:
-        magnitude = _parse_number(number, MINOR_DIGITS[currency], file_mark)
-    except _AmountError as exc:
-        raise StatementError(
-            f"'{_show(amount_text)}' is not an amount{exc.reason} (use --amount-col to pick "
-            "another column)",
-            line=line_no,
-            column=columns.amount,
-        ) from None
-    if magnitude >= MAX_AMOUNT:
-        raise StatementError(
-            f"'{_show(amount_text)}' is too large for an amount (the limit is {MAX_AMOUNT - 1})",
-            line=line_no,
-            column=columns.amount,
-        )
-    rounded = normalize(magnitude, currency)
-    if rounded != magnitude:
-        raise StatementError(
-            f"'{_show(amount_text)}' has more decimals than {currency} has "
-            f"({MINOR_DIGITS[currency]}): check the amount column and the currency",
-            line=line_no,
-            column=columns.amount,
-        )
-    return line_no, posted_on, description, sign * rounded, currency
+        return _parse_date(text, date_format, 0, "")
+    except StatementError:
+        return None
 
 
 def _parse_date(text: str, date_format: str | None, line_no: int, column: str) -> date:
@@ -395,10 +562,11 @@ def _line_currency(
     line_no: int,
     columns: Columns,
     amount_text: str,
+    amount_column: str,
 ) -> str:
     if cell:
         try:
-            code = parse_currency(cell)
+            code = currency_code(cell)
         except MoneyError:
             raise StatementError(
                 f"'{_show(cell)}' is not an ISO 4217 currency code (write one like USD or EUR, "
@@ -411,7 +579,7 @@ def _line_currency(
                 f"'{_show(amount_text)}' is in {marker} but the currency column says {code}: "
                 "correct one of them",
                 line=line_no,
-                column=columns.amount,
+                column=amount_column,
             )
         return code
     if marker is not None and explicit:
@@ -424,7 +592,7 @@ def _line_currency(
         f"'{_show(amount_text)}' has no currency (add a currency column, or give the "
         "statement's currency with --currency)",
         line=line_no,
-        column=columns.amount,
+        column=amount_column,
     )
 
 
