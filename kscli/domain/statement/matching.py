@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
+from decimal import Decimal
 
 from kscli.domain.model import Subscription
 from kscli.domain.statement.lines import StatementLine
@@ -54,25 +55,46 @@ def _in_service(sub: Subscription, day: date) -> bool:
     return end is None or day < end[0] or (day == end[0] and not end[1])
 
 
-def match_line(line: StatementLine, subs: Sequence[Subscription]) -> str | None:
-    """The id of the subscription a statement line pays for, or None.
+class VendorIndex:
+    """The subscriptions by price and currency, and within those by vendor name, so
+    that a line is looked up, not held against every subscription.
 
     The vendor's name must appear in the description (case, accents, spaces and
     punctuation ignored), the price must equal the amount and the currencies must be
     the same. The longest vendor name wins; then one in service on the line's date;
-    then the lowest id.
+    then the lowest id. A lookup reads the description's substrings of the lengths the
+    vendor names of that price have: its cost does not grow with the ledger.
     """
-    text = _match_text(line.description)
-    candidates: list[tuple[int, bool, Subscription]] = []
-    for sub in subs:
-        vendor = _match_text(sub.vendor)
-        if not vendor or vendor not in text:
-            continue
-        if sub.currency != line.currency or sub.price != line.amount:
-            continue
-        candidates.append((len(vendor), _in_service(sub, line.posted_on), sub))
-    if not candidates:
-        return None
-    best = min(candidates, key=lambda c: (-c[0], not c[1], _natural(c[2].id)))
-    return best[2].id
 
+    def __init__(self, subs: Sequence[Subscription]) -> None:
+        # (currency, price) -> {name length: {name: [subscriptions]}}
+        self._by_price: dict[tuple[str, Decimal], dict[int, dict[str, list[Subscription]]]] = {}
+        for sub in subs:
+            vendor = _match_text(sub.vendor)
+            if not vendor:
+                continue
+            lengths = self._by_price.setdefault((sub.currency, sub.price), {})
+            lengths.setdefault(len(vendor), {}).setdefault(vendor, []).append(sub)
+
+    def match(self, line: StatementLine) -> str | None:
+        """The id of the subscription ``line`` pays for, or None."""
+        lengths = self._by_price.get((line.currency, line.amount))
+        if not lengths:
+            return None
+        text = _match_text(line.description)
+        for length in sorted(lengths, reverse=True):  # the longest name wins
+            names = lengths[length]
+            found = {text[i:i + length] for i in range(len(text) - length + 1)} & names.keys()
+            if not found:
+                continue
+            subs = [sub for name in found for sub in names[name]]
+            best = min(subs, key=lambda sub: (not _in_service(sub, line.posted_on),
+                                              _natural(sub.id)))
+            return best.id
+        return None
+
+
+def match_line(line: StatementLine, subs: Sequence[Subscription]) -> str | None:
+    """The id of the subscription a statement line pays for, or None (the rule is
+    ``VendorIndex``'s)."""
+    return VendorIndex(subs).match(line)
