@@ -177,6 +177,7 @@ def read_csv(text: str, columns: Columns = Columns(),
     pending = {word.casefold() for word in columns.pending_dates}
     entries: list[Entry] = []
     signs: list[int] = []
+    warnings: list[str] = []
     notes = waiting = 0
     for line_no, row in rows:
         if columns.header and len(row) > width and any(cell.strip() for cell in row[width:]):
@@ -195,11 +196,18 @@ def read_csv(text: str, columns: Columns = Columns(),
                 _number_or_empty(_cell(row, index[role]) or "") for role in amount_roles):
             notes += 1
             continue
-        entry, sign = _parse_row(line_no, row, index, columns, default, file_mark, posted_on)
+        row_index = index
+        if columns.header and len(row) < width:
+            row_index = _short_row_index(row, index, width, amount_roles)
+            if row_index is not index:
+                warnings.append(f"note: line {line_no} has {len(row)} of the header's {width} "
+                                "fields; its amount and the columns after it were read from "
+                                "the end of the line")
+        entry, sign = _parse_row(line_no, row, row_index, columns, default, file_mark,
+                                 posted_on)
         entries.append(entry)
         signs.append(sign)
 
-    warnings: list[str] = []
     hint: str | None = None
     if "amount" in index and "type" not in index:
         mode = columns.debits
@@ -218,6 +226,22 @@ def read_csv(text: str, columns: Columns = Columns(),
         hint = "--debit-value (the type that marks a charge)"
     return build_statement("csv", entries, notes=notes, pending=waiting, warnings=warnings,
                            sign_hint=hint)
+
+
+def _short_row_index(row: list[str], index: dict[str, int], width: int,
+                     amount_roles: list[str]) -> dict[str, int]:
+    """Where to read a row shorter than the header: as the header says, unless its
+    amount is not there but is where the header's end meets the row's end (an export
+    that dropped an empty field in the middle); then the amount and every column after
+    it are read from the end."""
+    first = min(index[role] for role in amount_roles)
+    shift = width - len(row)
+    left = _cell(row, first)
+    right = _cell(row, first - shift) if first >= shift else None
+    if (left and _number_or_empty(left)) or not (right and _number_or_empty(right)):
+        return index
+    return {role: position - shift if position >= first else position
+            for role, position in index.items()}
 
 
 def _cell(row: list[str], position: int) -> str | None:
