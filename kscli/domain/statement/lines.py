@@ -136,7 +136,7 @@ def build_statement(fmt: str, entries: Iterable[Entry], *, notes: int = 0, pendi
                                  line_hash(entry.posted_on, entry.description, entry.amount,
                                            entry.currency, occurrence)))
     said = list(warnings)
-    if sign_hint is not None and credits >= 2 and len(out) * 4 <= credits:
+    if sign_hint is not None and credits >= 2 and len(out) * 3 <= credits:
         said.append(
             f"warning: {credits} of {transactions} lines were read as credits and skipped, "
             f"{len(out)} as charges: if this statement writes charges the other way round "
