@@ -48,11 +48,11 @@ def _end_day(state: SubState) -> tuple[date, bool] | None:
     return _utc_date(end), not state.ended_early
 
 
-def _in_service(sub: Subscription, day: date) -> bool:
-    if day < _utc_date(sub.started_at):
-        return False
-    end = _end_day(as_it_stands(sub))
-    return end is None or day < end[0] or (day == end[0] and not end[1])
+def _within(start: date, end: tuple[date, bool] | None, day: date) -> bool:
+    """Whether ``day`` is a day of service that starts on ``start`` and ends at ``end``
+    (``_end_day``'s answer)."""
+    return start <= day and (end is None or day < end[0] or (day == end[0] and not end[1]))
+
 
 
 class VendorIndex:
@@ -75,6 +75,20 @@ class VendorIndex:
                 continue
             lengths = self._by_price.setdefault((sub.currency, sub.price), {})
             lengths.setdefault(len(vendor), {}).setdefault(vendor, []).append(sub)
+        # each name's subscriptions in id order, with the days they are in service
+        # (worked out once here, not once per line)
+        self._service: dict[str, tuple[date, tuple[date, bool] | None]] = {}
+        for lengths in self._by_price.values():
+            for names in lengths.values():
+                for name, found in names.items():
+                    found.sort(key=lambda sub: _natural(sub.id))
+                    for sub in found:
+                        self._service[sub.id] = (_utc_date(sub.started_at),
+                                                 _end_day(as_it_stands(sub)))
+
+    def _in_service(self, sub: Subscription, day: date) -> bool:
+        """In service on ``day`` (``_end_day`` owns when service ends)."""
+        return _within(*self._service[sub.id], day)
 
     def match(self, line: StatementLine) -> str | None:
         """The id of the subscription ``line`` pays for, or None."""
@@ -87,10 +101,11 @@ class VendorIndex:
             found = {text[i:i + length] for i in range(len(text) - length + 1)} & names.keys()
             if not found:
                 continue
-            subs = [sub for name in found for sub in names[name]]
-            best = min(subs, key=lambda sub: (not _in_service(sub, line.posted_on),
-                                              _natural(sub.id)))
-            return best.id
+            subs = [sub for name in sorted(found) for sub in names[name]]
+            if len(found) > 1:
+                subs.sort(key=lambda sub: _natural(sub.id))
+            return next((sub.id for sub in subs if self._in_service(sub, line.posted_on)),
+                        subs[0].id)
         return None
 
 
