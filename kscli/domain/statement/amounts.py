@@ -8,6 +8,7 @@ for prices), every code ISO 4217 has withdrawn is read here (``HRK`` until 2023,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -39,6 +40,7 @@ STATEMENT_DIGITS: dict[str, int] = {
 }
 
 
+@functools.lru_cache(maxsize=256)
 def currency_code(text: str) -> str:
     """An ISO 4217 code, current or historic, upper-cased; MoneyError otherwise."""
     code = (text or "").strip().upper()
@@ -120,7 +122,15 @@ def _split_amount(text: str) -> tuple[int, str, str | None, bool]:
     return (sign if sign is not None else 1), rest, marker, explicit
 
 
+# The common case, read without the general rules (which give it the same value): an
+# optional sign, digits, and a decimal mark with one or two decimals.
+_PLAIN = re.compile(r"^([+-]?)([0-9]{1,15})(?:([.,])([0-9]{1,2}))?$")
+
+
 def _number_or_empty(cell: str) -> str:
+    plain = _PLAIN.match(cell)
+    if plain is not None:
+        return cell.lstrip("+-")
     try:
         return _split_amount(cell.strip())[1]
     except _AmountError:
@@ -165,9 +175,16 @@ def _decimal_mark(text: str) -> tuple[int | None, str | None]:
     return None, None
 
 
+def _mark_of(number: str) -> str | None:
+    plain = _PLAIN.match(number)
+    if plain is not None:
+        return plain.group(3)
+    return _decimal_mark(_clean_number(number))[1]
+
+
 def _file_decimal_mark(numbers: Sequence[str]) -> str | None:
     """The decimal mark the file's unambiguous amounts agree on, if they agree."""
-    marks = {_decimal_mark(_clean_number(number))[1] for number in numbers} - {None}
+    marks = {_mark_of(number) for number in numbers} - {None}
     return marks.pop() if len(marks) == 1 else None
 
 
@@ -216,9 +233,16 @@ def read_amount(text: str, file_mark: str | None, currency_of) -> tuple[int, Dec
     ``currency_of(marker, explicit)`` decides the line's currency from the code or
     symbol written with the amount (None) and whether that one is unambiguous.
     """
-    sign, number, marker, explicit = _split_amount(text)
-    currency = currency_of(marker, explicit)
-    size = _parse_number(number, STATEMENT_DIGITS[currency], file_mark)
+    plain = _PLAIN.match(text)
+    if plain is not None:
+        sign = -1 if plain.group(1) == "-" else 1
+        currency = currency_of(None, False)
+        fraction = plain.group(4)
+        size = Decimal(f"{plain.group(2)}.{fraction}" if fraction else plain.group(2))
+    else:
+        sign, number, marker, explicit = _split_amount(text)
+        currency = currency_of(marker, explicit)
+        size = _parse_number(number, STATEMENT_DIGITS[currency], file_mark)
     if size >= MAX_AMOUNT:
         raise _AmountError(f"is too large for an amount (the limit is {MAX_AMOUNT - 1})", True)
     rounded = round_to(size, currency)

@@ -99,10 +99,11 @@ class Statement:
 
 
 def line_hash(posted_on: date, description: str, amount: Decimal, currency: str,
-              occurrence: int) -> str:
-    """The identity of a charge line: the same charge read twice hashes the same."""
-    key = (posted_on.isoformat(), _hash_text(description), str(amount), currency,
-           str(occurrence))
+              occurrence: int, *, hashed_text: str | None = None) -> str:
+    """The identity of a charge line: the same charge read twice hashes the same
+    (``hashed_text``: ``_hash_text(description)``, when the caller has it already)."""
+    text = _hash_text(description) if hashed_text is None else hashed_text
+    key = (posted_on.isoformat(), text, str(amount), currency, str(occurrence))
     return hashlib.sha256("|".join(key).encode("utf-8")).hexdigest()
 
 
@@ -128,13 +129,14 @@ def build_statement(fmt: str, entries: Iterable[Entry], *, notes: int = 0, pendi
             credits += 1
             totals[entry.currency] = totals.get(entry.currency, Decimal(0)) + entry.amount
             continue
-        key = (entry.posted_on, _hash_text(entry.description), entry.amount, entry.currency)
+        text = _hash_text(entry.description)
+        key = (entry.posted_on, text, entry.amount, entry.currency)
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
         out.append(StatementLine(entry.line_no, entry.posted_on, entry.description,
                                  entry.amount, entry.currency,
                                  line_hash(entry.posted_on, entry.description, entry.amount,
-                                           entry.currency, occurrence)))
+                                           entry.currency, occurrence, hashed_text=text)))
     said = list(warnings)
     if sign_hint is not None and credits >= 2 and len(out) * 3 <= credits:
         said.append(

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -315,6 +316,16 @@ def _names(columns: Columns) -> dict[str, str]:
     return names
 
 
+@functools.lru_cache(maxsize=8)
+def _names_of(columns: Columns) -> dict[str, str]:
+    """``_names``, worked out once per statement rather than once per row."""
+    return _names(columns)
+
+
+def _description_roles(index: dict[str, int]) -> list[str]:
+    return [role for role in index if role.startswith("description")]
+
+
 def _position(name: str) -> int | None:
     text = name.strip()
     return int(text) if text.isdigit() and 0 < int(text) <= 1000 else None
@@ -456,7 +467,7 @@ def _parse_row(
     posted_on: date | None,
 ) -> tuple[Entry, int]:
     """The row's entry, and the sign its amount was written with."""
-    names = _names(columns)
+    names = _names_of(columns)
 
     def cell(role: str) -> str:
         position = index[role]
@@ -471,7 +482,7 @@ def _parse_row(
 
     if posted_on is None:
         posted_on = _parse_date(cell("date"), columns.date_format, line_no, columns.date)
-    parts = [" ".join(cell(role).split()) for role in index if role.startswith("description")]
+    parts = [" ".join(cell(role).split()) for role in _description_roles(index)]
     description = " ".join(part for part in parts if part)
     currency_text = ""
     if "currency" in index and index["currency"] < len(row):
