@@ -233,6 +233,7 @@ def test_presets_list_shipped_and_own_and_an_own_preset_applies(kscli, tmp_path,
     result = kscli.json("charges", "import", "--preset", "mybank", str(path))
     assert (result["imported"], result["charges"][0]["amount"],
             result["charges"][0]["currency"]) == (1, "9.99", "EUR")
+    assert (result["format"], result["credits"], result["notes"]) == ("csv", 0, 0)
     unknown = kscli("charges", "import", "--preset", "nosuch", str(path))
     assert unknown.exit_code == 2 and "no preset 'nosuch'" in unknown.stderr
 

@@ -169,10 +169,15 @@ def import_(file, preset, input_format, date_col, description_col, amount_col, c
         report = import_statement(app.store, app.now, lines, statement, dry_run=dry_run)
     if not app.quiet:
         note(_read_summary(read, report, dry_run))
+    skipped = {"format": read.format, "credits": read.credits,
+               "credit_totals": {c: str(a) for c, a in sorted(read.credit_totals.items())},
+               "zero": read.zero, "notes": read.notes, "pending": read.pending}
+    if app.fmt == "csv":  # one row of flat cells
+        skipped.pop("credit_totals")
     if dry_run:
-        _show_dry_run(app, report)
+        _show_dry_run(app, report, skipped)
         return
-    _show_import(app, report)
+    _show_import(app, report, skipped)
 
 
 def _with_preset(preset: str | None, given: dict) -> dict:
@@ -225,14 +230,14 @@ def _read_summary(read, report, dry_run: bool) -> str:
 SHOW_DRY_RUN = 10
 
 
-def _show_dry_run(app, report) -> None:
+def _show_dry_run(app, report, skipped: dict) -> None:
     from kscli.cli.output import emit_list, emit_object, note
     from kscli.views import charge_view
 
     if app.quiet:
         return
     if app.fmt in ("json", "jsonl", "csv"):
-        doc = {"statement": report.statement, **report.counts, "reference": None,
+        doc = {"statement": report.statement, **report.counts, **skipped, "reference": None,
                "dry_run": True}
         if app.fmt != "csv":
             doc["charges"] = [charge_view(charge) for _, charge in report.imported]
@@ -249,7 +254,7 @@ def _show_dry_run(app, report) -> None:
     note("dry run: nothing was written")
 
 
-def _show_import(app, report) -> None:
+def _show_import(app, report, skipped: dict | None = None) -> None:
     from kscli.cli.output import clean, emit_list, emit_object, note, out
     from kscli.views import charge_view
 
@@ -265,7 +270,8 @@ def _show_import(app, report) -> None:
     if app.quiet:
         return
     if app.fmt in ("json", "jsonl", "csv"):
-        doc = {"statement": report.statement, **counts, "reference": reference}
+        doc = {"statement": report.statement, **counts, **(skipped or {}),
+               "reference": reference}
         if app.fmt != "csv":
             doc["charges"] = [charge_view(charge) for _, charge in report.imported]
         emit_object(app.fmt, doc)
