@@ -247,3 +247,30 @@ def test_broken_xml_and_forced_format_exit_2_and_write_nothing(kscli, tmp_path):
     assert "external reference" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "ledger.db").exists() or \
         json.loads(kscli("export").stdout)["tables"]["charges"] == []
+
+
+def test_cli_options_no_header_skip_rows_encoding_and_forced_format(kscli, tmp_path):
+    path = tmp_path / "bank.csv"
+    path.write_bytes("Konto 1234\n01.11.2026;Müller GmbH;-9,99;\n02.11.2026;Lohn;;1.000,00\n"
+                     .encode("latin-1"))
+    refused = kscli("charges", "import", str(path), "--no-header", "--date-col", "1")
+    assert refused.exit_code == 2 and "--encoding latin-1" in refused.stderr
+    result = kscli.json("charges", "import", str(path), "--no-header", "--skip-rows", "1",
+                        "--encoding", "latin-1", "--date-col", "1", "--description-col", "2",
+                        "--debit-col", "3", "--credit-col", "4", "--date-format", "%d.%m.%Y",
+                        "--currency", "EUR")
+    assert [(c["posted_on"], c["description"], c["amount"]) for c in result["charges"]] == [
+        ("2026-11-01", "Müller GmbH", "9.99")]
+    assert result["credits"] == 1
+    forced = kscli("charges", "import", str(path), "--input-format", "ofx")
+    assert forced.exit_code == 2 and "not an OFX file" in forced.stderr
+    assert "Traceback" not in forced.stderr
+
+
+def test_bad_preset_option_values_are_refused_with_the_option_named(kscli, tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("date,description,amount,kind\n2026-11-01,ACME,9.99,debit\n")
+    result = kscli("charges", "import", str(path), "--type-col", "kind")
+    assert result.exit_code == 2 and "--type-col needs --debit-value" in result.stderr
+    result = kscli("charges", "import", str(path), "--credit-col", "x")
+    assert result.exit_code == 2 and "--credit-col needs --debit-col" in result.stderr
