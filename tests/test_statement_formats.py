@@ -274,3 +274,20 @@ def test_bad_preset_option_values_are_refused_with_the_option_named(kscli, tmp_p
     assert result.exit_code == 2 and "--type-col needs --debit-value" in result.stderr
     result = kscli("charges", "import", str(path), "--credit-col", "x")
     assert result.exit_code == 2 and "--credit-col needs --debit-col" in result.stderr
+
+
+def test_shipped_presets_are_in_the_wheel(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                            str(tmp_path), str(root)], capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stderr
+    wheel = next(tmp_path.glob("kscli-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = archive.read("kscli/presets/statements.toml").decode("utf-8")
+    assert shipped == (root / "kscli/presets/statements.toml").read_text(encoding="utf-8")
