@@ -136,11 +136,54 @@ def due_query_ms(spec: str, now: datetime) -> float:
     return statistics.median(times) * 1000
 
 
+def make_statement(path: str, count: int) -> None:
+    """A CSV card statement of ``count`` lines: a fifth pay a bench subscription's
+    vendor and price (``make_export``'s vendors and prices), the rest other shops."""
+    vendors = ["Acme", "Globex", "Initech", "Hooli", "Stark", "Umbrella", "Wayne", "Tyrell"]
+    start = datetime(2026, 1, 1)
+    with open(path, "w") as out:
+        out.write("date,description,amount,currency\n")
+        for i in range(count):
+            day = (start + timedelta(days=i % 300)).date().isoformat()
+            if i % 5 == 0:
+                text, price = f"{vendors[i % 8].upper()} INC *{i:07d}", f"{5 + i % 50}.99"
+            else:
+                text, price = f"SHOP {i % 977} CITY {i:07d}", f"{1 + i % 90}.{i % 100:02d}"
+            out.write(f"{day},{text},-{price},USD\n")
+
+
+def charges_case(kscli: list[str], work: str, report, lines: int = 100_000,
+                 sizes: tuple[int, ...] = (100, 20_000)) -> None:
+    """`charges import` of one statement into ledgers of several sizes: lines a second,
+    peak memory, and the ratio of the largest ledger's time to the smallest's."""
+    statement = os.path.join(work, "statement.csv")
+    make_statement(statement, lines)
+    size_mb = os.path.getsize(statement) / 1e6
+    took: dict[int, float] = {}
+    for size in sizes:
+        export = os.path.join(work, f"charges-{size}.json")
+        make_export(export, size)
+        times, mems = [], []
+        for run in range(2):
+            ledger = os.path.join(work, f"charges-{size}-{run}.db")
+            timed(kscli + ["--store", ledger, "import", export])
+            t, mem = timed(kscli + ["--quiet", "--store", ledger, "charges", "import", statement])
+            times.append(t)
+            mems.append(mem)
+        took[size] = min(times)
+        report(f"charges import {lines:,} lines ({size_mb:.0f} MB), {size:,} subscriptions",
+               f"{lines / took[size]:,.0f} lines/s, {max(mems)} MB", ">= 20,000/s, < 200 MB")
+    report(f"charges import, {max(sizes):,} vs {min(sizes):,} subscriptions",
+           f"{took[max(sizes)] / took[min(sizes)]:.2f}x", "<= 1.3x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--big", type=int, default=200_000, help="subscriptions in the large ledger")
     parser.add_argument("--runs", type=int, default=15, help="runs per start-up figure")
     parser.add_argument("--pg", help="a PostgreSQL URL to also measure that backend")
+    parser.add_argument("--charges-only", action="store_true",
+                        help="only the charges-import figures")
     args = parser.parse_args()
     kscli = kscli_command()
     work = tempfile.mkdtemp(prefix="kscli-bench-")
@@ -152,6 +195,10 @@ def main() -> None:
         print(f"{name:56} {figure:>34}   {target}", flush=True)
 
     print(f"kscli benchmarks ({sys.executable}, {os.cpu_count()} cores)\n")
+    if args.charges_only:
+        charges_case(kscli, work, report)
+        shutil.rmtree(work, ignore_errors=True)
+        return
     baseline = [sys.executable, "-c", "import click"]
     base = median_time(baseline, args.runs)
     report('baseline: python -c "import click"', f"{base * 1000:.1f} ms", "1.00x")
@@ -225,6 +272,7 @@ def main() -> None:
         target = "<= 10 us, < 150 MB" if name == "sqlite" else "<= 20 us, constant memory"
         report(f"[{name}] sub list --format jsonl, {args.big:,} rows",
                f"{per_row:.1f} us/row, {mem} MB", target)
+    charges_case(kscli, work, report)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -25,6 +25,13 @@ def data_folder() -> str:
     return user_data_dir("kscli", appauthor=False)
 
 
+def presets_folder() -> str:
+    """The user's own statement presets (``~/.config/kscli/presets`` on Linux)."""
+    from platformdirs import user_config_dir
+
+    return os.path.join(user_config_dir("kscli", appauthor=False), "presets")
+
+
 def default_store() -> str:
     """``kscli.db`` in the platform's user data folder."""
     return os.path.join(data_folder(), "kscli.db")

@@ -169,6 +169,19 @@ def pg_dsn() -> str | None:
     return os.environ.get("KSCLI_TEST_PG_DSN") or None
 
 
+def require_module(name: str, extra: str):
+    """The module, importable; locally a missing optional extra skips, in CI (which
+    installs every extra) it fails."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail(f'{name} is not installed: CI installs ".[{extra}]"')
+        pytest.skip(f'no {name}: install "kscli[{extra}]" to run these tests', allow_module_level=True)
+
+
 def require_psycopg() -> None:
     """Skip locally without the PostgreSQL extra; in CI it is installed, so a lack fails."""
     try:

@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kscli.domain import license_token as tok
-from tests.conftest import Kscli, exported_events
+from tests.conftest import Kscli, exported_events, require_module
 from tests.test_license_cli import local_tz  # noqa: F401 - a fixture
 
-nacl_signing = pytest.importorskip("nacl.signing")
+nacl_signing = require_module("nacl.signing", "signing")
 
 PRODUCT = "Photo Editor"
 

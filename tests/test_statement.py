@@ -406,10 +406,22 @@ def test_latin1_statement_is_an_error_naming_the_line_of_the_bad_byte():
     assert "UTF-8" in str(info.value) and "re-save" in str(info.value)
 
 
-def test_utf16_statement_is_an_error():
-    with pytest.raises(StatementError) as info:
-        decode_statement("date,description,amount\n".encode("utf-16"))
-    assert "UTF-16" in str(info.value)
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])
+def test_byte_order_marks_of_utf8_and_utf16_are_recognised(codec):
+    text = "date,description,amount\n2026-01-01,Café,-9.99\n"
+    data = text.encode(codec)
+    if codec in ("utf-16-le", "utf-16-be"):
+        data = ("\ufeff" + text).encode(codec)
+    assert decode_statement(data) == text
+
+
+def test_encoding_option_reads_latin1_and_an_unknown_encoding_is_refused():
+    data = "date,description,amount\n2026-01-02,Müller,1.00\n".encode("latin-1")
+    assert "Müller" in decode_statement(data, "latin-1")
+    with pytest.raises(StatementError, match="not an encoding"):
+        decode_statement(data, "klingon-8")
+    with pytest.raises(StatementError, match="--encoding latin-1"):
+        decode_statement(data)
 
 
 # Fuzz ------------------------------------------------------------------------

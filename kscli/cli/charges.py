@@ -41,14 +41,26 @@ def _stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
+# Built-in values of the options a preset may set (None: not set).
+_IMPORT_DEFAULTS = {"date-col": "date", "description-col": ("description",),
+                    "amount-col": "amount"}
+
+
 @charges.command("import")
-@click.argument("file", type=p.INPUT_FILE, metavar="FILE.csv")
-@click.option("--date-col", default="date", show_default=True, metavar="NAME",
-              help="The column holding the booking date.")
-@click.option("--description-col", default="description", show_default=True, metavar="NAME",
-              help="The column holding the text that names the vendor.")
-@click.option("--amount-col", default="amount", show_default=True, metavar="NAME",
-              help="The column holding the amount (debits may be negative).")
+@click.argument("file", type=p.INPUT_FILE, metavar="FILE")
+@click.option("--preset", metavar="NAME",
+              help="Apply a known export's shape (see `kscli charges presets`); options "
+                   "given here win.")
+@click.option("--input-format", type=click.Choice(["csv", "ofx", "camt", "mt940"]),
+              help="The file's format.  [default: recognised by its content]")
+@click.option("--date-col", metavar="NAME",
+              help="The column holding the booking date (a name, or a position: 1 is the "
+                   "first).  [default: date]")
+@click.option("--description-col", metavar="NAME", multiple=True,
+              help="The column holding the text that names the vendor; repeat it to join "
+                   "several.  [default: description]")
+@click.option("--amount-col", metavar="NAME",
+              help="The column holding the amount.  [default: amount]")
 @click.option("--currency-col", default=None, metavar="NAME",
               help="The column holding the currency code.  [default: currency, if the file "
                    "has one]")
@@ -59,20 +71,48 @@ def _stderr_is_terminal() -> bool:
               help="The column separator: , ; | or tab.  [default: guessed]")
 @click.option("--currency", "default_currency", type=p.CURRENCY,
               help="The currency of lines that name none, like EUR.")
-def import_(file, date_col, description_col, amount_col, currency_col, date_format, delimiter,
-            default_currency):
-    """Import a bank or card statement (CSV) and match its lines to subscriptions.
+@click.option("--debits", type=click.Choice(["negative", "positive"]),
+              help="Which sign is a charge: negative (bank accounts) or positive (many card "
+                   "statements).  [default: negative; a file with no negative amount is "
+                   "read as all charges, and the import says so]")
+@click.option("--debit-col", metavar="NAME",
+              help="The column of money out, for files with two amount columns.")
+@click.option("--credit-col", metavar="NAME",
+              help="The column of money in, with --debit-col.")
+@click.option("--type-col", metavar="NAME",
+              help="A column saying whether a line is a debit or a credit (amounts are then "
+                   "read without their sign).")
+@click.option("--debit-value", metavar="TEXT",
+              help="The --type-col text of a charge, like debit.")
+@click.option("--credit-value", metavar="TEXT",
+              help="The --type-col text of a credit, like CR (other lines are charges).")
+@click.option("--encoding", metavar="ENC",
+              help="The file's encoding, like latin-1 or cp1252.  [default: UTF-8; UTF-8 and "
+                   "UTF-16 byte-order marks are recognised]")
+@click.option("--no-header", is_flag=True, default=None,
+              help="The file has no header row: name columns by position (--date-col 1).")
+@click.option("--skip-rows", type=click.IntRange(min=0), metavar="N",
+              help="Rows to skip at the top before the header (or the data).")
+@click.option("--dry-run", is_flag=True,
+              help="Read and match the file, say what would be imported, write nothing.")
+def import_(file, preset, input_format, date_col, description_col, amount_col, currency_col,
+            date_format, delimiter, default_currency, debits, debit_col, credit_col, type_col,
+            debit_value, credit_value, encoding, no_header, skip_rows, dry_run):
+    """Import a bank or card statement and match its lines to subscriptions.
 
+    Reads CSV, OFX/QFX, ISO 20022 CAMT.053 and SWIFT MT940, recognised by content.
     A line matches a subscription when the vendor's name appears in its description
-    and the amount and currency equal the subscription's price. When some amounts are
-    negative, those are the charges and the positive lines (credits) are skipped. The
-    whole file is read first: one bad line stops the import with the line and column named, and nothing
-    is imported. Importing the same statement twice adds nothing the second time.
-    FILE.csv may be - to read standard input.
+    and the amount and currency equal the subscription's price. Only debits are
+    charges: credits, lines of zero, note rows (titles, balances) and pending rows are
+    skipped and counted on stderr. The whole file is read first: one bad line stops
+    the import with the line and column named, and nothing is imported. Importing the
+    same statement twice adds nothing the second time. FILE may be - for standard input.
 
     \b
     Examples:
       kscli charges import statement.csv
+      kscli charges import --preset dkb umsaetze.csv --dry-run
+      kscli charges import card.csv --debits positive
       kscli charges import umsaetze.csv --date-col Buchungstag \\
         --description-col Verwendungszweck --amount-col Betrag --currency-col Währung \\
         --date-format %d.%m.%Y
@@ -87,28 +127,134 @@ def import_(file, date_col, description_col, amount_col, currency_col, date_form
     statement = "stdin" if name in ("-", "<stdin>") else os.path.basename(str(name))
     # a file name need not be UTF-8; the name kept with each charge is (U+FFFD for the rest)
     statement = statement.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    columns = Columns(date=date_col, description=description_col, amount=amount_col,
-                      date_format=date_format or None, delimiter=delimiter,
-                      **({"currency": currency_col} if currency_col is not None else {}))
-    lines = read_statement(file.read(), statement, columns, default_currency)
+    given = {"input-format": input_format, "date-col": date_col,
+             "description-col": tuple(description_col) or None, "amount-col": amount_col,
+             "currency-col": currency_col, "date-format": date_format,
+             "delimiter": delimiter, "currency": default_currency, "debits": debits,
+             "debit-col": debit_col, "credit-col": credit_col, "type-col": type_col,
+             "debit-value": debit_value, "credit-value": credit_value, "encoding": encoding,
+             "no-header": no_header, "skip-rows": skip_rows}
+    settings = _with_preset(preset, given)
+    description = settings["description-col"]
+    columns = Columns(
+        date=settings["date-col"],
+        description=tuple(description) if isinstance(description, (list, tuple))
+        else (description,),
+        amount=settings["amount-col"], date_format=settings["date-format"] or None,
+        delimiter=settings["delimiter"], debits=settings["debits"],
+        debit_col=settings["debit-col"], credit_col=settings["credit-col"],
+        type_col=settings["type-col"], debit_value=settings["debit-value"],
+        credit_value=settings["credit-value"], encoding=settings["encoding"],
+        header=not settings["no-header"], skip_rows=settings["skip-rows"] or 0,
+        pending_dates=tuple(settings.get("pending-dates") or ()),
+        **({"currency": settings["currency-col"]}
+           if settings["currency-col"] is not None else {}))
+    read = read_statement(file.read(), statement, columns, settings["currency"],
+                          settings["input-format"])
+    lines = read.lines
+    from kscli.cli.output import note
     from kscli.domain.statement import future_warning
 
+    for warning in read.warnings:
+        note(f"{statement}: {warning}")
     warning = future_warning(lines, app.now)
     if warning:
-        from kscli.cli.output import note
-
         note(f"{statement}: {warning}")
 
-    if len(lines) >= PROGRESS_FROM and not app.quiet and _stderr_is_terminal():
+    if len(lines) >= PROGRESS_FROM and not app.quiet and _stderr_is_terminal() and not dry_run:
         with click.progressbar(length=len(lines), label=f"importing {statement}",
                                file=sys.stderr) as bar:
             report = import_statement(app.store, app.now, lines, statement, progress=bar.update)
     else:
-        report = import_statement(app.store, app.now, lines, statement)
-    _show_import(app, report)
+        report = import_statement(app.store, app.now, lines, statement, dry_run=dry_run)
+    if not app.quiet:
+        note(_read_summary(read, report, dry_run))
+    skipped = {"format": read.format, "credits": read.credits,
+               "credit_totals": {c: str(a) for c, a in sorted(read.credit_totals.items())},
+               "zero": read.zero, "notes": read.notes, "pending": read.pending}
+    if app.fmt == "csv":  # one row of flat cells
+        skipped.pop("credit_totals")
+    if dry_run:
+        _show_dry_run(app, report, skipped)
+        return
+    _show_import(app, report, skipped)
 
 
-def _show_import(app, report) -> None:
+def _with_preset(preset: str | None, given: dict) -> dict:
+    """The import's settings: what was given, else the preset's, else the default."""
+    chosen: dict = {}
+    if preset is not None:
+        from kscli.paths import presets_folder
+        from kscli.services.charges import load_presets
+
+        presets = load_presets(presets_folder())
+        if preset not in presets:
+            raise click.BadParameter(
+                f"no preset '{preset}' (see `kscli charges presets`: "
+                f"{', '.join(sorted(presets))})", param_hint="--preset")
+        chosen = presets[preset].settings
+    settings = {}
+    for key, value in given.items():
+        settings[key] = value if value is not None else chosen.get(key,
+                                                                   _IMPORT_DEFAULTS.get(key))
+    settings["pending-dates"] = chosen.get("pending-dates")
+    return settings
+
+
+def _money_totals(totals) -> str:
+    return ", ".join(f"{amount} {currency}" for currency, amount in sorted(totals.items()))
+
+
+def _read_summary(read, report, dry_run: bool) -> str:
+    """What the import did, for stderr: every line of the file accounted for."""
+    counts = report.counts
+    verb = "would import" if dry_run else "imported"
+    parts = [f"{read.transactions} transaction{'s' if read.transactions != 1 else ''} read "
+             f"({read.format})",
+             f"{verb} {counts['imported']} charge{'s' if counts['imported'] != 1 else ''} "
+             f"({counts['matched']} matched, {counts['unmatched']} unmatched)",
+             f"{counts['already_present']} already present"]
+    if read.credits:
+        parts.append(f"{read.credits} credit{'s' if read.credits != 1 else ''} skipped "
+                     f"({_money_totals(read.credit_totals)})")
+    if read.zero:
+        parts.append(f"{read.zero} of zero skipped")
+    if read.notes:
+        parts.append(f"{read.notes} note row{'s' if read.notes != 1 else ''} skipped")
+    if read.pending:
+        parts.append(f"{read.pending} pending skipped")
+    return f"{report.statement}: " + "; ".join(parts)
+
+
+# A dry run shows at most this many lines as they would be stored.
+SHOW_DRY_RUN = 10
+
+
+def _show_dry_run(app, report, skipped: dict) -> None:
+    from kscli.cli.output import emit_list, emit_object, note
+    from kscli.views import charge_view
+
+    if app.quiet:
+        return
+    if app.fmt in ("json", "jsonl", "csv"):
+        doc = {"statement": report.statement, **report.counts, **skipped, "reference": None,
+               "dry_run": True}
+        if app.fmt != "csv":
+            doc["charges"] = [charge_view(charge) for _, charge in report.imported]
+        emit_object(app.fmt, doc)
+    else:
+        emit_list(app.fmt, report.imported[:SHOW_DRY_RUN],
+                  [("Line", "line"), ("Date", "date"), ("Description", "text"),
+                   ("Amount", "amount"), ("Sub", "sub")],
+                  table_row=lambda item: [str(item[0]), item[1].posted_on.isoformat(),
+                                          item[1].description,
+                                          f"{item[1].amount} {item[1].currency}",
+                                          item[1].sub_id or "unmatched"],
+                  empty="no new charges")
+    note("dry run: nothing was written")
+
+
+def _show_import(app, report, skipped: dict | None = None) -> None:
     from kscli.cli.output import clean, emit_list, emit_object, note, out
     from kscli.views import charge_view
 
@@ -124,7 +270,8 @@ def _show_import(app, report) -> None:
     if app.quiet:
         return
     if app.fmt in ("json", "jsonl", "csv"):
-        doc = {"statement": report.statement, **counts, "reference": reference}
+        doc = {"statement": report.statement, **counts, **(skipped or {}),
+               "reference": reference}
         if app.fmt != "csv":
             doc["charges"] = [charge_view(charge) for _, charge in report.imported]
         emit_object(app.fmt, doc)
@@ -151,6 +298,39 @@ def _show_import(app, report) -> None:
                 f"kscli charges list --unmatched")
         note("a line that pays for a subscription needs it in the ledger: add it with "
              "`kscli sub add`, then import the statement again to match it")
+
+
+@charges.command("presets")
+def presets():
+    """List the statement presets: the shipped ones and your own, with what each sets.
+
+    Your own presets are TOML files in kscli's config folder (`presets/NAME.toml`, the
+    same keys as a shipped one: `charges import` options without their dashes, plus a
+    title); one named like a shipped preset replaces it.
+
+    \b
+    Example:
+      kscli charges presets
+      kscli charges import --preset ing-de umsaetze.csv
+    """
+    from kscli.cli.output import emit_list, note
+    from kscli.paths import presets_folder
+    from kscli.services.charges import load_presets
+
+    app = get_app()
+    folder = presets_folder()
+    found = load_presets(folder)
+
+    def sets(preset) -> str:
+        return "; ".join(f"{key} {' + '.join(value) if isinstance(value, list) else value}"
+                         for key, value in preset.settings.items() if key != "title")
+
+    rows = [{"name": preset.name, "title": preset.title,
+             "source": preset.source, "sets": sets(preset)} for preset in found.values()]
+    emit_list(app.fmt, rows, [("Name", "name"), ("Title", "title"), ("Source", "source"),
+                              ("Sets", "sets")])
+    if not app.quiet and app.fmt not in ("json", "jsonl", "csv"):
+        note(f"your own presets go in {folder}/NAME.toml")
 
 
 @charges.command("list")

@@ -1,9 +1,10 @@
 """Charge use cases: import a bank or card statement, list charges, check them.
 
-``read_statement`` decodes and parses a whole statement before anything touches the
-ledger (all or nothing); ``import_statement`` then matches and stores its lines in one
-write transaction; ``check_charges`` holds the stored charges against the ledger,
-read-only.
+``read_statement`` decodes and parses a whole statement (CSV, OFX, CAMT.053 or MT940)
+before anything touches the ledger (all or nothing); ``import_statement`` then matches
+and stores its lines in one write transaction (or, with ``dry_run``, says what it would
+store and writes nothing); ``check_charges`` holds the stored charges against the
+ledger, read-only.
 """
 
 from __future__ import annotations
@@ -11,20 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import Decimal
 
 from kscli.domain import ids
-from kscli.domain.model import Charge, Event, Subscription
+from kscli.domain.model import Charge, Event
 from kscli.domain.statement import (
     Columns,
     Finding,
     StatementError,
     StatementLine,
-    decode_statement,
     find_unexpected,
-    match_line,
-    parse_statement,
 )
+from kscli.domain.statement.formats import read_any
+from kscli.domain.statement.lines import Statement
+from kscli.domain.statement.matching import VendorIndex
 from kscli.store.base import Store
 
 EVENT_SUBJECT = "charges"
@@ -32,10 +32,12 @@ EVENT_ACTION = "charges-imported"
 
 
 def read_statement(data: bytes, source: str, columns: Columns,
-                   default_currency: str | None = None) -> list[StatementLine]:
-    """Every charge line of a statement file; StatementError (exit 2) names the bad line."""
+                   default_currency: str | None = None,
+                   fmt: str | None = None) -> Statement:
+    """What a statement file holds (format ``fmt``, or recognised by its content);
+    StatementError (exit 2) names the bad line."""
     try:
-        return parse_statement(decode_statement(data), columns, default_currency)
+        return read_any(data, fmt, columns, default_currency)
     except StatementError as exc:
         error = StatementError(f"{source}: {exc.message}; nothing was imported")
         error.line, error.column = exc.line, exc.column
@@ -73,73 +75,87 @@ class ImportReport:
         }
 
 
-class _Matcher:
-    """match_line over only the subscriptions with the line's price and currency."""
-
-    def __init__(self, subs: Sequence[Subscription]) -> None:
-        self.by_price: dict[tuple[str, Decimal], list[Subscription]] = {}
-        for sub in subs:
-            self.by_price.setdefault((sub.currency, sub.price), []).append(sub)
-
-    def __call__(self, line: StatementLine) -> str | None:
-        candidates = self.by_price.get((line.currency, line.amount))
-        return match_line(line, candidates) if candidates else None
-
-
 def import_statement(store: Store, now: datetime, lines: Sequence[StatementLine],
                      statement: str,
-                     progress: Callable[[int], None] | None = None) -> ImportReport:
+                     progress: Callable[[int], None] | None = None,
+                     dry_run: bool = False) -> ImportReport:
     """Match and store a parsed statement in one transaction.
 
     A line whose hash is already stored adds nothing (importing a statement twice, or
     two statements that overlap, stores each charge once); a stored charge that matched
     no subscription is matched again, so adding the missing subscription and importing
     the statement again fills it in. ``progress(n)`` is told after every n lines.
+    With ``dry_run`` the ledger is only read: the report says what would be stored
+    (the charge ids are the ones the next import would give) and nothing is written.
     """
     if not lines:  # nothing to store: leave the ledger as it is (and uncreated)
         return ImportReport(statement, 0, [], 0, [], None)
-    with store.write() as ledger:
-        matcher = _Matcher(list(ledger.subs()))
-        stored = {charge.line_hash: charge for charge in ledger.charges()}
-        imported: list[tuple[int, Charge]] = []
-        rematched: list[Charge] = []
-        already = 0
-        done = 0
-        for line in lines:
-            old = stored.get(line.line_hash)
-            if old is not None:
-                already += 1
-                if old.sub_id is None:
-                    sub_id = matcher(line)
-                    if sub_id is not None:
-                        old = old._replace(sub_id=sub_id)
+    if dry_run and not store.exists():
+        return _plan(None, now, lines, statement, progress, dry_run)[0]
+    with (store.read() if dry_run else store.write()) as ledger:
+        report, write = _plan(ledger, now, lines, statement, progress, dry_run)
+        if write is None:
+            return report
+        event = write()
+    return replace(report, event=event)
+
+
+def _plan(ledger, now: datetime, lines: Sequence[StatementLine], statement: str,
+          progress: Callable[[int], None] | None, dry_run: bool):
+    """The import's report, and (unless a dry run or nothing changes) the function that
+    writes it and returns its event."""
+    matcher = VendorIndex(list(ledger.subs()) if ledger is not None else []).match
+    stored = {charge.line_hash: charge for charge in ledger.charges()} \
+        if ledger is not None else {}
+    next_number = 0
+    imported: list[tuple[int, Charge]] = []
+    rematched: list[Charge] = []
+    already = 0
+    done = 0
+    for line in lines:
+        old = stored.get(line.line_hash)
+        if old is not None:
+            already += 1
+            if old.sub_id is None:
+                sub_id = matcher(line)
+                if sub_id is not None:
+                    old = old._replace(sub_id=sub_id)
+                    if not dry_run:
                         ledger.save(old)
-                        rematched.append(old)
+                    rematched.append(old)
+        else:
+            if dry_run:
+                next_number += 1
+                charge_id = f"(new {next_number})"
             else:
-                charge = Charge(
-                    id=ledger.next_id(ids.CHARGE), posted_on=line.posted_on,
-                    description=line.description, amount=line.amount, currency=line.currency,
-                    line_hash=line.line_hash, sub_id=matcher(line), statement=statement,
-                    imported_at=now,
-                )
-                stored[line.line_hash] = charge
-                imported.append((line.line_no, charge))
-            done += 1
-            if progress is not None and done % 100 == 0:
-                progress(100)
-        if progress is not None and done % 100:
-            progress(done % 100)
+                charge_id = ledger.next_id(ids.CHARGE)
+            charge = Charge(
+                id=charge_id, posted_on=line.posted_on,
+                description=line.description, amount=line.amount, currency=line.currency,
+                line_hash=line.line_hash, sub_id=matcher(line), statement=statement,
+                imported_at=now,
+            )
+            stored[line.line_hash] = charge
+            imported.append((line.line_no, charge))
+        done += 1
+        if progress is not None and done % 100 == 0:
+            progress(100)
+    if progress is not None and done % 100:
+        progress(done % 100)
+    report = ImportReport(statement, len(lines), imported, already, rematched, None)
+    if dry_run or (not imported and not rematched):
+        return report, None
+
+    def write() -> Event:
         if imported:
             ledger.add_many((charge for _, charge in imported), "charges")
-        report = ImportReport(statement, len(lines), imported, already, rematched, None)
-        if not imported and not rematched:
-            return report
         detail: dict = {"statement": statement, **report.counts}
         if imported:
             detail["first_id"] = imported[0][1].id
             detail["last_id"] = imported[-1][1].id
-        event = ledger.append_event(EVENT_SUBJECT, EVENT_ACTION, detail, now)
-    return replace(report, event=event)
+        return ledger.append_event(EVENT_SUBJECT, EVENT_ACTION, detail, now)
+
+    return report, write
 
 
 def list_charges(store: Store, *, sub_id: str | None = None, unmatched: bool = False,
@@ -166,3 +182,69 @@ def check_charges(store: Store, at: datetime, *, since: date | None = None) -> l
         wanted = {c.sub_id for c in charges if c.sub_id is not None}
         events = [e for e in ledger.events() if e.subject in wanted]
     return find_unexpected(subs, charges, events, since=since, at=at)
+
+
+# Presets --------------------------------------------------------------------------
+
+# The keys a preset may set: `charges import` options without their dashes, and the
+# kind of value each takes.
+PRESET_KEYS: dict[str, type | tuple[type, ...]] = {
+    "title": str, "input-format": str, "date-col": str, "description-col": (str, list),
+    "amount-col": str, "currency-col": str, "date-format": str, "delimiter": str,
+    "currency": str, "debits": str, "debit-col": str, "credit-col": str, "type-col": str,
+    "debit-value": str, "credit-value": str, "encoding": str, "no-header": bool,
+    "skip-rows": int, "pending-dates": list,
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    settings: dict
+    source: str  # "shipped" or the user's file
+
+    @property
+    def title(self) -> str:
+        return str(self.settings.get("title", ""))
+
+
+def _check_preset(name: str, settings: object, source: str) -> Preset:
+    if not isinstance(settings, dict):
+        raise StatementError(f"{source}: preset '{name}' is not a table of settings")
+    for key, value in settings.items():
+        kind = PRESET_KEYS.get(key)
+        if kind is None:
+            raise StatementError(
+                f"{source}: preset '{name}' sets '{key}', which is no `charges import` option "
+                f"(use: {', '.join(sorted(PRESET_KEYS))})")
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise StatementError(f"{source}: preset '{name}': '{key}' has the wrong kind of "
+                                 "value")
+    return Preset(name, dict(settings), source)
+
+
+def load_presets(user_folder: str | None) -> dict[str, Preset]:
+    """The shipped presets, then the user's (``NAME.toml`` in ``user_folder``, a table
+    of the same keys; a user's preset replaces a shipped one of its name)."""
+    import os
+    import tomllib
+    from importlib.resources import files
+
+    presets: dict[str, Preset] = {}
+    shipped = tomllib.loads(files("kscli.presets").joinpath("statements.toml")
+                            .read_text(encoding="utf-8"))
+    for name, settings in shipped.items():
+        presets[name] = _check_preset(name, settings, "shipped")
+    if user_folder and os.path.isdir(user_folder):
+        for entry in sorted(os.listdir(user_folder)):
+            if not entry.endswith(".toml"):
+                continue
+            path = os.path.join(user_folder, entry)
+            try:
+                with open(path, "rb") as handle:
+                    settings = tomllib.load(handle)
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise StatementError(f"{path}: the preset cannot be read ({exc})") from None
+            name = entry[: -len(".toml")]
+            presets[name] = _check_preset(name, settings, path)
+    return presets

@@ -1,0 +1,245 @@
+"""The unexpected-charge check: every recorded charge that should not have happened,
+with the reference to show the bank; and the warning for lines dated in the future."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from kscli.domain.calendar import start_of_day
+from kscli.domain.model import Charge, Event, Subscription
+from kscli.domain.money import MINOR_DIGITS, normalize
+from kscli.domain.statement.lines import StatementLine
+from kscli.domain.statement.matching import _end_day, _natural, _utc_date
+from kscli.domain.timeline import SubState, as_it_stands, period_at, plan_length, state_at
+
+UTC = timezone.utc
+
+DISPUTE_NOTE = "a dispute with the bank is not a cancellation"
+
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A charge that should not have happened, and why."""
+
+    kind: str  # after-cancellation, after-renew-off, after-refund, duplicate
+    sub_id: str
+    charge_id: str
+    posted_on: date
+    amount: Decimal
+    currency: str
+    service_ended: date | None
+    reference: str | None
+    message: str
+
+
+FINDING_KINDS = ("after-cancellation", "after-renew-off", "after-refund", "duplicate")
+
+
+def _latest(events: Sequence[Event], actions: tuple[str, ...]) -> Event | None:
+    chosen: tuple[datetime, int, Event] | None = None
+    for position, event in enumerate(events):
+        if event.action in actions:
+            key = (event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC), position)
+            if chosen is None or key >= chosen[:2]:
+                chosen = (key[0], key[1], event)
+    return chosen[2] if chosen else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    kind: str
+    end: date  # a charge after this day (on it too when inclusive) is unexpected
+    inclusive: bool
+    reference: str | None
+    what: str  # how the service ended, for the message
+
+
+def _rule_for(state: SubState, events: Sequence[Event]) -> _Rule | None:
+    """Why charges past some day are unexpected for this subscription, if they are."""
+    sub = state.sub
+    if sub.status == "refunded":
+        refund = _latest(events, ("refunded",))
+        if refund is not None:
+            day = _utc_date(refund.at)
+        elif sub.ended_at is not None:
+            day = _utc_date(sub.ended_at)
+        else:
+            return None
+        return _Rule("after-refund", day, True, refund.reference if refund else None, "refunded")
+
+    cancelled = _latest(events, ("cancelled",))
+    if sub.status in ("cancelled", "expired") and (
+        cancelled is not None or sub.cancelled_at is not None or sub.status == "cancelled"
+    ):
+        end = _end_day(state)
+        if end is None:
+            return None
+        return _Rule("after-cancellation", end[0], end[1],
+                     cancelled.reference if cancelled else None, "cancelled")
+
+    if sub.status not in ("active", "expired"):
+        return None
+    toggle = _latest(events, ("renew-off", "renew-on"))
+    renew_off = toggle is not None and toggle.action == "renew-off"
+    if not renew_off and not (toggle is None and not sub.auto_renew):
+        return None
+    end = _end_day(state)
+    if end is None:
+        return None
+    return _Rule("after-renew-off", end[0], end[1],
+                 toggle.reference if renew_off and toggle else None, "auto-renew off")
+
+
+def _period(sub: Subscription, day: date) -> tuple[date, date | None]:
+    """The billing period (first day, day the next one starts) that holds ``day``: the
+    period that holds the day's last moment, so a renewal day belongs to the period it
+    starts (kscli.domain.timeline owns the periods)."""
+    if plan_length(sub) is None:
+        return _utc_date(sub.started_at), None
+    start, end = period_at(sub, start_of_day(day + timedelta(days=1)) - timedelta(microseconds=1))
+    return _utc_date(start), _utc_date(end) if end is not None else None
+
+
+def find_unexpected(
+    subs: Sequence[Subscription],
+    charges: Sequence[Charge],
+    events: Sequence[Event],
+    *,
+    since: date | None = None,
+    at: datetime | None = None,
+) -> list[Finding]:
+    """Every charge that should not have happened, oldest first.
+
+    A charge on the day service ended is expected (a last renewal may post that day);
+    one the day after is not. On a refunded subscription, a charge on or after the day
+    of the refund is unexpected. A second charge in one billing period is a duplicate.
+    A charge matched to no subscription is not a finding. With ``since``, only charges
+    posted on or after that day are reported (earlier ones still count as the first
+    charge of a period). With ``at``, each subscription is taken as it stands at that
+    moment (renewals and expiries due by then count whether or not they were swept;
+    what was recorded later is undone), and charges posted after its day are left out;
+    without, as its record stands.
+    """
+    by_id = {sub.id: sub for sub in subs}
+    events_of: dict[str, list[Event]] = {}
+    for event in events:
+        events_of.setdefault(event.subject, []).append(event)
+    charges_of: dict[str, list[Charge]] = {}
+    for charge in charges:
+        if charge.sub_id is not None and charge.sub_id in by_id and (
+                at is None or charge.posted_on <= _utc_date(at)):
+            charges_of.setdefault(charge.sub_id, []).append(charge)
+
+    findings: list[Finding] = []
+    for sub_id, own in charges_of.items():
+        history = events_of.get(sub_id, [])
+        state = as_it_stands(by_id[sub_id]) if at is None else state_at(by_id[sub_id], at, history)
+        if at is not None:
+            history = [event for event in history if event.at <= at]
+        sub = state.sub
+        rule = _rule_for(state, history)
+        first_in_period: dict[tuple[date, date | None], Charge] = {}
+        for charge in sorted(own, key=lambda c: (c.posted_on, _natural(c.id))):
+            period = _period(sub, charge.posted_on)
+            first = first_in_period.setdefault(period, charge)
+            if since is not None and charge.posted_on < since:
+                continue
+            if rule is not None and (
+                charge.posted_on > rule.end or (rule.inclusive and charge.posted_on == rule.end)
+            ):
+                findings.append(_finding(sub, charge, rule))
+            elif first is not charge:
+                findings.append(_duplicate(state, charge, first, period))
+    findings.sort(key=lambda f: (f.posted_on, _natural(f.sub_id), _natural(f.charge_id)))
+    return findings
+
+
+def _money(charge: Charge) -> str:
+    amount = normalize(charge.amount, charge.currency) if charge.currency in MINOR_DIGITS \
+        else charge.amount
+    return f"{amount} {charge.currency}"
+
+
+def _proof(reference: str | None, what: str) -> str:
+    if reference is None:
+        return f"; no {what} reference is recorded"
+    return (
+        f"; show reference {reference} to the bank as proof of the {what}; "
+        f"{DISPUTE_NOTE}"
+    )
+
+
+def _finding(sub: Subscription, charge: Charge, rule: _Rule) -> Finding:
+    money, day, end = _money(charge), charge.posted_on.isoformat(), rule.end.isoformat()
+    if rule.kind == "after-refund":
+        message = (
+            f"{sub.id}: charge of {money} on {day} came on or after the refund on {end}, "
+            f"the day service ended" + _proof(rule.reference, "refund")
+        )
+    else:
+        why, proof = (("cancelled", "cancellation") if rule.kind == "after-cancellation"
+                      else ("auto-renew was turned off", "renew-off"))
+        when = (f"on or after {end}, the day service ended and the next period would have "
+                f"started" if rule.inclusive else f"after service ended on {end}")
+        message = f"{sub.id}: charge of {money} on {day} came {when} ({why})" + _proof(
+            rule.reference, proof)
+    return Finding(rule.kind, sub.id, charge.id, charge.posted_on, charge.amount,
+                   charge.currency, rule.end, rule.reference, message)
+
+
+def _duplicate(
+    state: SubState, charge: Charge, first: Charge, period: tuple[date, date | None]
+) -> Finding:
+    sub = state.sub
+    start, stop = period
+    span = f"the billing period from {start.isoformat()}" + (
+        f" to {stop.isoformat()}" if stop else ""
+    )
+    end = state.ends_at
+    ended = _utc_date(end) if end is not None and sub.status != "active" else None
+    status = f"service ended on {ended.isoformat()}" if ended else "service has not ended"
+    message = (
+        f"{sub.id}: second charge of {_money(charge)} on {charge.posted_on.isoformat()} in "
+        f"{span} (the first, {first.id}, was on {first.posted_on.isoformat()}); {status}; "
+        "no reference: ask the vendor to refund one of them"
+    )
+    return Finding("duplicate", sub.id, charge.id, charge.posted_on, charge.amount,
+                   charge.currency, ended, None, message)
+
+
+
+# The earliest time zone is 14 hours ahead of UTC (Kiribati): a bank there may already
+# book a date that is still tomorrow in UTC.
+_AHEAD = 14
+
+
+def latest_date(now: datetime) -> date:
+    """The latest calendar date anywhere on Earth at ``now`` (an aware UTC time)."""
+    from datetime import timedelta
+
+    return (now + timedelta(hours=_AHEAD)).date()
+
+
+def dated_after(lines: Sequence[StatementLine], now: datetime) -> list[StatementLine]:
+    """The lines of a statement dated in the future, whatever the bank's time zone: a
+    bank books nothing ahead, so such a line is most likely read with the wrong date
+    format (day and month swapped) or comes from a wrong file; the import names them."""
+    latest = latest_date(now)
+    return [line for line in lines if line.posted_on > latest]
+
+
+def future_warning(lines: Sequence[StatementLine], now: datetime, shown: int = 5) -> str | None:
+    """The warning naming the lines dated in the future, or None."""
+    late = dated_after(lines, now)
+    if not late:
+        return None
+    named = ", ".join(f"line {line.line_no} ({line.posted_on.isoformat()})" for line in late[:shown])
+    more = f" and {len(late) - shown} more" if len(late) > shown else ""
+    many = "lines are" if len(late) != 1 else "line is"
+    return (f"warning: {len(late)} {many} dated in the future (after "
+            f"{latest_date(now).isoformat()}, today anywhere): {named}{more}; check the "
+            "statement, and --date-format if day and month may be swapped")
