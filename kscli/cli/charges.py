@@ -9,6 +9,7 @@ import click
 from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
+from kscli.domain import ids
 
 # A statement with at least this many lines shows progress (on a terminal only).
 PROGRESS_FROM = 500
@@ -381,6 +382,53 @@ def list_(unmatched, sub_id, since, limit, reverse, as_of):
         empty="no charges match" if filtered else
               "no charges yet (import a statement with `kscli charges import FILE.csv`)",
     )
+
+
+@charges.command("remove")
+@click.argument("charge_ids", nargs=-1, metavar="[CHARGE-ID]...")
+@click.option("--import", "import_ref", metavar="REF",
+              help="Every charge that the statement import with this reference added.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed off a terminal).")
+def remove(charge_ids, import_ref, yes):
+    """Remove charges imported by mistake: those named, or all that one import added.
+
+    A statement read with the wrong sign or columns is undone with `--import REF` (the
+    reference `charges import` printed) and can then be imported again correctly. The
+    removal is recorded as one event with its own reference; the import's event stays in
+    the history. A charge that an earlier import stored and this one only matched is
+    kept.
+
+    \b
+    Examples:
+      kscli charges remove --import KS-20261122-7Q2K9M --yes
+      kscli charges remove C-1004 C-1005
+    """
+    from kscli.cli.common import confirm_or_refuse
+    from kscli.cli.output import emit_object, note
+    from kscli.domain.words import count_of
+    from kscli.services.charges import remove_charges
+
+    if not charge_ids and import_ref is None:
+        raise click.UsageError("name the charges to remove, or --import REF for all of one import")
+    for charge_id in charge_ids:
+        if not ids.form(ids.CHARGE).fullmatch(charge_id):
+            raise click.BadParameter(f"{charge_id!r} is not a charge id like C-1001",
+                                     param_hint="CHARGE-ID")
+    app = get_app()
+    what = (f"the charges of import {import_ref}" if import_ref else "") + \
+        (" and " if import_ref and charge_ids else "") + ", ".join(charge_ids)
+    confirm_or_refuse(f"Remove {what} from the ledger?", yes)
+    removal = remove_charges(app.store, app.now, charge_ids=charge_ids, import_ref=import_ref)
+    message = f"removed {count_of(len(removal.removed), 'charge')}"
+    doc = {"removed": [c.id for c in removal.removed], "count": len(removal.removed),
+           "reference": removal.event.reference, "message": message}
+    if app.json:
+        emit_object(app.fmt, doc)
+        return
+    if not app.quiet:
+        emit_object(app.fmt, doc, message=message, fields=[("reference", "reference")])
+    if not removal.removed:
+        note("no charge was left to remove: the event records that")
 
 
 @charges.command("check")

@@ -29,6 +29,7 @@ from kscli.store.base import Store
 
 EVENT_SUBJECT = "charges"
 EVENT_ACTION = "charges-imported"
+REMOVED_ACTION = "charges-removed"
 
 
 def read_statement(data: bytes, source: str, columns: Columns,
@@ -156,6 +157,58 @@ def _plan(ledger, now: datetime, lines: Sequence[StatementLine], statement: str,
         return ledger.append_event(EVENT_SUBJECT, EVENT_ACTION, detail, now)
 
     return report, write
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What `charges remove` took out, and its event."""
+
+    removed: list[Charge]
+    event: Event
+
+
+def remove_charges(store: Store, now: datetime, *, charge_ids: Sequence[str] = (),
+                   import_ref: str | None = None) -> Removal:
+    """Remove charges from the ledger: those named, or every charge a statement import
+    added (its event's reference), so that a wrong import can be imported again
+    correctly. One event records what was removed; the import's own event stays.
+
+    The charges of an import are those it stored: the same statement and import time as
+    its event (a charge an earlier import stored and this one only matched stays). A
+    charge id or reference the ledger does not hold is NotFound (exit 3); nothing is
+    removed then.
+    """
+    from kscli.domain.errors import NotFound, Refused
+
+    with store.write() as ledger:
+        wanted: list[Charge] = []
+        detail: dict = {}
+        if import_ref is not None:
+            event = ledger.event(import_ref)
+            if event is None:
+                raise NotFound(f"no event {import_ref} in {ledger.location}",
+                               hint="`kscli sub history` and `kscli export` show references")
+            if event.action != EVENT_ACTION:
+                raise Refused(f"{import_ref} is not a statement import ({event.action} of "
+                              f"{event.subject})", code="not-an-import")
+            statement = event.detail.get("statement")
+            wanted = [c for c in ledger.charges()
+                      if c.imported_at == event.at and c.statement == statement]
+            detail.update(import_reference=import_ref, statement=statement)
+        for charge_id in charge_ids:
+            charge = ledger.charge(charge_id)
+            if charge is None:
+                raise NotFound(f"no charge {charge_id} in {ledger.location}",
+                               hint="`kscli charges list` shows the ids")
+            if charge not in wanted:
+                wanted.append(charge)
+        wanted.sort(key=lambda c: ids.natural_key(c.id))
+        ledger.remove("charges", [c.id for c in wanted])
+        detail.update(count=len(wanted), charges=[c.id for c in wanted][:1000])
+        if len(wanted) > 1000:
+            detail["last_id"] = wanted[-1].id
+        event = ledger.append_event(EVENT_SUBJECT, REMOVED_ACTION, detail, now)
+    return Removal(wanted, event)
 
 
 def list_charges(store: Store, *, sub_id: str | None = None, unmatched: bool = False,

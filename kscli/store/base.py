@@ -83,6 +83,10 @@ class Tx(ABC):
     def update(self, table: str, row: tuple) -> None: ...
 
     @abstractmethod
+    def delete(self, table: str, keys: Iterable[str]) -> None:
+        """Remove the rows with these keys (a key not there is left alone)."""
+
+    @abstractmethod
     def count(self, table: str) -> int: ...
 
     @abstractmethod
@@ -216,6 +220,13 @@ class Ledger:
         except (UnicodeEncodeError, ValueError):
             self.check_written()
             raise
+
+    def remove(self, table: str, keys: Sequence[str]) -> None:
+        """Remove records (a charge imported by mistake); the event that says so is the
+        caller's. Events themselves are never removed."""
+        if table == "events":
+            raise ValueError("events are never removed")
+        self.tx.delete(table, keys)
 
     def check_written(self) -> None:
         """Refuse the transaction (BadValue, exit 2: nothing is written) if a record it
@@ -359,6 +370,9 @@ class Ledger:
         for charge in self._select("charges", [("line_hash", "=", line_hash)], limit=1):
             return charge
         return None
+
+    def charge(self, charge_id: str) -> Charge | None:
+        return self._get("charges", charge_id)
 
     def charges(self, *, sub_id: str | None = None, unmatched: bool = False,
                 since: date | None = None) -> Iterator[Charge]:

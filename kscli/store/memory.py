@@ -92,6 +92,13 @@ class MemoryTx(Tx):
         if staged:
             self.dirty = True
 
+    def delete(self, table: str, keys: Iterable[str]) -> None:
+        rows = self.tables[table]
+        for key in keys:
+            if rows.pop(key, None) is not None:
+                self.dirty = True
+        self._unique = {k: v for k, v in self._unique.items() if k[0] != table}
+
     def update(self, table: str, row: tuple) -> None:
         spec = TABLES[table]
         key = row[spec.names.index(spec.key)]

@@ -163,6 +163,9 @@ class PgTx(Tx):
         sql, values = _STATEMENTS.update(table, row)
         self.cur.execute(sql, values)
 
+    def delete(self, table: str, keys: Iterable[str]) -> None:
+        self.cur.executemany(_STATEMENTS.delete(table), [(k,) for k in keys])
+
     def count(self, table: str) -> int:
         return self.cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 

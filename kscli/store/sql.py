@@ -45,6 +45,10 @@ class Statements:
     def get(self, table: str) -> str:
         return self._get[table]
 
+    def delete(self, table: str) -> str:
+        spec = TABLES[table]
+        return f"DELETE FROM {table} WHERE {spec.key} = {self.ph}"
+
     def update(self, table: str, row: tuple) -> tuple[str, tuple]:
         spec = TABLES[table]
         key_index = spec.names.index(spec.key)

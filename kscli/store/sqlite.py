@@ -59,6 +59,9 @@ class SqliteTx(Tx):
         sql, values = _STATEMENTS.update(table, row)
         self.conn.execute(sql, values)
 
+    def delete(self, table: str, keys: Iterable[str]) -> None:
+        self.conn.executemany(_STATEMENTS.delete(table), ((k,) for k in keys))
+
     @contextmanager
     def bulk(self) -> Iterator[None]:
         """Load without indexes, then build them once: much faster than keeping them
