@@ -45,6 +45,10 @@ def show_outcome(app: App, outcome: Outcome, view: Callable[[Any], dict],
                  fields: Sequence[tuple[str, str]] = (), record: Callable[[Any], dict] | None = None) -> None:
     """Print what a command did; a command that changed nothing says so on stderr."""
     data = view(outcome.record)
+    if outcome.warnings is not None:
+        for warning in outcome.warnings if not app.quiet else ():
+            note(f"warning: {warning}")
+        data["warnings"] = list(outcome.warnings)
     if outcome.event is not None:
         data = {**data, "reference": outcome.event.reference}
     else:

@@ -21,7 +21,9 @@ from kscli.domain.records import Field, Record, record_type
 
 PLANS = ("monthly", "annual")
 KINDS = ("subscription", "support", "software")
-SUB_STATUSES = ("active", "cancelled", "expired", "refunded", "suspended")
+VOID = "void"  # entered by mistake (kscli.domain.corrections): kept, left out of everything
+SUB_STATUSES = ("active", "cancelled", "expired", "refunded", "suspended", VOID)
+LIVE_STATUSES = SUB_STATUSES[:-1]  # every status but void
 LICENSE_STATUSES = ("unactivated", "active", "deactivated", "revoked")
 INCIDENT_STATES = ("open", "resolved", "exhausted")
 

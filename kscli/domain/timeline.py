@@ -21,8 +21,9 @@ The rules, once:
 - Before ``started_at`` a subscription has not started: its first period is shown,
   and ``started`` is false.
 - Given its ``history`` (the events of the subscription), a moment in the past is
-  answered with the facts recorded by then: a cancellation, expiry, refund or change
-  of auto-renew recorded later is undone.
+  answered with the facts recorded by then: a cancellation, expiry, refund, change
+  of auto-renew or resumption (`sub resume`) recorded later is undone. Corrections
+  (`sub edit`, `sub void`) mend a record that was wrong: the past shows them too.
 """
 
 from __future__ import annotations
@@ -236,14 +237,19 @@ def as_recorded_at(sub: Subscription, history: Iterable[Event], at: datetime) ->
     if status == "cancelled" and (cancelled_at is None or cancelled_at > at):
         status, cancelled_at = "active", None
     auto_renew, later = sub.period_end is not None, False
+    cancelled_then: datetime | None = None  # a cancellation by ``at`` not resumed by then
     for event in history:
         if event.action == "created":
             auto_renew = bool(event.detail.get("subscription", {}).get("auto_renew", auto_renew))
-        elif event.action in ("renew-off", "renew-on", "cancelled"):
+        elif event.action in ("renew-off", "renew-on", "cancelled", "resumed"):
             if event.at <= at:
-                auto_renew = event.action == "renew-on"
+                auto_renew = event.action in ("renew-on", "resumed")
+                cancelled_then = event.at if event.action == "cancelled" else (
+                    None if event.action == "resumed" else cancelled_then)
             else:
                 later = True
+    if status == "active" and cancelled_then is not None:  # resumed after ``at``
+        status, cancelled_at = "cancelled", cancelled_then
     changed = (status, cancelled_at, ended_at) != (sub.status, sub.cancelled_at, sub.ended_at)
     if not changed and not later:
         return sub

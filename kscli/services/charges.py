@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from kscli.domain.model import Charge, Event, Subscription
+from kscli.domain.model import LIVE_STATUSES, Charge, Event, Subscription
 from kscli.domain.statement import (
     Columns,
     Finding,
@@ -99,7 +99,7 @@ def import_statement(store: Store, now: datetime, lines: Sequence[StatementLine]
     if not lines:  # nothing to store: leave the ledger as it is (and uncreated)
         return ImportReport(statement, 0, [], 0, [], None)
     with store.write() as ledger:
-        matcher = _Matcher(list(ledger.subs()))
+        matcher = _Matcher(list(ledger.subs(status=LIVE_STATUSES)))  # never a void one
         stored = {charge.line_hash: charge for charge in ledger.charges()}
         imported: list[tuple[int, Charge]] = []
         rematched: list[Charge] = []

@@ -1,0 +1,121 @@
+"""Corrections to a subscription: edit its facts, void a mistaken record, resume a
+cancellation.
+
+Like the rules of kscli.domain.subscriptions, each function takes a Subscription and
+``now`` and returns a Change (the new record, the event with the fields before and
+after, the sentence to print), raises Refused naming the clause or state that forbids
+it, or NoChange when there is nothing to do.
+
+A void record is one entered by mistake: it keeps its history (the void event says
+why and what it was), and every listing, total, renewal, `sweep` and charge matching
+leaves it out. It can no longer change (``refuse_void``, exit 4 naming ``void``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from kscli.domain.calendar import iso
+from kscli.domain.errors import NoChange, Refused
+from kscli.domain.model import VOID, Subscription
+from kscli.domain.subscriptions import Change, _decided, _day, at_the_partner
+
+if TYPE_CHECKING:
+    from kscli.domain.policy import Policy
+
+# The facts `sub edit` corrects (the record's field names), in the order shown.
+EDITABLE = ("vendor", "product", "account", "region", "partner_name", "partner_portal")
+
+
+def refuse_void(sub: Subscription) -> None:
+    """A void record does not change: exit 4 naming ``void``."""
+    if sub.status == VOID:
+        raise Refused(
+            f"{sub.id} is void: a record voided as entered by mistake cannot change "
+            "(add the right one with `kscli sub add`; `kscli sub history "
+            f"{sub.id}` shows why it was voided)",
+            code="void",
+        )
+
+
+def edit(sub: Subscription, now: datetime, changes: dict[str, Any]) -> Change:
+    """The record with the given facts (EDITABLE; None: unchanged) corrected; a partner
+    name makes the channel ``partner``."""
+    refuse_void(sub)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    new = {name: value for name, value in changes.items()
+           if value is not None and getattr(sub, name) != value}
+    if new.get("partner_name") and sub.channel != "partner":
+        new["channel"] = "partner"
+    if not new:
+        raise NoChange(f"{sub.id}: already so; nothing changed", sub)
+    before = {name: getattr(sub, name) for name in new}
+    after = dict(new)
+    changed = ", ".join(f"{name.replace('_', ' ')} {before[name]!r} -> {after[name]!r}"
+                        for name in new)
+    return Change(sub._replace(**new), "edited", f"{sub.id}: edited {changed}",
+                  {"before": before, "after": after})
+
+
+def void(sub: Subscription, now: datetime, reason: str) -> Change:
+    """The record marked void (entered by mistake), its status before kept in the event."""
+    if sub.status == VOID:
+        raise NoChange(f"{sub.id} is already void; nothing changed", sub)
+    detail = {"reason": reason, "before": {"status": sub.status}, "after": {"status": VOID}}
+    return Change(sub._replace(status=VOID, auto_renew=False), "voided",
+                  f"{sub.id}: void ({reason}); left out of listings, totals, renewals, "
+                  "sweep and charge matching, its history kept", detail)
+
+
+def resume(sub: Subscription, now: datetime, *, at_partner: str | None = None,
+           policy: Policy | None = None) -> Change:
+    """Undo a cancellation while service still runs: active again, auto-renew on.
+
+    ``sub`` stands at ``now`` (renewals and expiries due recorded first), so a
+    cancellation whose service has ended is expired here and refused with its date.
+    A partner purchase is resumed in the partner's portal and recorded with
+    ``at_partner`` [cancel.partner], as a cancellation is.
+    """
+    refuse_void(sub)
+    if sub.status == "active":
+        raise NoChange(f"{sub.id} is not cancelled; nothing changed", sub)
+    if sub.status != "cancelled":
+        end = sub.ended_at or sub.period_end
+        when = f" on {_day(end)}" if end is not None else ""
+        raise Refused(
+            f"{sub.id} is {sub.status}: its service ended{when}, so there is no cancellation "
+            "to undo (add it again with `kscli sub add`)",
+            code="not-cancelled",
+        )
+    at_the_partner(sub, at_partner, "resume")
+    new = sub._replace(status="active", auto_renew=True, cancelled_at=None)
+    detail: dict[str, Any] = {"clause": "cancel.end-of-term",
+                              "before": {"status": sub.status, "cancelled_at": iso(sub.cancelled_at)},
+                              "after": {"status": "active", "auto_renew": True}}
+    if at_partner:
+        detail["partner_reference"] = at_partner
+        detail["clause"] = "cancel.partner"
+    message = (f"{sub.id}: cancellation undone, active again with auto-renew on, next renewal "
+               f"{_day(sub.period_end)} [cancel.end-of-term]")
+    return Change(new, "resumed", message, _decided(detail, policy))
+
+
+def same_subscription(a: Subscription, b: Subscription) -> bool:
+    """The same vendor, product and account: the same words, whatever the case, accents
+    and punctuation."""
+    from kscli.domain.words import words
+
+    return all(words(x) == words(y) for x, y in ((a.vendor, b.vendor), (a.product, b.product),
+                                               (a.account, b.account)))
+
+
+def duplicate_warning(sub: Subscription, others: list[Subscription]) -> str:
+    """What `sub add` says when ``others`` (active, the same vendor, product and
+    account) were already there: it still adds."""
+    ids = ", ".join(o.id for o in others)
+    return (f"{ids} ({sub.vendor} {sub.product} for {sub.account}) is already active: "
+            f"if {sub.id} is a duplicate, `kscli sub void {sub.id} --reason duplicate` "
+            "removes it")

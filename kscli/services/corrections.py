@@ -1,0 +1,65 @@
+"""Correcting the ledger: `sub edit`, `sub void`, `sub resume`, and the warning of
+`sub add` about a subscription that is already there."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from kscli.domain import corrections as rules
+from kscli.domain.errors import NoChange
+from kscli.domain.model import Subscription
+from kscli.services import Outcome
+from kscli.services.subs import apply_change
+from kscli.store.base import Ledger, Store
+
+
+def edit(store: Store, sub_id: str, now: datetime, **changes: Any) -> Outcome:
+    """Correct a subscription's facts (kscli.domain.corrections.EDITABLE)."""
+    return apply_change(store, sub_id, now, lambda sub, when: rules.edit(sub, when, changes))
+
+
+def resume(store: Store, sub_id: str, now: datetime, *, at_partner: str | None = None,
+           policy=None) -> Outcome:
+    return apply_change(store, sub_id, now, lambda sub, when: rules.resume(
+        sub, when, at_partner=at_partner, policy=policy))
+
+
+def void(store: Store, sub_id: str, now: datetime, reason: str) -> Outcome:
+    """Void a subscription entered by mistake.
+
+    Its charges are unmatched (they match the right subscription when their statement
+    is imported again, and `charges list --unmatched` shows them); its license keys
+    stay tied to it, as real keys handed out. The event names both.
+    """
+    with store.write() as ledger:
+        sub = ledger.require_sub(sub_id)
+        try:
+            change = rules.void(sub, now, reason)
+        except NoChange as nothing:
+            return Outcome(sub, nothing.message, None)
+        charges = list(ledger.charges(sub_id=sub.id))
+        for charge in charges:
+            ledger.save(charge._replace(sub_id=None))
+        keys = [lic.id for lic in ledger.licenses(sub_id=sub.id)]
+        detail = {**change.detail, "charges_unmatched": [c.id for c in charges],
+                  "licenses_kept": keys}
+        message = change.message
+        if charges:
+            message += f"; charges {', '.join(c.id for c in charges)} unmatched"
+        if keys:
+            message += f"; license keys {', '.join(keys)} stay tied to it"
+        ledger.save(change.sub)
+        event = ledger.append_event(sub.id, change.action, detail, now)
+    return Outcome(change.sub, message, event)
+
+
+def same_active(ledger: Ledger, sub: Subscription, now: datetime) -> list[Subscription]:
+    """The other subscriptions active at ``now`` with the same vendor, product and
+    account as ``sub`` (whatever the case and accents)."""
+    from kscli.domain.timeline import state_at
+
+    found = ledger.subs(status=("active",), vendor=sub.vendor, product=sub.product,
+                        account=sub.account)
+    return [other for other in found if other.id != sub.id and rules.same_subscription(other, sub)
+            and state_at(other, now).status == "active"]

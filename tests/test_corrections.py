@@ -1,0 +1,290 @@
+"""Correcting the ledger through the CLI, on every backend: `sub edit`, `sub void`,
+`sub resume`, and `sub add`'s warning about a subscription already there."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from freezegun import freeze_time
+
+from tests.conftest import Kscli
+
+
+def history(kscli, sub_id):
+    return kscli.json("sub", "history", sub_id)
+
+
+def exported_sub(kscli, sub_id):
+    rows = json.loads(kscli("export").stdout)["tables"]["subs"]
+    return next(row for row in rows if row["id"] == sub_id)
+
+
+# edit -------------------------------------------------------------------------------
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_edit_fixes_the_account_in_one_event_with_before_and_after(kscli, add_sub):
+    sub = add_sub(account="Initech")
+    before = exported_sub(kscli, sub["id"])
+    edited = kscli.json("sub", "edit", sub["id"], "--account", "Globex Ltd", "--region", "EU")
+    assert edited["account"] == "Globex Ltd" and edited["region"] == "EU"
+    assert edited["reference"].startswith("KS-")
+    events = history(kscli, sub["id"])
+    assert [e["action"] for e in events] == ["created", "edited"]
+    assert events[-1]["reference"] == edited["reference"]
+    assert events[-1]["detail"]["before"] == {"account": "Initech", "region": None}
+    assert events[-1]["detail"]["after"] == {"account": "Globex Ltd", "region": "EU"}
+    after = exported_sub(kscli, sub["id"])
+    assert {k: v for k, v in after.items() if k not in ("account", "region")} == \
+        {k: v for k, v in before.items() if k not in ("account", "region")}
+    assert kscli.json("sub", "list", "--account", "globex")[0]["id"] == sub["id"]
+    assert kscli.json("sub", "list", "--account", "initech") == []
+    table = kscli("sub", "history", sub["id"]).stdout
+    assert "account: Initech -> Globex Ltd" in table
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+@pytest.mark.parametrize("argv, fragment", [
+    (["--vendor", "  "], "must not be empty"),
+    (["--product", "x" * 201], "longer than 200"),
+    (["--partner", "Northwind"], "together"),
+    (["--partner-portal", "https://portal.example"], "together"),
+])
+def test_edit_refuses_what_add_refuses_and_writes_nothing(kscli, add_sub, argv, fragment):
+    sub = add_sub()
+    add = kscli("sub", "add", "--vendor", "Acme", "--product", "Cloud", "--plan", "monthly",
+                "--price", "1", "--currency", "USD", *argv)
+    assert add.exit_code == 2 and fragment in add.stderr
+    before = kscli("export").stdout
+    result = kscli("sub", "edit", sub["id"], *argv)
+    assert result.exit_code == 2, result.stderr
+    assert fragment in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()[-1]) < 200
+    assert kscli("export").stdout == before
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_edit_to_the_same_values_changes_nothing_and_adds_no_event(kscli, add_sub):
+    sub = add_sub(vendor="Acme")
+    result = kscli("sub", "edit", sub["id"], "--vendor", "Acme")
+    assert result.exit_code == 0 and "nothing changed" in result.stderr
+    assert kscli.json("sub", "edit", sub["id"], "--vendor", "Acme")["changed"] is False
+    assert [e["action"] for e in history(kscli, sub["id"])] == ["created"]
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_edit_of_an_unknown_subscription_exits_3(kscli, add_sub):
+    add_sub()
+    result = kscli("sub", "edit", "S-9999", "--vendor", "Acme")
+    assert result.exit_code == 3 and "S-9999" in result.stderr
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_edit_to_a_partner_makes_cancelling_need_the_partner_reference(kscli, add_sub):
+    sub = add_sub()
+    edited = kscli.json("sub", "edit", sub["id"], "--partner", "Northwind",
+                        "--partner-portal", "https://portal.example")
+    assert edited["channel"] == "partner" and edited["partner_name"] == "Northwind"
+    assert history(kscli, sub["id"])[-1]["detail"]["before"]["channel"] == "direct"
+    refused = kscli("sub", "cancel", sub["id"], "--yes")
+    assert refused.exit_code == 4 and "https://portal.example" in refused.stderr
+    moved = kscli.json("sub", "edit", sub["id"], "--partner", "Northwind",
+                       "--partner-portal", "https://new.example")
+    assert moved["partner_portal"] == "https://new.example"
+    assert history(kscli, sub["id"])[-1]["detail"]["before"] == {
+        "partner_portal": "https://portal.example"}
+
+
+# void -------------------------------------------------------------------------------
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_void_leaves_listings_totals_renewals_and_sweep_and_keeps_history(kscli, add_sub):
+    kept = add_sub(vendor="Acme", started="2026-10-25")
+    dup = add_sub(vendor="Acme", started="2026-10-25")
+    voided = kscli.json("sub", "void", dup["id"], "--reason", "duplicate of S-1001", "--yes")
+    assert voided["status"] == "void" and voided["reference"].startswith("KS-")
+    assert [s["id"] for s in kscli.json("sub", "list")] == [kept["id"]]
+    table = kscli("sub", "list").stdout
+    assert "9.99 a month" in table and "(1 renewing)" in table
+    assert [s["id"] for s in kscli.json("sub", "list", "--include-void")] == [kept["id"], dup["id"]]
+    assert [s["id"] for s in kscli.json("sub", "list", "--status", "void")] == [dup["id"]]
+    assert [s["id"] for s in kscli.json("renew", "due", "--within", "7d")] == [kept["id"]]
+    with freeze_time("2026-11-25T10:00:00Z"):
+        assert [c["subject"] for c in kscli.json("sweep")] == [kept["id"]]
+    events = history(kscli, dup["id"])
+    assert [e["action"] for e in events] == ["created", "voided"]
+    assert events[-1]["detail"]["reason"] == "duplicate of S-1001"
+    assert events[-1]["detail"]["before"] == {"status": "active"}
+    assert kscli.json("sub", "show", dup["id"])["status"] == "void"
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+@pytest.mark.parametrize("argv", [
+    ["sub", "edit", "{id}", "--vendor", "Other"],
+    ["sub", "cancel", "{id}", "--yes"],
+    ["sub", "resume", "{id}"],
+    ["renew", "off", "{id}"],
+    ["sub", "dispute", "{id}"],
+])
+def test_a_void_subscription_cannot_change_exit_4_naming_void(kscli, add_sub, argv):
+    sub = add_sub()
+    kscli.json("sub", "void", sub["id"], "--reason", "wrong customer", "--yes")
+    before = kscli("export").stdout
+    argv = [a.format(id=sub["id"]) for a in argv]
+    result = kscli(*argv)
+    assert result.exit_code == 4 and "void" in result.stderr
+    refusal = kscli(*argv, fmt="json")
+    assert refusal.exit_code == 4 and refusal.json()["error"] == "void"
+    assert kscli("export").stdout == before
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_void_twice_changes_nothing_and_void_needs_yes_off_a_terminal(kscli, add_sub):
+    sub = add_sub()
+    asked = kscli("sub", "void", sub["id"], "--reason", "mistake")
+    assert asked.exit_code == 2 and "--yes" in asked.stderr
+    kscli.json("sub", "void", sub["id"], "--reason", "mistake", "--yes")
+    again = kscli("sub", "void", sub["id"], "--reason", "mistake", "--yes")
+    assert again.exit_code == 0 and "already void" in again.stderr
+    assert [e["action"] for e in history(kscli, sub["id"])] == ["created", "voided"]
+
+
+@freeze_time("2026-11-25T09:00:00Z")
+def test_void_unmatches_its_charges_and_keeps_its_keys(kscli, add_sub, tmp_path):
+    wrong = add_sub(vendor="Acme Cloud", price="12.00", started="2026-10-22")
+    key = kscli.json("license", "issue", "--product", "Cloud", "--sub", wrong["id"])[0]
+    path = tmp_path / "statement.csv"
+    path.write_text("date,description,amount,currency\n"
+                    "2026-11-22,ACME CLOUD RE 4711,-12.00,USD\n", encoding="utf-8")
+    imported = kscli.json("charges", "import", str(path))
+    assert imported["matched"] == 1
+    charge = kscli.json("charges", "list")[0]
+    assert charge["sub_id"] == wrong["id"]
+    result = kscli("sub", "void", wrong["id"], "--reason", "wrong customer", "--yes")
+    assert result.exit_code == 0
+    assert charge["id"] in result.stdout + result.stderr and key["id"] in result.stdout + result.stderr
+    detail = history(kscli, wrong["id"])[-1]["detail"]
+    assert detail["charges_unmatched"] == [charge["id"]] and detail["licenses_kept"] == [key["id"]]
+    assert kscli.json("charges", "list", "--unmatched")[0]["id"] == charge["id"]
+    assert kscli.json("license", "show", key["id"])["sub_id"] == wrong["id"]
+    # the statement again matches the charge to the right subscription, never the void one
+    right = add_sub(vendor="Acme Cloud", price="12.00", started="2026-10-22", account="Globex")
+    again = kscli.json("charges", "import", str(path))
+    assert again["imported"] == 0
+    assert kscli.json("charges", "list")[0]["sub_id"] == right["id"]
+
+
+# resume -----------------------------------------------------------------------------
+
+def _cancelled(kscli, add_sub, **options):
+    with freeze_time("2026-11-22T10:00:00Z"):
+        sub = add_sub(started="2026-11-01", **options)
+        kscli.json("sub", "cancel", sub["id"], "--yes",
+                   *(["--at-partner", "PX-1"] if options.get("partner") else []))
+    return sub
+
+
+def test_resume_on_the_last_second_of_the_period_undoes_the_cancellation(kscli, add_sub):
+    sub = _cancelled(kscli, add_sub)
+    with freeze_time("2026-11-30T23:59:59Z"):
+        resumed = kscli.json("sub", "resume", sub["id"])
+    assert resumed["status"] == "active" and resumed["auto_renew"] is True
+    assert resumed["period_end"] == "2026-12-01T00:00:00Z"
+    assert [e["action"] for e in history(kscli, sub["id"])] == ["created", "cancelled", "resumed"]
+    with freeze_time("2026-12-02T00:00:00Z"):
+        assert kscli.json("sub", "show", sub["id"])["period_end"] == "2027-01-01T00:00:00Z"
+        # as of a moment between the cancellation and the resumption: cancelled then
+        past = kscli.json("sub", "show", sub["id"], "--as-of", "2026-11-25")
+        assert past["status"] == "cancelled" and past["auto_renew"] is False
+        assert kscli.json("sub", "show", sub["id"], "--as-of", "2026-11-15")["status"] == "active"
+
+
+def test_resume_at_the_end_of_the_period_is_refused_with_the_date(kscli, add_sub):
+    sub = _cancelled(kscli, add_sub)
+    with freeze_time("2026-12-01T00:00:00Z"):
+        result = kscli("sub", "resume", sub["id"])
+        assert result.exit_code == 4
+        assert "2026-12-01" in result.stderr and "kscli sub add" in result.stderr
+        assert kscli.json("sub", "show", sub["id"])["status"] == "expired"
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_resume_of_an_active_subscription_changes_nothing(kscli, add_sub):
+    sub = add_sub()
+    result = kscli("sub", "resume", sub["id"])
+    assert result.exit_code == 0 and "nothing changed" in result.stderr
+    assert [e["action"] for e in history(kscli, sub["id"])] == ["created"]
+
+
+def test_resume_of_a_partner_purchase_needs_the_partner_reference(kscli, add_sub):
+    sub = _cancelled(kscli, add_sub, partner="Northwind", partner_portal="https://portal.example")
+    with freeze_time("2026-11-23T10:00:00Z"):
+        refused = kscli("sub", "resume", sub["id"], fmt="json")
+        assert refused.exit_code == 4
+        assert refused.json()["clause"] == "cancel.partner"
+        assert refused.json()["error"] == "partner-channel"
+        done = kscli.json("sub", "resume", sub["id"], "--at-partner", "PX-7790")
+    assert done["status"] == "active"
+    detail = history(kscli, sub["id"])[-1]["detail"]
+    assert detail["partner_reference"] == "PX-7790" and detail["clause"] == "cancel.partner"
+
+
+def test_renew_on_a_cancelled_subscription_points_to_resume(kscli, add_sub):
+    sub = _cancelled(kscli, add_sub)
+    with freeze_time("2026-11-23T10:00:00Z"):
+        result = kscli("renew", "on", sub["id"])
+    assert result.exit_code == 4 and f"kscli sub resume {sub['id']}" in result.stderr
+
+
+# sub add: already there ---------------------------------------------------------------
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_add_warns_about_an_active_subscription_with_the_same_vendor_product_account(
+        kscli, add_sub):
+    first = add_sub(vendor="Acme", product="Cloud Pro", account="Globex")
+    assert first["warnings"] == []
+    result = kscli("sub", "add", "--vendor", "ACME", "--product", "cloud  pro", "--account",
+                   "globex", "--plan", "monthly", "--price", "9.99", "--currency", "USD",
+                   fmt="json")
+    assert result.exit_code == 0
+    second = result.json()
+    assert second["id"] == "S-1002"  # it still adds
+    assert len(second["warnings"]) == 1 and first["id"] in second["warnings"][0]
+    assert "warning:" in result.stderr and first["id"] in result.stderr
+    other = add_sub(vendor="Acme", product="Cloud Pro", account="Initech")
+    assert other["warnings"] == []
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_add_does_not_warn_about_a_cancelled_or_void_one(kscli, add_sub):
+    first = add_sub()
+    kscli.json("sub", "void", first["id"], "--reason", "test", "--yes")
+    assert add_sub()["warnings"] == []
+    table = kscli("sub", "add", "--vendor", "Acme", "--product", "Cloud", "--plan", "monthly",
+                  "--price", "9.99", "--currency", "USD")
+    assert table.exit_code == 0 and "S-1002" in table.stderr  # the one added before it
+
+
+def test_corrections_on_any_backend(any_store_spec):
+    """The same story on every backend, PostgreSQL included."""
+    kscli = Kscli(any_store_spec)
+    with freeze_time("2026-11-22T10:00:00Z"):
+        add = ["sub", "add", "--vendor", "Acme", "--product", "Cloud", "--plan", "monthly",
+               "--price", "9.99", "--currency", "USD"]
+        one = kscli.json(*add)
+        two = kscli.json(*add)
+        assert two["warnings"]
+        kscli.json("sub", "edit", one["id"], "--account", "Globex")
+        kscli.json("sub", "void", two["id"], "--reason", "duplicate", "--yes")
+        kscli.json("sub", "cancel", one["id"], "--yes")
+        kscli.json("sub", "resume", one["id"])
+    listed = kscli.json("sub", "list", "--as-of", "2026-11-22T10:00:00Z")
+    assert [(s["id"], s["account"], s["status"]) for s in listed] == [(one["id"], "Globex", "active")]
+    exported = kscli("export").stdout
+    fresh = Kscli(any_store_spec + ".copy.json" if "://" not in any_store_spec else None)
+    if fresh.store is not None:
+        path = any_store_spec + ".export.json"
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(exported)
+        assert fresh("import", path).exit_code == 0
+        assert fresh("export").stdout == exported
