@@ -288,3 +288,19 @@ def test_corrections_on_any_backend(any_store_spec):
             handle.write(exported)
         assert fresh("import", path).exit_code == 0
         assert fresh("export").stdout == exported
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+@pytest.mark.parametrize("argv", [
+    ["refund", "check", "{id}"],
+    ["refund", "request", "{id}", "--yes"],
+    ["incident", "open", "{id}", "--summary", "crashes"],
+    ["license", "issue", "--product", "Cloud", "--sub", "{id}"],
+])
+def test_a_void_subscription_takes_no_refund_incident_or_key(kscli, add_sub, argv):
+    sub = add_sub(kind="support", plan="annual")
+    kscli.json("sub", "void", sub["id"], "--reason", "wrong customer", "--yes")
+    before = kscli("export").stdout
+    result = kscli(*[a.format(id=sub["id"]) for a in argv], fmt="json")
+    assert result.exit_code == 4 and result.json()["error"] == "void"
+    assert kscli("export").stdout == before
