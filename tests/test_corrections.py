@@ -15,6 +15,17 @@ def history(kscli, sub_id):
     return kscli.json("sub", "history", sub_id)
 
 
+def refused_without_writing(kscli, argv, code, fragment):
+    """The command exits ``code`` with a one-line error naming ``fragment``, and the
+    ledger is as it was."""
+    before = kscli("export").stdout
+    result = kscli(*argv)
+    assert result.exit_code == code, result.stderr
+    assert fragment in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()[-1]) < 200
+    assert kscli("export").stdout == before
+
+
 def exported_sub(kscli, sub_id):
     rows = json.loads(kscli("export").stdout)["tables"]["subs"]
     return next(row for row in rows if row["id"] == sub_id)
@@ -55,12 +66,7 @@ def test_edit_refuses_what_add_refuses_and_writes_nothing(kscli, add_sub, argv, 
     add = kscli("sub", "add", "--vendor", "Acme", "--product", "Cloud", "--plan", "monthly",
                 "--price", "1", "--currency", "USD", *argv)
     assert add.exit_code == 2 and fragment in add.stderr
-    before = kscli("export").stdout
-    result = kscli("sub", "edit", sub["id"], *argv)
-    assert result.exit_code == 2, result.stderr
-    assert fragment in result.stderr and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()[-1]) < 200
-    assert kscli("export").stdout == before
+    refused_without_writing(kscli, ["sub", "edit", sub["id"], *argv], 2, fragment)
 
 
 @freeze_time("2026-11-22T10:00:00Z")
@@ -304,3 +310,104 @@ def test_a_void_subscription_takes_no_refund_incident_or_key(kscli, add_sub, arg
     result = kscli(*[a.format(id=sub["id"]) for a in argv], fmt="json")
     assert result.exit_code == 4 and result.json()["error"] == "void"
     assert kscli("export").stdout == before
+
+
+# reprice ----------------------------------------------------------------------------
+
+def _total(kscli, *args):
+    return [line for line in kscli("sub", "list", *args).stdout.splitlines()
+            if line.startswith("total")]
+
+
+def test_reprice_from_the_next_period_keeps_the_history_and_bills_it_from_then(kscli, add_sub):
+    with freeze_time("2026-11-22T10:00:00Z"):
+        sub = add_sub(price="10.00", started="2026-11-15")
+        done = kscli.json("sub", "reprice", sub["id"], "--price", "12.50")
+        assert done["price"] == "10.00"  # the price in force now
+        assert done["price_history"] == [{"from": "2026-11-15T00:00:00Z", "price": "10.00"},
+                                         {"from": "2026-12-15T00:00:00Z", "price": "12.50"}]
+        event = history(kscli, sub["id"])[-1]
+        assert event["action"] == "repriced" and event["reference"] == done["reference"]
+        assert event["detail"]["before"] == {"price": "10.00"}
+        assert event["detail"]["after"] == {"price": "12.50"}
+        assert _total(kscli) == ["total USD: 10.00 a month, 120.00 a year (1 renewing)"]
+        assert "12.50 from 2026-12-15" in kscli("sub", "show", sub["id"]).stdout
+        # the last second of the old period, and the first of the new one
+        assert kscli.json("sub", "show", sub["id"], "--as-of",
+                          "2026-12-14T23:59:59Z")["price"] == "10.00"
+        assert kscli.json("sub", "show", sub["id"], "--as-of", "2026-12-15")["price"] == "12.50"
+        assert _total(kscli, "--as-of", "2026-12-15") == [
+            "total USD: 12.50 a month, 150.00 a year (1 renewing)"]
+    with freeze_time("2027-01-15T00:00:00Z"):
+        renewals = [c for c in kscli.json("sweep") if c["action"] == "renewed"]
+        assert len(renewals) == 2
+        charges = [e["detail"]["expected_charge"] for e in history(kscli, sub["id"])
+                   if e["action"] == "renewed"]
+        assert charges == ["12.50", "12.50"]
+        assert kscli.json("sub", "show", sub["id"])["price"] == "12.50"
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_reprice_inside_the_period_says_it_was_billed_at_the_old_price(kscli, add_sub):
+    sub = add_sub(plan="annual", price="100.00", started="2026-11-01")
+    result = kscli("sub", "reprice", sub["id"], "--price", "120.00", "--from", "2026-11-20")
+    assert result.exit_code == 0
+    assert "billed at 100.00 USD" in result.stdout + result.stderr
+    assert kscli.json("sub", "show", sub["id"])["price"] == "120.00"
+    assert _total(kscli) == ["total USD: 10.00 a month, 120.00 a year (1 renewing)"]
+    # the refund is the price the period concerned was billed at
+    refund = kscli.json("refund", "check", sub["id"])
+    assert refund["eligible"] is True and refund["amount"] == "100.00"
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+@pytest.mark.parametrize("argv, code, fragment", [
+    (["--price", "12", "--from", "2026-11-14"], 2, "before S-1001 started"),
+    (["--price", "-1"], 2, "negative"),
+    (["--price", "1.234"], 2, "1.234"),
+    (["--price", "abc"], 2, "not an amount"),
+])
+def test_reprice_refuses_bad_input_and_writes_nothing(kscli, add_sub, argv, code, fragment):
+    sub = add_sub(price="10.00", started="2026-11-15")
+    refused_without_writing(kscli, ["sub", "reprice", sub["id"], *argv], code, fragment)
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_reprice_to_the_price_already_in_force_changes_nothing(kscli, add_sub):
+    sub = add_sub(price="10.00")
+    result = kscli("sub", "reprice", sub["id"], "--price", "10")
+    assert result.exit_code == 0 and "nothing changed" in result.stderr
+    assert [e["action"] for e in history(kscli, sub["id"])] == ["created"]
+
+
+def test_charges_match_the_price_in_force_on_their_date(kscli, add_sub, tmp_path):
+    with freeze_time("2026-11-22T10:00:00Z"):
+        sub = add_sub(vendor="Acme Cloud", price="10.00", started="2026-11-15")
+        kscli.json("sub", "reprice", sub["id"], "--price", "12.00")
+    path = tmp_path / "statement.csv"
+    path.write_text("date,description,amount,currency\n"
+                    "2026-11-15,ACME CLOUD,-10.00,USD\n"
+                    "2026-12-15,ACME CLOUD,-12.00,USD\n"
+                    "2027-01-15,ACME CLOUD,-10.00,USD\n", encoding="utf-8")
+    with freeze_time("2027-01-20T10:00:00Z"):
+        kscli.json("charges", "import", str(path))
+        matched = [(c["posted_on"], c["sub_id"]) for c in kscli.json("charges", "list")]
+    assert matched == [("2026-11-15", sub["id"]), ("2026-12-15", sub["id"]),
+                       ("2027-01-15", None)]
+
+
+def test_a_price_history_round_trips_through_export_on_every_backend(any_store_spec, tmp_path):
+    kscli = Kscli(any_store_spec)
+    with freeze_time("2026-11-22T10:00:00Z"):
+        sub = kscli.json("sub", "add", "--vendor", "Acme", "--product", "Cloud", "--plan",
+                         "monthly", "--price", "10.00", "--currency", "EUR")
+        kscli.json("sub", "reprice", sub["id"], "--price", "11.00", "--from", "2027-02-01")
+        exported = kscli("export").stdout
+    path = tmp_path / "export.json"
+    path.write_text(exported, encoding="utf-8")
+    copy = Kscli(str(tmp_path / "copy.json"))
+    assert copy("import", str(path)).exit_code == 0
+    assert copy("export").stdout == exported
+    with freeze_time("2027-03-01T00:00:00Z"):
+        assert copy.json("sub", "show", sub["id"])["price"] == "11.00"
+        assert kscli.json("sub", "show", sub["id"])["price"] == "11.00"

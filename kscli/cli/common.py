@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 SUB_FIELDS: Sequence[tuple[str, str]] = (
     ("id", "id"), ("vendor", "vendor"), ("product", "product"), ("account", "account"),
-    ("plan", "plan"), ("kind", "kind"), ("price", "price_text"), ("status", "display_status"),
+    ("plan", "plan"), ("kind", "kind"), ("price", "price_text"),
+    ("price history", "price_history_text"), ("status", "display_status"),
     ("auto-renew", "auto_renew"), ("started", "started_at"), ("period", "period_text"),
     ("ends", "ends_at"), ("commitment until", "commitment_end"), ("channel", "channel"),
     ("partner", "partner_name"), ("partner portal", "partner_portal"), ("region", "region"),
@@ -29,6 +30,8 @@ def sub_record(sub) -> dict[str, Any]:
     record = sub_view(sub)
     sub = getattr(sub, "sub", sub)  # a SubState holds its record
     record["price_text"] = f"{sub.price} {sub.currency}"
+    record["price_history_text"] = ", ".join(
+        f"{change['price']} from {change['from'][:10]}" for change in record["price_history"]) or None
     record["period_text"] = (f"{day(sub.period_start)} to {day(sub.period_end)}"
                              if sub.period_end else day(sub.period_start))
     for key in ("started_at", "ends_at", "commitment_end"):

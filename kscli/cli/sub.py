@@ -426,3 +426,32 @@ def resume(sub_id, at_partner):
     app = get_app()
     outcome = resume_sub(app.store, sub_id, app.now, at_partner=at_partner, policy=app.policy)
     show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
+
+
+@sub.command("reprice")
+@click.argument("sub_id", metavar="ID", type=p.SUB_ID)
+@click.option("--price", required=True, help="The new price of one billing period, like 12.99.")
+@click.option("--from", "since", type=p.WHEN, metavar="DATE",
+              help="In force from this date (default: the start of the next period).")
+def reprice(sub_id, price, since):
+    """Record a new price, in force from a date; the price history is kept.
+
+    Totals use the price in force now, renewals (their expected charge) and charge
+    matching the price in force on their date, refunds the price a period was billed
+    at (the one in force at its start). A date inside the current period is allowed:
+    that period was billed at the old price and is not billed again (no proration).
+    A date before the subscription started is refused. `sub show` lists the history.
+
+    \b
+    Examples:
+      kscli sub reprice S-1001 --price 12.99
+      kscli sub reprice S-1001 --price 12.99 --from 2027-01-01
+    """
+    from kscli.domain.timeline import state_at
+    from kscli.services.corrections import reprice as reprice_sub
+    from kscli.views import sub_view
+
+    app = get_app()
+    outcome = reprice_sub(app.store, sub_id, app.now, price, since)
+    show_outcome(app, outcome, lambda sub: sub_view(state_at(sub, app.now)), SUB_FIELDS,
+                 lambda sub: sub_record(state_at(sub, app.now)))

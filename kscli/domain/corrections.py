@@ -119,3 +119,49 @@ def duplicate_warning(sub: Subscription, others: list[Subscription]) -> str:
     return (f"{ids} ({sub.vendor} {sub.product} for {sub.account}) is already active: "
             f"if {sub.id} is a duplicate, `kscli sub void {sub.id} --reason duplicate` "
             "removes it")
+
+
+def reprice(sub: Subscription, now: datetime, price_text: str,
+            since: datetime | None = None) -> Change:
+    """A new price in force from ``since`` (default: the start of the next period),
+    kept in the price history (kscli.domain.timeline.price_at). ``sub`` stands at
+    ``now``. A date inside the current period is allowed: that period was billed at
+    the old price (no re-billing), and the message says so. Refused (exit 2) before
+    the subscription started; refused (exit 4) for a plan with no periods or an
+    ended subscription."""
+    from kscli.domain.errors import BadValue
+    from kscli.domain.money import MoneyError, parse_price
+    from kscli.domain.timeline import ENDED, billed_price, plan_length, price_at
+
+    refuse_void(sub)
+    try:
+        price = parse_price(price_text, sub.currency)
+    except MoneyError as exc:
+        raise BadValue(f"--price: {exc}") from None
+    if not plan_length(sub) or sub.period_end is None:
+        raise Refused(f"{sub.id} is a one-time sale: it has no periods to bill at a new price",
+                      code="no-periods")
+    if sub.status in ENDED:
+        raise Refused(f"{sub.id} is {sub.status}: it bills no more, so no price is in force "
+                      "(add the new terms with `kscli sub add`)", code="not-active")
+    when = sub.period_end if since is None else since
+    if when < sub.started_at:
+        raise BadValue(f"--from {_day(when)} is before {sub.id} started ({_day(sub.started_at)})",
+                       hint=f"give a date from {_day(sub.started_at)} on")
+    old = price_at(sub, when)
+    if old == price:
+        raise NoChange(f"{sub.id}: the price from {_day(when)} is already {price} "
+                       f"{sub.currency}; nothing changed", sub)
+    prices = dict(sub.prices) or {iso(sub.started_at): str(sub.price)}
+    prices[iso(when)] = str(price)
+    new = sub._replace(prices=prices)
+    new = new._replace(price=price_at(new, now))
+    message = f"{sub.id}: price {price} {sub.currency} from {_day(when)} (was {old})"
+    if when < sub.period_end and when > sub.period_start:
+        message += (f"; the current period, from {_day(sub.period_start)}, was billed at "
+                    f"{billed_price(sub)} {sub.currency} and is not billed again")
+    elif when > sub.period_end:
+        message += f"; periods starting before then bill {old} {sub.currency}"
+    return Change(new, "repriced", message,
+                  {"from": iso(when), "before": {"price": str(old)}, "after": {"price": str(price)},
+                   "currency": sub.currency})

@@ -109,6 +109,9 @@ SUBSCRIPTION = Record("subs", "id", (
     Field("ended_at", "dt", None),
     Field("refuse_service", "bool", False),
     Field("created_at", "dt", None, json=None),
+    # the price history (`sub reprice`): {from (ISO time): price}, the start's price
+    # first; empty while the price never changed (kscli.domain.timeline.price_at)
+    Field("prices", "json", {}, json=None, since=4),
 ), prefix="S-")
 
 LICENSE = Record("licenses", "id", (

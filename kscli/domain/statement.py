@@ -690,13 +690,15 @@ def match_line(line: StatementLine, subs: Sequence[Subscription]) -> str | None:
     the same. The longest vendor name wins; then one in service on the line's date;
     then the lowest id.
     """
+    from kscli.domain.timeline import prices_on  # the price in force that day
+
     text = _match_text(line.description)
     candidates: list[tuple[int, bool, Subscription]] = []
     for sub in subs:
         vendor = _match_text(sub.vendor)
         if not vendor or vendor not in text:
             continue
-        if sub.currency != line.currency or sub.price != line.amount:
+        if sub.currency != line.currency or line.amount not in prices_on(sub, line.posted_on):
             continue
         candidates.append((len(vendor), _in_service(sub, line.posted_on), sub))
     if not candidates:

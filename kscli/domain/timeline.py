@@ -20,6 +20,10 @@ The rules, once:
   (the provider lifts or ends a suspension); a refunded or expired one has ended.
 - Before ``started_at`` a subscription has not started: its first period is shown,
   and ``started`` is false.
+- The price at a moment is the one in force then (``price_at``: the price history
+  ``prices`` kept by `sub reprice`); a period is billed at the price in force at its
+  start (``billed_price``). The state's record carries the price in force at ``at``,
+  and each renewal step the price in force at its boundary (its expected charge).
 - Given its ``history`` (the events of the subscription), a moment in the past is
   answered with the facts recorded by then: a cancellation, expiry, refund, change
   of auto-renew or resumption (`sub resume`) recorded later is undone. Corrections
@@ -28,10 +32,11 @@ The rules, once:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Iterable, NamedTuple
 
-from kscli.domain.calendar import add_months
+from kscli.domain.calendar import add_months, iso, start_of_day
 from kscli.domain.model import Event, PlanError, Subscription, plan_months
 
 NOT_STARTED = "not-started"
@@ -228,6 +233,46 @@ def _advance(sub: Subscription, at: datetime, steps: list[Step] | None) -> Subsc
     return current
 
 
+def price_at(sub: Subscription, at: datetime) -> Decimal:
+    """The price in force at ``at``: the last of the price history from ``at`` or
+    before (the record's price when it has none)."""
+    if not sub.prices:
+        return sub.price
+    moment, price = iso(at), None
+    for since, amount in sorted(sub.prices.items()):  # ISO texts in UTC: in time order
+        if since > moment:
+            break
+        price = amount
+    return sub.price if price is None else Decimal(price)
+
+
+def every_price(sub: Subscription) -> set[Decimal]:
+    """Every price the subscription has had or will have (its price history)."""
+    return {sub.price, *(Decimal(p) for p in sub.prices.values())}
+
+
+def prices_on(sub: Subscription, day: date) -> set[Decimal]:
+    """The prices in force at some moment of a day (in UTC): what a charge posted on
+    that day may have billed."""
+    if not sub.prices:
+        return {sub.price}
+    start = start_of_day(day)
+    found = {price_at(sub, start), price_at(sub, start + _ONE_DAY - timedelta(seconds=1))}
+    found.update(Decimal(p) for since, p in sub.prices.items() if since[:10] == day.isoformat())
+    return found
+
+
+def billed_price(sub: Subscription) -> Decimal:
+    """The price its current period was billed at: the one in force at its start."""
+    return price_at(sub, sub.period_start)
+
+
+def _priced(sub: Subscription, at: datetime) -> Subscription:
+    """The record with the price in force at ``at``."""
+    price = price_at(sub, at)
+    return sub if price == sub.price else sub._replace(price=price)
+
+
 def as_recorded_at(sub: Subscription, history: Iterable[Event], at: datetime) -> Subscription:
     """The record with what was recorded after ``at`` undone: a cancellation, an expiry,
     a refund, a change of auto-renew. ``history`` is the subscription's events."""
@@ -272,6 +317,10 @@ def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = 
         current = current._replace(period_start=start, period_end=end)
     found: list[Step] | None = [] if steps else None
     current = _advance(current, at, found)
+    if current.prices:
+        current = _priced(current, at)
+        if found:
+            found = [step._replace(sub=_priced(step.sub, step.at)) for step in found]
     started = at >= current.started_at
     renews = current.period_end is not None and renews_at(current, current.period_end)
     return _state(current, at, started, renews, ends_at(current),
@@ -298,6 +347,8 @@ def as_it_stands(sub: Subscription, at: datetime | None = None) -> SubState:
     moment at which the record stands."""
     if at is None:
         at = sub.period_start
+    if sub.prices:
+        sub = _priced(sub, at)
     end = sub.period_end
     # positional: a listing makes one for every row
     return _state(sub, at, True, end is not None and renews_at(sub, end), ends_at(sub),

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from kscli.domain.model import LIVE_STATUSES, Charge, Event, Subscription
+from kscli.domain.timeline import every_price
 from kscli.domain.statement import (
     Columns,
     Finding,
@@ -79,7 +80,8 @@ class _Matcher:
     def __init__(self, subs: Sequence[Subscription]) -> None:
         self.by_price: dict[tuple[str, Decimal], list[Subscription]] = {}
         for sub in subs:
-            self.by_price.setdefault((sub.currency, sub.price), []).append(sub)
+            for price in every_price(sub):  # match_line takes the one in force that day
+                self.by_price.setdefault((sub.currency, price), []).append(sub)
 
     def __call__(self, line: StatementLine) -> str | None:
         candidates = self.by_price.get((line.currency, line.amount))

@@ -63,3 +63,10 @@ def same_active(ledger: Ledger, sub: Subscription, now: datetime) -> list[Subscr
                         account=sub.account)
     return [other for other in found if other.id != sub.id and rules.same_subscription(other, sub)
             and state_at(other, now).status == "active"]
+
+
+def reprice(store: Store, sub_id: str, now: datetime, price: str,
+            since: datetime | None = None) -> Outcome:
+    """Record a new price in force from ``since`` (default: the next period)."""
+    return apply_change(store, sub_id, now,
+                        lambda sub, when: rules.reprice(sub, when, price, since))
