@@ -411,3 +411,44 @@ def test_a_price_history_round_trips_through_export_on_every_backend(any_store_s
     with freeze_time("2027-03-01T00:00:00Z"):
         assert copy.json("sub", "show", sub["id"])["price"] == "11.00"
         assert kscli.json("sub", "show", sub["id"])["price"] == "11.00"
+
+
+# edit --plan --------------------------------------------------------------------------
+
+def test_a_plan_change_starts_at_the_next_renewal_and_periods_count_on_from_it(kscli, add_sub):
+    with freeze_time("2027-01-31T10:00:00Z"):
+        sub = add_sub(price="10.00", started="2027-01-31")
+    with freeze_time("2027-02-10T10:00:00Z"):
+        done = kscli.json("sub", "edit", sub["id"], "--plan", "3m")
+        assert done["plan"] == "monthly"  # the current period keeps its plan
+        assert done["plan_history"] == [{"from": "2027-01-31T00:00:00Z", "plan": "monthly"},
+                                        {"from": "2027-02-28T00:00:00Z", "plan": "3m"}]
+        event = history(kscli, sub["id"])[-1]
+        assert event["detail"]["before"] == {"plan": "monthly"}
+        assert event["detail"]["after"] == {"plan": "3m"}
+        assert event["detail"]["plan_from"] == "2027-02-28T00:00:00Z"
+        assert "3m from 2027-02-28" in kscli("sub", "show", sub["id"]).stdout
+        last = kscli.json("sub", "show", sub["id"], "--as-of", "2027-02-27T23:59:59Z")
+        assert (last["plan"], last["period_end"]) == ("monthly", "2027-02-28T00:00:00Z")
+        first = kscli.json("sub", "show", sub["id"], "--as-of", "2027-02-28")
+        assert (first["plan"], first["period_start"], first["period_end"]) == (
+            "3m", "2027-02-28T00:00:00Z", "2027-05-31T00:00:00Z")
+        assert [s["id"] for s in kscli.json("renew", "due", "--within", "30d")] == [sub["id"]]
+    with freeze_time("2027-05-24T00:00:00Z"):  # the index of `renew due` still finds it
+        assert [s["id"] for s in kscli.json("renew", "due", "--within", "7d")] == [sub["id"]]
+    with freeze_time("2027-06-01T00:00:00Z"):
+        steps = kscli.json("sweep")
+        assert [c["action"] for c in steps] == ["renewed", "renewed"]
+        shown = kscli.json("sub", "show", sub["id"])
+        assert (shown["plan"], shown["period_start"], shown["period_end"]) == (
+            "3m", "2027-05-31T00:00:00Z", "2027-08-31T00:00:00Z")
+        assert _total(kscli) == ["total USD: 3.33 a month, 40.00 a year (1 renewing)"]
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_a_plan_change_refuses_once_and_a_cancelled_subscription(kscli, add_sub):
+    sub = add_sub()
+    refused_without_writing(kscli, ["sub", "edit", sub["id"], "--plan", "once"], 2, "once")
+    refused_without_writing(kscli, ["sub", "edit", sub["id"], "--plan", "weekly"], 2, "weekly")
+    kscli.json("sub", "cancel", sub["id"], "--yes")
+    refused_without_writing(kscli, ["sub", "edit", sub["id"], "--plan", "annual"], 4, "cancelled")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 SUB_FIELDS: Sequence[tuple[str, str]] = (
     ("id", "id"), ("vendor", "vendor"), ("product", "product"), ("account", "account"),
-    ("plan", "plan"), ("kind", "kind"), ("price", "price_text"),
+    ("plan", "plan"), ("plan history", "plan_history_text"), ("kind", "kind"), ("price", "price_text"),
     ("price history", "price_history_text"), ("status", "display_status"),
     ("auto-renew", "auto_renew"), ("started", "started_at"), ("period", "period_text"),
     ("ends", "ends_at"), ("commitment until", "commitment_end"), ("channel", "channel"),
@@ -32,6 +32,8 @@ def sub_record(sub) -> dict[str, Any]:
     record["price_text"] = f"{sub.price} {sub.currency}"
     record["price_history_text"] = ", ".join(
         f"{change['price']} from {change['from'][:10]}" for change in record["price_history"]) or None
+    record["plan_history_text"] = ", ".join(
+        f"{change['plan']} from {change['from'][:10]}" for change in record["plan_history"]) or None
     record["period_text"] = (f"{day(sub.period_start)} to {day(sub.period_end)}"
                              if sub.period_end else day(sub.period_start))
     for key in ("started_at", "ends_at", "commitment_end"):

@@ -354,17 +354,21 @@ def dispute(sub_id, note):
 @click.option("--region", type=p.TEXT, help="Region, for region-specific refund windows.")
 @click.option("--partner", type=p.TEXT, help="The partner it was bought through (with --partner-portal).")
 @click.option("--partner-portal", type=p.TEXT, metavar="URL", help="Where the partner cancels it.")
-def edit(sub_id, vendor, product, account, region, partner, partner_portal):
+@click.option("--plan", type=p.PLAN,
+              help="A new plan (monthly, annual or Nm) from the next renewal; no proration.")
+def edit(sub_id, vendor, product, account, region, partner, partner_portal, plan):
     """Correct a subscription's facts: one event with the fields before and after.
 
     Only the fields given change; its periods, price, status, keys and charges stay
-    as they are. A value `sub add` refuses is refused the same way (exit 2, nothing
+    as they are. --plan takes effect at the next renewal: the current period is not
+    billed again (no proration), and `sub show` lists the plan from that date. A value `sub add` refuses is refused the same way (exit 2, nothing
     written); a void subscription cannot change (exit 4). --partner and
     --partner-portal go together, and make the channel partner.
 
     \b
     Examples:
       kscli sub edit S-1001 --account "Globex Ltd"
+      kscli sub edit S-1001 --plan annual
       kscli sub edit S-1002 --partner Northwind --partner-portal https://portal.example
     """
     from kscli.services.corrections import edit as edit_sub
@@ -374,7 +378,7 @@ def edit(sub_id, vendor, product, account, region, partner, partner_portal):
     app = get_app()
     outcome = edit_sub(app.store, sub_id, app.now, vendor=vendor, product=product,
                        account=account, region=region, partner_name=partner,
-                       partner_portal=partner_portal)
+                       partner_portal=partner_portal, plan=plan)
     show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
 
 

@@ -39,9 +39,11 @@ def refuse_void(sub: Subscription) -> None:
         )
 
 
-def edit(sub: Subscription, now: datetime, changes: dict[str, Any]) -> Change:
+def edit(sub: Subscription, now: datetime, changes: dict[str, Any],
+         plan: str | None = None) -> Change:
     """The record with the given facts (EDITABLE; None: unchanged) corrected; a partner
-    name makes the channel ``partner``."""
+    name makes the channel ``partner``. ``plan``: a new plan from the next renewal
+    (the current period is not billed again: no proration). ``sub`` stands at ``now``."""
     refuse_void(sub)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -50,14 +52,48 @@ def edit(sub: Subscription, now: datetime, changes: dict[str, Any]) -> Change:
            if value is not None and getattr(sub, name) != value}
     if new.get("partner_name") and sub.channel != "partner":
         new["channel"] = "partner"
-    if not new:
-        raise NoChange(f"{sub.id}: already so; nothing changed", sub)
     before = {name: getattr(sub, name) for name in new}
     after = dict(new)
-    changed = ", ".join(f"{name.replace('_', ' ')} {before[name]!r} -> {after[name]!r}"
-                        for name in new)
-    return Change(sub._replace(**new), "edited", f"{sub.id}: edited {changed}",
-                  {"before": before, "after": after})
+    changed = [f"{name.replace('_', ' ')} {before[name]!r} -> {after[name]!r}" for name in new]
+    detail: dict[str, Any] = {}
+    plans = None if plan is None else _next_plan(sub, plan)
+    if plans is not None:
+        from kscli.domain.timeline import plan_at
+
+        old = plan_at(sub, sub.period_end)  # type: ignore[arg-type]
+        before["plan"], after["plan"] = old, plan
+        detail["plan_from"] = iso(sub.period_end)
+        changed.append(f"plan {old} -> {plan} from the renewal on {_day(sub.period_end)} "
+                       "(the current period is not billed again; the price stays "
+                       f"{sub.price} {sub.currency} a period unless `kscli sub reprice "
+                       f"{sub.id}` records another)")
+    if not changed:
+        raise NoChange(f"{sub.id}: already so; nothing changed", sub)
+    record = sub._replace(**new) if plans is None else sub._replace(**new, plans=plans)
+    return Change(record, "edited", f"{sub.id}: edited {', '.join(changed)}",
+                  {"before": before, "after": after, **detail})
+
+
+def _next_plan(sub: Subscription, plan: str) -> dict[str, str] | None:
+    """The plan history with ``plan`` from the next renewal; None when that is already
+    the plan then."""
+    from kscli.domain.errors import BadValue
+    from kscli.domain.model import plan_months
+    from kscli.domain.timeline import plan_at, plan_length
+
+    if plan_months(plan) is None:
+        raise BadValue(f"--plan: only a one-time software sale (--kind software) has plan {plan}")
+    if not plan_length(sub) or sub.period_end is None:
+        raise Refused(f"{sub.id} is a one-time sale: it has no periods to bill on another plan",
+                      code="no-periods")
+    if sub.status != "active":
+        raise Refused(f"{sub.id} is {sub.status}: it does not renew, so a plan from the next "
+                      "renewal would never start", code="not-active")
+    if plan_at(sub, sub.period_end) == plan:
+        return None
+    plans = dict(sub.plans) or {iso(sub.started_at): sub.plan}
+    plans[iso(sub.period_end)] = plan
+    return plans
 
 
 def void(sub: Subscription, now: datetime, reason: str) -> Change:

@@ -112,6 +112,9 @@ SUBSCRIPTION = Record("subs", "id", (
     # the price history (`sub reprice`): {from (ISO time): price}, the start's price
     # first; empty while the price never changed (kscli.domain.timeline.price_at)
     Field("prices", "json", {}, json=None, since=4),
+    # the plan history (`sub edit --plan`): {from (a renewal, ISO time): plan}, the
+    # start's plan first; empty while the plan never changed (timeline.plan_at)
+    Field("plans", "json", {}, json=None, since=4),
 ), prefix="S-")
 
 LICENSE = Record("licenses", "id", (

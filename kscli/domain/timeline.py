@@ -24,6 +24,9 @@ The rules, once:
   ``prices`` kept by `sub reprice`); a period is billed at the price in force at its
   start (``billed_price``). The state's record carries the price in force at ``at``,
   and each renewal step the price in force at its boundary (its expected charge).
+  The plan works the same way (``plan_at``, the plan history ``plans``): a new plan
+  starts at a renewal, and its periods count on from there, a whole number of months
+  from ``started_at``.
 - Given its ``history`` (the events of the subscription), a moment in the past is
   answered with the facts recorded by then: a cancellation, expiry, refund, change
   of auto-renew or resumption (`sub resume`) recorded later is undone. Corrections
@@ -36,7 +39,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Iterable, NamedTuple
 
-from kscli.domain.calendar import add_months, iso, start_of_day
+from kscli.domain.calendar import add_months, from_iso, iso, start_of_day
 from kscli.domain.model import Event, PlanError, Subscription, plan_months
 
 NOT_STARTED = "not-started"
@@ -120,16 +123,52 @@ def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | Non
     start = sub.started_at
     if not months:
         return start, sub.period_end
-    k = max(((at.year - start.year) * 12 + at.month - start.month) // months, 0)
-    low = add_months(start, k * months)
+    offset = 0  # months from the start to the boundary where the plan in force began
+    if sub.plans:
+        offset, months = _plan_in_force(sub, at)
+    k = max(((at.year - start.year) * 12 + at.month - start.month - offset) // months, 0)
+    low = add_months(start, offset + k * months)
     while k > 0 and low > at:  # a later day of the month, or a clamped month end
         k -= 1
-        low = add_months(start, k * months)
-    high = add_months(start, (k + 1) * months)
+        low = add_months(start, offset + k * months)
+    high = add_months(start, offset + (k + 1) * months)
     while high <= at:
         k += 1
-        low, high = high, add_months(start, (k + 1) * months)
+        low, high = high, add_months(start, offset + (k + 1) * months)
     return low, high
+
+
+def plan_at(sub: Subscription, at: datetime) -> str:
+    """The plan in force at ``at`` (the plan history ``plans``; `sub edit --plan` starts
+    a plan at a renewal)."""
+    plan = sub.plan
+    if sub.plans:
+        moment = iso(at)
+        for since, name in sorted(sub.plans.items()):  # ISO texts in UTC: in time order
+            if since > moment:
+                break
+            plan = name
+    return plan
+
+
+def _plan_in_force(sub: Subscription, at: datetime) -> tuple[int, int]:
+    """(months from ``started_at`` to the boundary where the plan in force at ``at``
+    began, its months per period). Every boundary stays a whole number of months from
+    the start, so it falls on the start's day of the month (or a shorter month's end)."""
+    start, since, plan = sub.started_at, None, None
+    moment = iso(at)
+    for text, name in sorted(sub.plans.items()):
+        if text > moment:
+            break
+        since, plan = text, name
+    months = plan_months(plan) if plan is not None else plan_length(sub)
+    if since is None or not months:
+        return 0, months or 1
+    began = from_iso(since)
+    offset = (began.year - start.year) * 12 + began.month - start.month
+    if add_months(start, offset) > began:  # a boundary on a clamped month end
+        offset -= 1
+    return max(offset, 0), months
 
 
 def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
@@ -268,9 +307,11 @@ def billed_price(sub: Subscription) -> Decimal:
 
 
 def _priced(sub: Subscription, at: datetime) -> Subscription:
-    """The record with the price in force at ``at``."""
-    price = price_at(sub, at)
-    return sub if price == sub.price else sub._replace(price=price)
+    """The record with the price and plan in force at ``at``."""
+    price, plan = price_at(sub, at), plan_at(sub, at)
+    if price == sub.price and plan == sub.plan:
+        return sub
+    return sub._replace(price=price, plan=plan)
 
 
 def as_recorded_at(sub: Subscription, history: Iterable[Event], at: datetime) -> Subscription:
@@ -317,7 +358,7 @@ def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = 
         current = current._replace(period_start=start, period_end=end)
     found: list[Step] | None = [] if steps else None
     current = _advance(current, at, found)
-    if current.prices:
+    if current.prices or current.plans:
         current = _priced(current, at)
         if found:
             found = [step._replace(sub=_priced(step.sub, step.at)) for step in found]
@@ -347,7 +388,7 @@ def as_it_stands(sub: Subscription, at: datetime | None = None) -> SubState:
     moment at which the record stands."""
     if at is None:
         at = sub.period_start
-    if sub.prices:
+    if sub.prices or sub.plans:
         sub = _priced(sub, at)
     end = sub.period_end
     # positional: a listing makes one for every row

@@ -14,9 +14,12 @@ from kscli.services.subs import apply_change
 from kscli.store.base import Ledger, Store
 
 
-def edit(store: Store, sub_id: str, now: datetime, **changes: Any) -> Outcome:
-    """Correct a subscription's facts (kscli.domain.corrections.EDITABLE)."""
-    return apply_change(store, sub_id, now, lambda sub, when: rules.edit(sub, when, changes))
+def edit(store: Store, sub_id: str, now: datetime, plan: str | None = None,
+         **changes: Any) -> Outcome:
+    """Correct a subscription's facts (kscli.domain.corrections.EDITABLE), and change
+    its plan from the next renewal."""
+    return apply_change(store, sub_id, now,
+                        lambda sub, when: rules.edit(sub, when, changes, plan))
 
 
 def resume(store: Store, sub_id: str, now: datetime, *, at_partner: str | None = None,
