@@ -452,3 +452,71 @@ def test_a_plan_change_refuses_once_and_a_cancelled_subscription(kscli, add_sub)
     refused_without_writing(kscli, ["sub", "edit", sub["id"], "--plan", "weekly"], 2, "weekly")
     kscli.json("sub", "cancel", sub["id"], "--yes")
     refused_without_writing(kscli, ["sub", "edit", sub["id"], "--plan", "annual"], 4, "cancelled")
+
+
+# license edit, license history, show, history --------------------------------------------
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_license_edit_moves_a_key_to_the_right_subscription_in_one_event(kscli, add_sub):
+    wrong = add_sub(account="Initech")
+    right = add_sub(account="Globex")
+    key = kscli.json("license", "issue", "--product", "Cloud", "--sub", wrong["id"])[0]
+    edited = kscli.json("license", "edit", key["id"], "--sub", right["id"], "--seats", "3")
+    assert (edited["sub_id"], edited["account"], edited["seats"]) == (right["id"], "Globex", 3)
+    events = kscli.json("license", "history", key["id"])
+    assert [e["action"] for e in events] == ["issued", "edited"]
+    assert events[-1]["reference"] == edited["reference"]
+    assert events[-1]["detail"]["before"] == {"sub_id": wrong["id"], "account": "Initech",
+                                              "seats": 1}
+    assert events[-1]["detail"]["after"] == {"sub_id": right["id"], "account": "Globex",
+                                             "seats": 3}
+    assert key["id"] in [e["subject"] for e in history(kscli, right["id"])]
+    assert key["id"] not in [e["subject"] for e in history(kscli, wrong["id"])]
+    assert kscli.json("license", "edit", key["id"], "--seats", "3")["changed"] is False
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_license_edit_refuses_what_add_refuses_and_seats_below_those_in_use(kscli, add_sub):
+    sub = add_sub()
+    key = kscli.json("license", "issue", "--product", "Cloud", "--seats", "2")[0]
+    kscli.json("license", "activate", key["id"], "--machine", "one")
+    kscli.json("license", "activate", key["id"], "--machine", "two")
+    refused_without_writing(kscli, ["license", "edit", key["id"], "--seats", "0"], 2, "--seats")
+    refused_without_writing(kscli, ["license", "edit", key["id"], "--account", " "], 2, "empty")
+    refused_without_writing(kscli, ["license", "edit", key["id"], "--sub", "S-9999"], 3, "S-9999")
+    refused_without_writing(kscli, ["license", "edit", key["id"], "--seats", "1"], 4,
+                            "active on 2 machines")
+    kscli.json("sub", "void", sub["id"], "--reason", "mistake", "--yes")
+    refused_without_writing(kscli, ["license", "edit", key["id"], "--sub", sub["id"]], 4, "void")
+    refused_without_writing(kscli, ["license", "edit", "L-9999", "--seats", "2"], 3, "L-9999")
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_show_finds_an_event_by_its_reference_with_its_subject(kscli, add_sub):
+    sub = add_sub()
+    cancelled = kscli.json("sub", "cancel", sub["id"], "--yes")
+    shown = kscli.json("show", cancelled["reference"].lower())
+    assert shown["reference"] == cancelled["reference"] and shown["action"] == "cancelled"
+    assert shown["subject"] == sub["id"] and shown["record"]["status"] == "cancelled"
+    table = kscli("show", cancelled["reference"]).stdout
+    assert "cancelled" in table and f"{sub['id']}: Acme Cloud" in table
+    missing = kscli("show", "KS-20200101-AAAAAA")
+    assert missing.exit_code == 3 and "KS-20200101-AAAAAA" in missing.stderr
+
+
+@freeze_time("2026-11-22T10:00:00Z")
+def test_show_and_history_take_any_id(kscli, add_sub):
+    sub = add_sub(kind="support")
+    key = kscli.json("license", "issue", "--product", "Cloud")[0]
+    incident = kscli.json("incident", "open", sub["id"], "--summary", "crashes")
+    assert kscli.json("show", sub["id"]) == kscli.json("sub", "show", sub["id"])
+    assert kscli.json("show", key["id"]) == kscli.json("license", "show", key["id"])
+    assert kscli.json("show", incident["id"])["summary"] == "crashes"
+    assert kscli.json("history", sub["id"]) == kscli.json("sub", "history", sub["id"])
+    assert [e["action"] for e in kscli.json("history", key["id"])] == ["issued"]
+    assert [e["action"] for e in kscli.json("history", incident["id"])] == ["incident-opened"]
+    assert kscli.json("history", key["id"]) == kscli.json("license", "history", key["id"])
+    for argv, code in ((["show", "X-1"], 2), (["history", "KS-20261122-7Q2K9M"], 2),
+                       (["history", "I-9999"], 3), (["show", "C-1001"], 3)):
+        result = kscli(*argv)
+        assert result.exit_code == code and "Traceback" not in result.stderr, (argv, result.stderr)

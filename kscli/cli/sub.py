@@ -14,7 +14,7 @@ SORT_KEYS = ("id", "vendor", "product", "price", "renewal", "started", "status",
 
 @click.group(cls=LazyGroup)
 def sub():
-    """Subscriptions: add, list, show, cancel, history, dispute, edit, void, resume.
+    """Subscriptions: add, list, show, cancel, history, dispute, edit, reprice, void, resume.
 
     \b
     Example:
@@ -302,30 +302,13 @@ def history(sub_id):
     Example:
       kscli sub history S-1001
     """
-    from kscli.cli.output import emit_list
-    from kscli.views import event_view
+    from kscli.cli.lookup import emit_events
 
     app = get_app()
     with app.store.read() as ledger:
         ledger.require_sub(sub_id)
-        events = [event_view(e) for e in ledger.events_about(sub_id)]
-    emit_list(app.fmt, events,
-              [("At", "at"), ("Reference", "reference"), ("Subject", "subject"),
-               ("Action", "action"), ("Detail", "summary")],
-              table_row=lambda e: [e["at"], e["reference"], e["subject"], e["action"],
-                                   _summary(e["detail"])])
-
-
-def _summary(detail: dict) -> str:
-    parts = []
-    before, after = detail.get("before"), detail.get("after")
-    if isinstance(before, dict) and isinstance(after, dict):  # a correction
-        parts += [f"{key}: {before.get(key)} -> {value}" for key, value in after.items()]
-    for key, value in detail.items():
-        if key == "subscription" or isinstance(value, (dict, list)):
-            continue
-        parts.append(f"{key}={value}")
-    return ", ".join(parts)
+        events = list(ledger.events_about(sub_id))
+    emit_events(app, events)
 
 
 @sub.command("dispute")

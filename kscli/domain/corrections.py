@@ -1,5 +1,5 @@
-"""Corrections to a subscription: edit its facts, void a mistaken record, resume a
-cancellation.
+"""Corrections: edit a subscription's facts or a key's, void a mistaken record, resume
+a cancellation, a new price or plan from a date.
 
 Like the rules of kscli.domain.subscriptions, each function takes a Subscription and
 ``now`` and returns a Change (the new record, the event with the fields before and
@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from kscli.domain.calendar import iso
 from kscli.domain.errors import NoChange, Refused
-from kscli.domain.model import VOID, Subscription
+from kscli.domain.model import VOID, License, Subscription
 from kscli.domain.subscriptions import Change, _decided, _day, at_the_partner
 
 if TYPE_CHECKING:
+    from kscli.domain.licenses import Change as LicenseChange
     from kscli.domain.policy import Policy
 
 # The facts `sub edit` corrects (the record's field names), in the order shown.
@@ -201,3 +202,25 @@ def reprice(sub: Subscription, now: datetime, price_text: str,
     return Change(new, "repriced", message,
                   {"from": iso(when), "before": {"price": str(old)}, "after": {"price": str(price)},
                    "currency": sub.currency})
+
+
+def edit_license(lic: License, now: datetime, changes: dict[str, Any]) -> LicenseChange:
+    """A key with its account, subscription or seats corrected (None: unchanged). Seats
+    never go below the machines it is active on (deactivate one first)."""
+    from kscli.domain.licenses import Change as LicenseChange, seats_used  # keys only
+
+    new = {name: value for name, value in changes.items()
+           if value is not None and getattr(lic, name) != value}
+    if not new:
+        raise NoChange(f"{lic.id}: already so; nothing changed", lic)
+    used = seats_used(lic)
+    if "seats" in new and new["seats"] < used:
+        raise Refused(
+            f"{lic.id} is active on {used} machines: it cannot have {new['seats']} seat"
+            f"{'s' if new['seats'] != 1 else ''} (`kscli license deactivate {lic.id} "
+            "--machine NAME` frees one first)", code="seats-in-use")
+    before = {name: getattr(lic, name) for name in new}
+    changed = ", ".join(f"{name.replace('_id', '')} {before[name]!r} -> {value!r}"
+                        for name, value in new.items())
+    return LicenseChange(lic._replace(**new), "edited", f"{lic.id}: edited {changed}",
+                         {"before": before, "after": dict(new)})

@@ -73,3 +73,22 @@ def reprice(store: Store, sub_id: str, now: datetime, price: str,
     """Record a new price in force from ``since`` (default: the next period)."""
     return apply_change(store, sub_id, now,
                         lambda sub, when: rules.reprice(sub, when, price, since))
+
+
+def edit_license(store: Store, target: Any, now: datetime, *, account: str | None = None,
+                 sub_id: str | None = None, seats: int | None = None) -> Outcome:
+    """Correct a key's account, subscription or seats. A key moved to a subscription
+    takes its account unless ``account`` is given, as `license add` does."""
+    from kscli.services.licenses import _record, _sub_account, find
+
+    with store.write() as ledger:
+        lic = find(ledger, target)
+        if sub_id is not None:
+            account = _sub_account(ledger, sub_id, account)  # exit 3 or 4 (void)
+        try:
+            change = rules.edit_license(lic, now, {"account": account, "sub_id": sub_id,
+                                                   "seats": seats})
+        except NoChange as nothing:
+            return Outcome(lic, nothing.message, None)
+        event = _record(ledger, change, now)
+    return Outcome(change.license, change.message, event)
