@@ -1,12 +1,18 @@
-"""Correcting the ledger through the CLI, on every backend: `sub edit`, `sub void`,
-`sub resume`, and `sub add`'s warning about a subscription already there."""
+"""Correcting the ledger through the CLI, on every backend: `sub edit` (and its
+--plan), `sub void`, `sub resume`, `sub reprice`, `sub add`'s warning about a
+subscription already there, `license edit`, `license history`, `show` and `history`;
+and the plan and price in force at a moment (kscli.domain.timeline) as properties."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from freezegun import freeze_time
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Kscli
 
@@ -520,3 +526,41 @@ def test_show_and_history_take_any_id(kscli, add_sub):
                        (["history", "I-9999"], 3), (["show", "C-1001"], 3)):
         result = kscli(*argv)
         assert result.exit_code == code and "Traceback" not in result.stderr, (argv, result.stderr)
+
+
+# the plan and price in force (kscli.domain.timeline), as properties -----------------------
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 1, 1)),
+       first=st.sampled_from(["monthly", "3m", "annual"]),
+       then=st.sampled_from(["monthly", "2m", "annual"]),
+       periods=st.integers(min_value=1, max_value=14),
+       later=st.integers(min_value=0, max_value=2000))
+def test_periods_after_a_plan_change_are_contiguous_and_count_from_the_change(
+        start, first, then, periods, later):
+    from kscli.domain.calendar import add_months, iso
+    from kscli.domain.model import plan_months
+    from kscli.domain.subscriptions import new_subscription
+    from kscli.domain.timeline import period_at, plan_at, price_at
+
+    start = start.replace(tzinfo=timezone.utc, microsecond=0)
+    sub = new_subscription("S-1", account="a", vendor="v", product="p", plan=first,
+                           kind="subscription", price=Decimal("10"), currency="USD",
+                           started_at=start, commitment_months=None, auto_renew=True,
+                           partner_name=None, partner_portal=None, region=None, now=start)
+    change = add_months(start, periods * plan_months(first))
+    sub = sub._replace(plans={iso(start): first, iso(change): then},
+                       prices={iso(start): "10", iso(change): "12"})
+    at = start + timedelta(days=later, seconds=later * 37)
+    low, high = period_at(sub, at)
+    assert low <= at < high
+    assert period_at(sub, high)[0] == high  # the next period starts where this one ends
+    plan = plan_at(sub, at)
+    assert plan == (then if at >= change else first)
+    assert price_at(sub, at) == (Decimal("12") if at >= change else Decimal("10"))
+    months = plan_months(plan)
+    offset = 0 if at < change else periods * plan_months(first)
+    # every boundary is a whole number of months from the start
+    assert any(add_months(start, offset + k * months) == low for k in range(0, 200))
+    if at < change:
+        assert high <= change
