@@ -50,6 +50,8 @@ def states(pairs: Iterable[tuple[Subscription, tuple]], at: datetime,
         new = state.sub
         if new is sub:
             yield state, row
+        elif new.price != sub.price or new.plan != sub.plan:  # from the history (timeline)
+            yield state, to_row(new)
         elif new.auto_renew is not sub.auto_renew or new.cancelled_at is not sub.cancelled_at:
             yield state, to_row(new)
         elif new.status is sub.status and new.ended_at is sub.ended_at:  # renewed
@@ -72,7 +74,17 @@ def states(pairs: Iterable[tuple[Subscription, tuple]], at: datetime,
 # (ISO 8601 UTC times with Z, decimal text, 0/1 flags shown as false/true), and after
 # its status the keys worked out by the domain's rules from its state (and stored row).
 # `sub_view` and the JSON lines of `sub list` are both made from this one layout.
+def _price_history(state: SubState, row: tuple) -> list[dict[str, str]]:
+    return [{"from": since, "price": price} for since, price in sorted(state.sub.prices.items())]
+
+
+def _plan_history(state: SubState, row: tuple) -> list[dict[str, str]]:
+    return [{"from": since, "plan": plan} for since, plan in sorted(state.sub.plans.items())]
+
+
 SUB_DERIVED: dict[str, tuple[tuple[str, Callable[[SubState, tuple], Any]], ...]] = {
+    "plan": (("plan_history", _plan_history),),
+    "currency": (("price_history", _price_history),),
     "status": (("display_status", _display_status), ("ends_at", _ends_at)),
 }
 

@@ -577,7 +577,7 @@ def test_each_group_summary_lists_every_subcommand():
     assert listed >= 3  # license, signer and sub at least
     helped = " ".join(run("--help").stdout.split())
     assert ("license License keys: add, list, show, activate, deactivate, validate, issue, "
-            "revoke, sign, verify, machine-id, revoked.") in helped
+            "edit, history, revoke, sign, verify, machine-id, revoked.") in helped
 
 
 def test_sweep_help_cron_example_is_quiet_on_both_commands():

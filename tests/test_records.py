@@ -70,7 +70,8 @@ def test_a_storage_column_renamed_leaves_the_public_json_as_it_was():
     assert "vendor" in sub_view(sub) and "vendor_name" not in sub_view(sub)
 
 
-@pytest.mark.parametrize("name,hidden", [("subs", {"created_at"}), ("charges", {"line_hash"}),
+# (a subscription's prices and plans are shown as its price_history and plan_history)
+@pytest.mark.parametrize("name,hidden", [("subs", {"created_at", "prices", "plans"}), ("charges", {"line_hash"}),
                                          ("licenses", {"key_hash"})])
 def test_fields_without_a_json_key_are_never_in_the_public_view(name, hidden):
     from kscli.store.schema import TABLES

@@ -20,14 +20,18 @@ FORMATS = ("table", "plain", "json", "jsonl", "csv")  # --format
 # name -> (module, attribute, one-line summary shown by `kscli --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("kscli.cli.ledger", "init", "Create the ledger, optionally with sample data."),
-    "sub": ("kscli.cli.sub", "sub", "Subscriptions: add, list, show, cancel, history, dispute."),
+    "sub": ("kscli.cli.sub", "sub", "Subscriptions: add, list, show, cancel, history, dispute, "
+            "edit, reprice, void, resume."),
     "renew": ("kscli.cli.renew", "renew", "Auto-renewal: turn it off or on, list what renews soon."),
     "license": ("kscli.cli.license", "license", "License keys: add, list, show, activate, "
-                "deactivate, validate, issue, revoke, sign, verify, machine-id, revoked."),
+                "deactivate, validate, issue, edit, history, revoke, sign, verify, "
+                "machine-id, revoked."),
     "signer": ("kscli.cli.signer", "signer", "The vendor's signing key for license files: init, show, rotate."),
     "refund": ("kscli.cli.refund", "refund", "Refund eligibility under the policy, and requests."),
     "incident": ("kscli.cli.incident", "incident", "Support incidents of support plans."),
     "charges": ("kscli.cli.charges", "charges", "Bank or card statements held against the ledger."),
+    "show": ("kscli.cli.lookup", "show", "Show anything by its id or reference."),
+    "history": ("kscli.cli.lookup", "history", "Show every event of any record."),
     "policy": ("kscli.cli.policy", "policy", "Show the effective policy; lint a policy file."),
     "sweep": ("kscli.cli.ledger", "sweep", "Apply every renewal, expiry and lapse that is due."),
     "export": ("kscli.cli.ledger", "export", "Print the whole ledger as JSON."),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import click
 
@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 SUB_FIELDS: Sequence[tuple[str, str]] = (
     ("id", "id"), ("vendor", "vendor"), ("product", "product"), ("account", "account"),
-    ("plan", "plan"), ("kind", "kind"), ("price", "price_text"), ("status", "display_status"),
+    ("plan", "plan"), ("plan history", "plan_history_text"), ("kind", "kind"), ("price", "price_text"),
+    ("price history", "price_history_text"), ("status", "display_status"),
     ("auto-renew", "auto_renew"), ("started", "started_at"), ("period", "period_text"),
     ("ends", "ends_at"), ("commitment until", "commitment_end"), ("channel", "channel"),
     ("partner", "partner_name"), ("partner portal", "partner_portal"), ("region", "region"),
@@ -29,6 +30,10 @@ def sub_record(sub) -> dict[str, Any]:
     record = sub_view(sub)
     sub = getattr(sub, "sub", sub)  # a SubState holds its record
     record["price_text"] = f"{sub.price} {sub.currency}"
+    record["price_history_text"] = ", ".join(
+        f"{change['price']} from {change['from'][:10]}" for change in record["price_history"]) or None
+    record["plan_history_text"] = ", ".join(
+        f"{change['plan']} from {change['from'][:10]}" for change in record["plan_history"]) or None
     record["period_text"] = (f"{day(sub.period_start)} to {day(sub.period_end)}"
                              if sub.period_end else day(sub.period_start))
     for key in ("started_at", "ends_at", "commitment_end"):
@@ -45,6 +50,10 @@ def show_outcome(app: App, outcome: Outcome, view: Callable[[Any], dict],
                  fields: Sequence[tuple[str, str]] = (), record: Callable[[Any], dict] | None = None) -> None:
     """Print what a command did; a command that changed nothing says so on stderr."""
     data = view(outcome.record)
+    if outcome.warnings is not None:
+        for warning in outcome.warnings if not app.quiet else ():
+            note(f"warning: {warning}")
+        data["warnings"] = list(outcome.warnings)
     if outcome.event is not None:
         data = {**data, "reference": outcome.event.reference}
     else:
@@ -73,3 +82,28 @@ def confirm_or_refuse(question: str, yes: bool) -> None:
     if not click.confirm(question, default=False, err=True):
         note("nothing changed")
         raise click.exceptions.Exit(1)
+
+
+def emit_events(app, events: Iterable[Any]) -> None:
+    """Events as `sub history` prints them: a list (JSON) or a table with a summary."""
+    from kscli.cli.output import emit_list
+    from kscli.views import event_view
+
+    emit_list(app.fmt, [event_view(e) for e in events],
+              [("At", "at"), ("Reference", "reference"), ("Subject", "subject"),
+               ("Action", "action"), ("Detail", "summary")],
+              table_row=lambda e: [e["at"], e["reference"], e["subject"], e["action"],
+                                   summary(e["detail"])])
+
+
+def summary(detail: dict) -> str:
+    """An event's detail on one line: a correction as its fields before -> after."""
+    parts = []
+    before, after = detail.get("before"), detail.get("after")
+    if isinstance(before, dict) and isinstance(after, dict):  # a correction
+        parts += [f"{key}: {before.get(key)} -> {value}" for key, value in after.items()]
+    for key, value in detail.items():
+        if key == "subscription" or isinstance(value, (dict, list)):
+            continue
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)

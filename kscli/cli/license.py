@@ -22,6 +22,7 @@ from kscli.domain.model import LICENSE_STATUSES
 
 # L-1001, L1001, l-1001 or 1001
 _ID = re.compile(rf"^\s*{ids.LICENSE[:-1]}-?(\d{{1,9}})\s*$|^\s*(\d{{1,9}})\s*$", re.IGNORECASE)
+SEATS = click.IntRange(1, 10000)  # `license add`, `issue` and `edit`
 
 LICENSE_FIELDS = (
     ("id", "id"), ("product", "product"), ("account", "account"), ("subscription", "sub_id"),
@@ -172,7 +173,7 @@ def _recorded_key_options(command):
                      help="Whose it is (default: the subscription's account)."),
         click.option("--sub", "sub_id", type=p.SUB_ID,
                      help="The subscription or sale it belongs to."),
-        click.option("--seats", type=click.IntRange(1, 10000), default=1, show_default=True,
+        click.option("--seats", type=SEATS, default=1, show_default=True,
                      help="On how many machines a key may be active at once."),
     )):
         command = option(command)
@@ -290,7 +291,8 @@ def _print_issued(app, issued, years: int, fmt: str | None = None) -> None:
 
     emit_list(fmt or app.fmt, _issued_records(app, issued, years),
               [("ID", "id"), ("Key", "key"), ("Product", "product"),
-               ("Last day to activate", "activation_deadline"), ("Reference", "reference")])
+               ("Last day to activate", "activation_deadline"), ("Reference", "reference")],
+              whole=("key",))  # shown this once: never shortened
 
 
 def _write_issued(app, issued, years: int, output: str) -> None:
@@ -384,6 +386,7 @@ def list_(unactivated, within, due_within, status, product, account, reveal, lim
         table_row=None if app.fmt == "csv" else _row,
         empty="no license keys match" if filtered else
         f"no license keys in {app.store.location} yet (add one with `kscli license add`)",
+        whole=("key",) if reveal else (),  # a key shown is never shortened
     )
     unrevealed = [lic for lic, key in found if reveal and key is None]
     if unrevealed:
@@ -533,3 +536,50 @@ def validate(key, reveal):
         emit_object(app.fmt, view)
     else:
         click.echo(f"valid  {view['key_masked']}  fp {view['fingerprint']}")
+
+
+@license.command("edit")
+@click.argument("target", metavar="ID|KEY", shell_complete=_complete_ids)
+@click.option("--account", type=p.TEXT, help="Whose it is.")
+@click.option("--sub", "sub_id", type=p.SUB_ID,
+              help="The subscription or sale it belongs to (its account too, unless --account).")
+@click.option("--seats", type=SEATS, help="On how many machines it may be active at once.")
+def edit(target, account, sub_id, seats):
+    """Correct a key's account, subscription or seats: one event with before and after.
+
+    A value `license add` refuses is refused the same way; seats never go below the
+    machines the key is active on. Moving a key to another subscription gives it that
+    subscription's account unless --account is given, as `license add` does.
+
+    \b
+    Examples:
+      kscli license edit L-1001 --sub S-1002
+      kscli license edit L-1001 --seats 5
+    """
+    from kscli.services.corrections import edit_license
+
+    wanted = _target(target)
+    app = get_app()
+    years = _years(app)
+    _show(app, edit_license(app.store, wanted, app.now, account=account, sub_id=sub_id,
+                            seats=seats), years)
+
+
+@license.command("history")
+@click.argument("target", metavar="ID|KEY", shell_complete=_complete_ids)
+def history(target):
+    """Show every event of a key, with its reference number.
+
+    \b
+    Example:
+      kscli license history L-1001
+    """
+    from kscli.cli.common import emit_events
+    from kscli.services.licenses import find
+
+    wanted = _target(target)
+    app = get_app()
+    with app.store.read() as ledger:
+        lic = find(ledger, wanted)
+        events = list(ledger.events(lic.id))
+    emit_events(app, events)

@@ -108,9 +108,10 @@ def table_width() -> int | None:
     return None
 
 
-# Columns people copy from a table: never shortened, however narrow the terminal (a key
-# shown once, a reference kept as proof, an id typed into the next command).
-WHOLE = frozenset({"id", "key", "reference", "sub_id", "charge_id", "license_id"})
+# Columns people copy from a table: never shortened, however narrow the terminal (a
+# reference kept as proof, an id typed into the next command; a listing that shows keys
+# names its key column too).
+WHOLE = frozenset({"id", "reference", "sub_id", "charge_id", "license_id"})
 
 
 def fit_columns(rows: list[list[str]], headers: Sequence[str], width: int | None,
@@ -159,7 +160,8 @@ def render_table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
 
 
 def emit_list(fmt: str, records: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]],
-              *, table_row=None, footer: Sequence[str] = (), empty: str = "") -> None:
+              *, table_row=None, footer: Sequence[str] = (), empty: str = "",
+              whole: Sequence[str] = ()) -> None:
     """Print a listing in ``fmt``.
 
     ``columns`` are (header, key) pairs for table, plain and csv; ``table_row`` may
@@ -183,8 +185,8 @@ def emit_list(fmt: str, records: Iterable[dict[str, Any]], columns: Sequence[tup
         return
     rows = [cells(r) for r in records]
     if rows:
-        whole = [i for i, (_, key) in enumerate(columns) if key in WHOLE]
-        write(render_table(rows, [h for h, _ in columns], whole) + "\n")
+        kept = [i for i, (_, key) in enumerate(columns) if key in WHOLE or key in whole]
+        write(render_table(rows, [h for h, _ in columns], kept) + "\n")
     elif empty:
         note(empty)
     width = table_width() if footer else None

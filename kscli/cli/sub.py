@@ -15,7 +15,7 @@ SORT_KEYS = ("id", "vendor", "product", "price", "renewal", "started", "status",
 
 @click.group(cls=LazyGroup)
 def sub():
-    """Subscriptions: add, list, show, cancel, history, dispute.
+    """Subscriptions: add, list, show, cancel, history, dispute, edit, reprice, void, resume.
 
     \b
     Example:
@@ -66,9 +66,7 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
     if plan == "once" and kind != "software":
         raise click.BadParameter("only a one-time software sale (--kind software) has plan once",
                                  param_hint="--plan")
-    if bool(partner) != bool(partner_portal):
-        raise click.BadParameter("give --partner and --partner-portal together",
-                                 param_hint="--partner")
+    _partner_pair(partner, partner_portal)
     outcome = add_subscription(
         app.store, app.now, account=account, vendor=vendor, product=product, plan=plan,
         kind=kind, price=amount, currency=currency, started_at=started or app.now,
@@ -82,9 +80,19 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
                  lambda sub: sub_record(state_at(sub, app.now)))
 
 
+def _partner_pair(partner, partner_portal) -> None:
+    """A partner is given with its portal (where it cancels): `sub add` and `sub edit`."""
+    if bool(partner) != bool(partner_portal):
+        raise click.BadParameter("give --partner and --partner-portal together",
+                                 param_hint="--partner")
+
+
 @sub.command("list")
 @click.option("--status", type=click.Choice(SUB_SHOWN_STATUSES),
-              multiple=True, help="Only these statuses (repeatable); ending = auto-renew off.")
+              multiple=True, help="Only these statuses (repeatable); ending = auto-renew off; "
+                                  "void lists the voided ones.")
+@click.option("--include-void", is_flag=True,
+              help="Also list subscriptions voided as entered by mistake (never in the totals).")
 @click.option("--vendor", help=f"Only this vendor ({p.WORD_RULE}).")
 @click.option("--product", help="Only this product (whole words, any case and accents).")
 @click.option("--account", help="Only this account (whole words, any case and accents).")
@@ -96,8 +104,8 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="id", show_default=True)
 @p.listing_options
 @p.as_of_option
-def list_(status, vendor, product, account, search, within, renewing_within, sort, limit,
-          reverse, as_of):
+def list_(status, include_void, vendor, product, account, search, within, renewing_within, sort,
+          limit, reverse, as_of):
     """List subscriptions as they stand now (or --as-of), with totals per currency.
 
     Renewals and expiries due by then count whether or not `kscli sweep` has recorded
@@ -124,6 +132,7 @@ def list_(status, vendor, product, account, search, within, renewing_within, sor
     from kscli.services.subs import states_at, total_by_currency
     from kscli.views import SUB_FIELDS, sub_view
 
+    from kscli.domain.model import VOID
     from kscli.domain.words import contains_text
 
     app = get_app()
@@ -138,6 +147,8 @@ def list_(status, vendor, product, account, search, within, renewing_within, sor
         # times as they are (a new row only where the state differs from the record).
         pairs = states_at(ledger, now, past=now < app.now, renewing_until=until, vendor=vendor,
                           product=product, account=account, order=order)
+        if not include_void and VOID not in wanted:
+            pairs = ((s, row) for s, row in pairs if s.status != VOID)
         if wanted:
             pairs = ((s, row) for s, row in pairs if s.display_status in wanted)
         if search:
@@ -291,27 +302,13 @@ def history(sub_id):
     Example:
       kscli sub history S-1001
     """
-    from kscli.cli.output import emit_list
-    from kscli.views import event_view
+    from kscli.cli.common import emit_events
 
     app = get_app()
     with app.store.read() as ledger:
         ledger.require_sub(sub_id)
-        events = [event_view(e) for e in ledger.events_about(sub_id)]
-    emit_list(app.fmt, events,
-              [("At", "at"), ("Reference", "reference"), ("Subject", "subject"),
-               ("Action", "action"), ("Detail", "summary")],
-              table_row=lambda e: [e["at"], e["reference"], e["subject"], e["action"],
-                                   _summary(e["detail"])])
-
-
-def _summary(detail: dict) -> str:
-    parts = []
-    for key, value in detail.items():
-        if key == "subscription" or isinstance(value, (dict, list)):
-            continue
-        parts.append(f"{key}={value}")
-    return ", ".join(parts)
+        events = list(ledger.events_about(sub_id))
+    emit_events(app, events)
 
 
 @sub.command("dispute")
@@ -330,3 +327,118 @@ def dispute(sub_id, note):
     app = get_app()
     outcome = dispute_sub(app.store, sub_id, app.now, note, policy=app.policy)
     show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
+
+
+@sub.command("edit")
+@click.argument("sub_id", metavar="ID", type=p.SUB_ID)
+@click.option("--vendor", type=p.TEXT, help="Who bills it.")
+@click.option("--product", type=p.TEXT, help="What it is.")
+@click.option("--account", type=p.TEXT, help="Whose it is.")
+@click.option("--region", type=p.TEXT, help="Region, for region-specific refund windows.")
+@click.option("--partner", type=p.TEXT, help="The partner it was bought through (with --partner-portal).")
+@click.option("--partner-portal", type=p.TEXT, metavar="URL", help="Where the partner cancels it.")
+@click.option("--plan", type=p.PLAN,
+              help="A new plan (monthly, annual or Nm) from the next renewal; no proration.")
+def edit(sub_id, vendor, product, account, region, partner, partner_portal, plan):
+    """Correct a subscription's facts: one event with the fields before and after.
+
+    Only the fields given change; its periods, price, status, keys and charges stay
+    as they are. --plan takes effect at the next renewal: the current period is not
+    billed again (no proration), and `sub show` lists the plan from that date. A value `sub add` refuses is refused the same way (exit 2, nothing
+    written); a void subscription cannot change (exit 4). --partner and
+    --partner-portal go together, and make the channel partner.
+
+    \b
+    Examples:
+      kscli sub edit S-1001 --account "Globex Ltd"
+      kscli sub edit S-1001 --plan annual
+      kscli sub edit S-1002 --partner Northwind --partner-portal https://portal.example
+    """
+    from kscli.services.corrections import edit as edit_sub
+    from kscli.views import sub_view
+
+    _partner_pair(partner, partner_portal)
+    app = get_app()
+    outcome = edit_sub(app.store, sub_id, app.now, vendor=vendor, product=product,
+                       account=account, region=region, partner_name=partner,
+                       partner_portal=partner_portal, plan=plan)
+    show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
+
+
+@sub.command("void")
+@click.argument("sub_id", metavar="ID", type=p.SUB_ID)
+@click.option("--reason", required=True, type=p.TEXT, help="Why it was a mistake (kept in its history).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed off a terminal).")
+def void(sub_id, reason, yes):
+    """Void a subscription entered by mistake (a duplicate, a wrong customer).
+
+    It leaves listings (`sub list --include-void` shows it), totals, renewals, `sweep`
+    and charge matching, and can no longer change; its history stays, with the void
+    event. Charges matched to it are unmatched (importing their statement again
+    matches them to the right subscription); its license keys stay tied to it. The
+    message and the event name both.
+
+    \b
+    Example:
+      kscli sub void S-1003 --reason "duplicate of S-1002" --yes
+    """
+    from kscli.services.corrections import void as void_sub
+    from kscli.views import sub_view
+
+    app = get_app()
+    confirm_or_refuse(f"Void {sub_id} as entered by mistake?", yes)
+    outcome = void_sub(app.store, sub_id, app.now, reason)
+    show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
+
+
+@sub.command("resume")
+@click.argument("sub_id", metavar="ID", type=p.SUB_ID)
+@click.option("--at-partner", "at_partner", metavar="REF", type=p.TEXT,
+              help="Record a resumption made in the partner's portal, with its reference.")
+def resume(sub_id, at_partner):
+    """Undo a cancellation while service still runs: active again, auto-renew on.
+
+    Only before the end of the paid period [cancel.end-of-term]: after it the service
+    has ended and `kscli sub add` records it anew. A partner purchase is resumed in
+    the partner's portal and recorded with --at-partner REF [cancel.partner].
+
+    \b
+    Examples:
+      kscli sub resume S-1001
+      kscli sub resume S-1002 --at-partner PX-7790
+    """
+    from kscli.services.corrections import resume as resume_sub
+    from kscli.views import sub_view
+
+    app = get_app()
+    outcome = resume_sub(app.store, sub_id, app.now, at_partner=at_partner, policy=app.policy)
+    show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
+
+
+@sub.command("reprice")
+@click.argument("sub_id", metavar="ID", type=p.SUB_ID)
+@click.option("--price", required=True, help="The new price of one billing period, like 12.99.")
+@click.option("--from", "since", type=p.WHEN, metavar="DATE",
+              help="In force from this date (default: the start of the next period).")
+def reprice(sub_id, price, since):
+    """Record a new price, in force from a date; the price history is kept.
+
+    Totals use the price in force now, renewals (their expected charge) and charge
+    matching the price in force on their date, refunds the price a period was billed
+    at (the one in force at its start). A date inside the current period is allowed:
+    that period was billed at the old price and is not billed again (no proration).
+    A date before the subscription started is refused. `sub show` lists the history.
+
+    \b
+    Examples:
+      kscli sub reprice S-1001 --price 12.99
+      kscli sub reprice S-1001 --price 12.99 --from 2027-01-01
+    """
+    from kscli.domain.timeline import state_at
+    from kscli.services.corrections import reprice as reprice_sub
+    from kscli.views import sub_view
+
+    app = get_app()
+    outcome = reprice_sub(app.store, sub_id, app.now, price, since)
+    show_outcome(app, outcome, lambda sub: sub_view(state_at(sub, app.now)), SUB_FIELDS,
+                 lambda sub: sub_record(state_at(sub, app.now)))

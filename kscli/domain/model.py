@@ -22,7 +22,9 @@ from kscli.domain.records import Field, Record, record_type
 
 PLANS = ("monthly", "annual")
 KINDS = ("subscription", "support", "software")
-SUB_STATUSES = ("active", "cancelled", "expired", "refunded", "suspended")
+VOID = "void"  # entered by mistake (kscli.domain.corrections): kept, left out of everything
+SUB_STATUSES = ("active", "cancelled", "expired", "refunded", "suspended", VOID)
+LIVE_STATUSES = SUB_STATUSES[:-1]  # every status but void
 # As tables show a subscription (timeline.display_status): an active one that will not
 # renew is "ending", one whose start is still ahead "not-started".
 ENDING = "ending"
@@ -113,6 +115,12 @@ SUBSCRIPTION = Record("subs", "id", (
     Field("ended_at", "dt", None),
     Field("refuse_service", "bool", False),
     Field("created_at", "dt", None, json=None),
+    # the price history (`sub reprice`): {from (ISO time): price}, the start's price
+    # first; empty while the price never changed (kscli.domain.timeline.price_at)
+    Field("prices", "json", {}, json=None, since=4),
+    # the plan history (`sub edit --plan`): {from (a renewal, ISO time): plan}, the
+    # start's plan first; empty while the plan never changed (timeline.plan_at)
+    Field("plans", "json", {}, json=None, since=4),
 ), prefix=ids.SUB, noun="subscription")
 
 LICENSE = Record("licenses", "id", (

@@ -36,7 +36,7 @@ from kscli.domain.errors import BadValue
 from kscli.domain.model import Event, Incident, License, PlanError, Subscription, parse_plan
 from kscli.domain.money import MINOR_DIGITS, normalize
 from kscli.domain.policy import Policy, normalize_ground
-from kscli.domain.timeline import ends_at, period_at
+from kscli.domain.timeline import billed_price, ends_at, period_at
 
 APPLIES = "applies"
 DOES_NOT_APPLY = "does not apply"
@@ -173,7 +173,7 @@ class _Decider:
         findings = tuple(self.findings)
         return RefundDecision(
             eligible=eligible,
-            amount=self.sub.price if eligible else None,
+            amount=billed_price(self.sub) if eligible else None,  # what the period was billed
             currency=self.sub.currency,
             clause=clause,
             reasons=tuple(f for f in findings if f.outcome != DOES_NOT_APPLY),

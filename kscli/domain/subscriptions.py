@@ -130,11 +130,10 @@ def renew_off(sub: Subscription, now: datetime, policy: Policy | None = None) ->
 
 def renew_on(sub: Subscription, now: datetime, policy: Policy | None = None) -> Change:
     if sub.status != "active" or sub.period_end is None:
-        raise Refused(
-            f"{sub.id} is {sub.status}: only an active subscription can renew "
-            "(add it again with `kscli sub add`)",
-            code="not-active",
-        )
+        again = (f"`kscli sub resume {sub.id}` undoes the cancellation while service runs"
+                 if sub.status == "cancelled" else "add it again with `kscli sub add`")
+        raise Refused(f"{sub.id} is {sub.status}: only an active subscription can renew ({again})",
+                      code="not-active")
     if sub.auto_renew:
         raise NoChange(f"{sub.id}: auto-renew is already on; nothing changed", sub)
     new = sub._replace(auto_renew=True)
@@ -144,6 +143,19 @@ def renew_on(sub: Subscription, now: datetime, policy: Policy | None = None) -> 
         f"{sub.id}: auto-renew on, next renewal {_day(sub.period_end)}",
         _decided({"clause": "cancel.end-of-term"}, policy),
     )
+
+
+def at_the_partner(sub: Subscription, at_partner: str | None, verb: str) -> None:
+    """A partner purchase is cancelled (or resumed) in the partner's portal: without the
+    partner's reference, refuse and say where [cancel.partner]."""
+    if sub.channel == "partner" and not at_partner:
+        where = f" at {sub.partner_portal}" if sub.partner_portal else ""
+        raise Refused(
+            f"{sub.id} was bought through {sub.partner_name or 'a partner'}: {verb} it in the "
+            f"partner's portal{where}, then record that with --at-partner REF [cancel.partner]",
+            code="partner-channel",
+            clause="cancel.partner",
+        )
 
 
 def cancel(
@@ -157,14 +169,7 @@ def cancel(
     if sub.status in ("cancelled", "expired", "refunded"):
         if not (immediately and sub.status == "cancelled"):
             raise NoChange(f"{sub.id} is already {sub.status}; nothing changed", sub)
-    if sub.channel == "partner" and not at_partner:
-        where = f" at {sub.partner_portal}" if sub.partner_portal else ""
-        raise Refused(
-            f"{sub.id} was bought through {sub.partner_name or 'a partner'}: cancel it in the "
-            f"partner's portal{where}, then record that with --at-partner REF [cancel.partner]",
-            code="partner-channel",
-            clause="cancel.partner",
-        )
+    at_the_partner(sub, at_partner, "cancel")
     if not at_partner and sub.commitment_end is not None and now < sub.commitment_end:
         raise Refused(
             f"{sub.id} has a commitment until {_day(sub.commitment_end)}: it can be cancelled "

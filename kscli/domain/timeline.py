@@ -20,17 +20,26 @@ The rules, once:
   (the provider lifts or ends a suspension); a refunded or expired one has ended.
 - Before ``started_at`` a subscription has not started: its first period is shown,
   and ``started`` is false.
+- The price at a moment is the one in force then (``price_at``: the price history
+  ``prices`` kept by `sub reprice`); a period is billed at the price in force at its
+  start (``billed_price``). The state's record carries the price in force at ``at``,
+  and each renewal step the price in force at its boundary (its expected charge).
+  The plan works the same way (``plan_at``, the plan history ``plans``): a new plan
+  starts at a renewal, and its periods count on from there, a whole number of months
+  from ``started_at``.
 - Given its ``history`` (the events of the subscription), a moment in the past is
-  answered with the facts recorded by then: a cancellation, expiry, refund or change
-  of auto-renew recorded later is undone.
+  answered with the facts recorded by then: a cancellation, expiry, refund, change
+  of auto-renew or resumption (`sub resume`) recorded later is undone. Corrections
+  (`sub edit`, `sub void`) mend a record that was wrong: the past shows them too.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Iterable, NamedTuple
 
-from kscli.domain.calendar import add_months
+from kscli.domain.calendar import add_months, from_iso, iso, start_of_day
 from kscli.domain.model import ENDING, NOT_STARTED, Event, PlanError, Subscription, plan_months
 
 _ONE_DAY = timedelta(days=1)
@@ -113,16 +122,52 @@ def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | Non
     start = sub.started_at
     if not months:
         return start, sub.period_end
-    k = max(((at.year - start.year) * 12 + at.month - start.month) // months, 0)
-    low = add_months(start, k * months)
+    offset = 0  # months from the start to the boundary where the plan in force began
+    if sub.plans:
+        offset, months = _plan_in_force(sub, at)
+    k = max(((at.year - start.year) * 12 + at.month - start.month - offset) // months, 0)
+    low = add_months(start, offset + k * months)
     while k > 0 and low > at:  # a later day of the month, or a clamped month end
         k -= 1
-        low = add_months(start, k * months)
-    high = add_months(start, (k + 1) * months)
+        low = add_months(start, offset + k * months)
+    high = add_months(start, offset + (k + 1) * months)
     while high <= at:
         k += 1
-        low, high = high, add_months(start, (k + 1) * months)
+        low, high = high, add_months(start, offset + (k + 1) * months)
     return low, high
+
+
+def plan_at(sub: Subscription, at: datetime) -> str:
+    """The plan in force at ``at`` (the plan history ``plans``; `sub edit --plan` starts
+    a plan at a renewal)."""
+    plan = sub.plan
+    if sub.plans:
+        moment = iso(at)
+        for since, name in sorted(sub.plans.items()):  # ISO texts in UTC: in time order
+            if since > moment:
+                break
+            plan = name
+    return plan
+
+
+def _plan_in_force(sub: Subscription, at: datetime) -> tuple[int, int]:
+    """(months from ``started_at`` to the boundary where the plan in force at ``at``
+    began, its months per period). Every boundary stays a whole number of months from
+    the start, so it falls on the start's day of the month (or a shorter month's end)."""
+    start, since, plan = sub.started_at, None, None
+    moment = iso(at)
+    for text, name in sorted(sub.plans.items()):
+        if text > moment:
+            break
+        since, plan = text, name
+    months = plan_months(plan) if plan is not None else plan_length(sub)
+    if since is None or not months:
+        return 0, months or 1
+    began = from_iso(since)
+    offset = (began.year - start.year) * 12 + began.month - start.month
+    if add_months(start, offset) > began:  # a boundary on a clamped month end
+        offset -= 1
+    return max(offset, 0), months
 
 
 def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
@@ -226,6 +271,48 @@ def _advance(sub: Subscription, at: datetime, steps: list[Step] | None) -> Subsc
     return current
 
 
+def price_at(sub: Subscription, at: datetime) -> Decimal:
+    """The price in force at ``at``: the last of the price history from ``at`` or
+    before (the record's price when it has none)."""
+    if not sub.prices:
+        return sub.price
+    moment, price = iso(at), None
+    for since, amount in sorted(sub.prices.items()):  # ISO texts in UTC: in time order
+        if since > moment:
+            break
+        price = amount
+    return sub.price if price is None else Decimal(price)
+
+
+def every_price(sub: Subscription) -> set[Decimal]:
+    """Every price the subscription has had or will have (its price history)."""
+    return {sub.price, *(Decimal(p) for p in sub.prices.values())}
+
+
+def prices_on(sub: Subscription, day: date) -> set[Decimal]:
+    """The prices in force at some moment of a day (in UTC): what a charge posted on
+    that day may have billed."""
+    if not sub.prices:
+        return {sub.price}
+    start = start_of_day(day)
+    found = {price_at(sub, start), price_at(sub, start + _ONE_DAY - timedelta(seconds=1))}
+    found.update(Decimal(p) for since, p in sub.prices.items() if since[:10] == day.isoformat())
+    return found
+
+
+def billed_price(sub: Subscription) -> Decimal:
+    """The price its current period was billed at: the one in force at its start."""
+    return price_at(sub, sub.period_start)
+
+
+def _priced(sub: Subscription, at: datetime) -> Subscription:
+    """The record with the price and plan in force at ``at``."""
+    price, plan = price_at(sub, at), plan_at(sub, at)
+    if price == sub.price and plan == sub.plan:
+        return sub
+    return sub._replace(price=price, plan=plan)
+
+
 def as_recorded_at(sub: Subscription, history: Iterable[Event], at: datetime) -> Subscription:
     """The record with what was recorded after ``at`` undone: a cancellation, an expiry,
     a refund, a change of auto-renew. ``history`` is the subscription's events."""
@@ -235,14 +322,19 @@ def as_recorded_at(sub: Subscription, history: Iterable[Event], at: datetime) ->
     if status == "cancelled" and (cancelled_at is None or cancelled_at > at):
         status, cancelled_at = "active", None
     auto_renew, later = sub.period_end is not None, False
+    cancelled_then: datetime | None = None  # a cancellation by ``at`` not resumed by then
     for event in history:
         if event.action == "created":
             auto_renew = bool(event.detail.get("subscription", {}).get("auto_renew", auto_renew))
-        elif event.action in ("renew-off", "renew-on", "cancelled"):
+        elif event.action in ("renew-off", "renew-on", "cancelled", "resumed"):
             if event.at <= at:
-                auto_renew = event.action == "renew-on"
+                auto_renew = event.action in ("renew-on", "resumed")
+                cancelled_then = event.at if event.action == "cancelled" else (
+                    None if event.action == "resumed" else cancelled_then)
             else:
                 later = True
+    if status == "active" and cancelled_then is not None:  # resumed after ``at``
+        status, cancelled_at = "cancelled", cancelled_then
     changed = (status, cancelled_at, ended_at) != (sub.status, sub.cancelled_at, sub.ended_at)
     if not changed and not later:
         return sub
@@ -273,6 +365,10 @@ def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = 
         current = current._replace(period_start=start, period_end=end)
     found: list[Step] | None = [] if steps else None
     current = _advance(current, at, found)
+    if current.prices or current.plans:
+        current = _priced(current, at)
+        if found:
+            found = [step._replace(sub=_priced(step.sub, step.at)) for step in found]
     started = at >= current.started_at
     renews = current.period_end is not None and renews_at(current, current.period_end)
     return _state(current, at, started, renews, ends_at(current),
@@ -299,6 +395,8 @@ def as_it_stands(sub: Subscription, at: datetime | None = None) -> SubState:
     moment at which the record stands."""
     if at is None:
         at = sub.period_start
+    if sub.prices or sub.plans:
+        sub = _priced(sub, at)
     end = sub.period_end
     # positional: a listing makes one for every row
     return _state(sub, at, True, end is not None and renews_at(sub, end), ends_at(sub),

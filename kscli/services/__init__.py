@@ -27,6 +27,8 @@ class Outcome(NamedTuple):
     record: Any
     message: str
     event: Event | None = None
+    # printed on stderr, and under `warnings` in JSON (None: the command has none to give)
+    warnings: tuple[str, ...] | None = None
 
     @property
     def changed(self) -> bool:

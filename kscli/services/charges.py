@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from kscli.domain import ids
-from kscli.domain.model import Charge, Event
+from kscli.domain.model import LIVE_STATUSES, Charge, Event
 from kscli.domain.statement import (
     Columns,
     Finding,
@@ -105,7 +105,8 @@ def _plan(ledger, now: datetime, lines: Sequence[StatementLine], statement: str,
           progress: Callable[[int], None] | None, dry_run: bool):
     """The import's report, and (unless a dry run or nothing changes) the function that
     writes it and returns its event."""
-    matcher = VendorIndex(list(ledger.subs()) if ledger is not None else []).match
+    matcher = VendorIndex(list(ledger.subs(status=LIVE_STATUSES))  # never a void one
+                          if ledger is not None else []).match
     stored = {charge.line_hash: charge for charge in ledger.charges()} \
         if ledger is not None else {}
     next_number = 0

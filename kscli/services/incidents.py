@@ -10,6 +10,7 @@ from datetime import datetime
 
 from kscli.domain import ids
 from kscli.domain.calendar import iso
+from kscli.domain.corrections import refuse_void
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Incident
 from kscli.services import Outcome
@@ -26,6 +27,7 @@ _CLOSING = {
 def open_incident(store: Store, sub_id: str, now: datetime, summary: str) -> Outcome:
     with store.write() as ledger:
         sub = ledger.require_sub(sub_id)
+        refuse_void(sub)  # a record voided as a mistake takes nothing more
         if sub.kind != "support":
             raise Refused(
                 f"{sub.id} is a {_kind_words(sub.kind)}, not a support plan: incidents are "

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 from kscli.domain import ids, keys
 from kscli.domain import licenses as rules
 from kscli.domain.calendar import add_months
+from kscli.domain.corrections import refuse_void
 from kscli.domain.errors import NoChange, NotFound, Refused
 from kscli.domain.model import Event, License, Subscription
 from kscli.secrets import Keeper
@@ -85,6 +86,7 @@ def _sub_account(ledger: Ledger, sub_id: str | None, account: str | None) -> str
     if sub_id is None:
         return account
     sub = ledger.require_sub(sub_id)
+    refuse_void(sub)  # a record voided as a mistake takes nothing more
     return account or sub.account
 
 

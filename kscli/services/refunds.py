@@ -13,6 +13,7 @@ from typing import Any
 
 from kscli.domain import subscriptions as rules
 from kscli.domain.calendar import iso
+from kscli.domain.corrections import refuse_void
 from kscli.domain.errors import BadValue, Refused
 from kscli.domain.model import Event, Incident, License, Subscription
 from kscli.domain.policy import Policy, normalize_ground
@@ -63,6 +64,7 @@ def facts_at(ledger: Ledger, sub_id: str, now: datetime, *, past: bool = True) -
     (``past=False``) acts on the ledger as it is.
     """
     sub = ledger.require_sub(sub_id)
+    refuse_void(sub)  # a record voided as a mistake takes nothing more
     if now < sub.started_at and now < (sub.created_at or sub.started_at):
         raise BadValue(
             f"{iso(now)[:10]} is before {sub.id} started ({iso(sub.started_at)[:10]}) and before "

@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 
 from kscli.domain import ids
 from kscli.domain import subscriptions as rules
+from kscli.domain.corrections import refuse_void
 from kscli.domain.errors import NoChange
 from kscli.domain.model import Subscription
 from kscli.domain.timeline import SubState
@@ -21,7 +22,27 @@ def add_subscription(store: Store, now: datetime, **fields) -> Outcome:
         sub = rules.new_subscription(ledger.next_id(ids.SUB), now=now, **fields)
         ledger.add(sub)
         event = ledger.append_event(sub.id, "created", {"subscription": sub_view(sub)}, now)
-    return Outcome(sub, f"{sub.id}: added {sub.vendor} {sub.product}", event)
+        warnings = _already_there(ledger, sub, now)
+    return Outcome(sub, f"{sub.id}: added {sub.vendor} {sub.product}", event, warnings)
+
+
+def _already_there(ledger: Ledger, sub: Subscription, now: datetime) -> tuple[str, ...]:
+    from kscli.domain.corrections import duplicate_warning
+
+    others = same_active(ledger, sub, now)
+    return (duplicate_warning(sub, others),) if others else ()
+
+
+def same_active(ledger: Ledger, sub: Subscription, now: datetime) -> list[Subscription]:
+    """The other subscriptions active at ``now`` with the same vendor, product and
+    account as ``sub`` (whatever the case and accents)."""
+    from kscli.domain.corrections import same_subscription
+    from kscli.domain.timeline import state_at
+
+    found = ledger.subs(status=("active",), vendor=sub.vendor, product=sub.product,
+                        account=sub.account)
+    return [other for other in found if other.id != sub.id and same_subscription(other, sub)
+            and state_at(other, now).status == "active"]
 
 
 def apply_change(store: Store, sub_id: str, now: datetime,
@@ -29,6 +50,7 @@ def apply_change(store: Store, sub_id: str, now: datetime,
     """Load a subscription, apply a rule, save it with its event; or report no change."""
     with store.write() as ledger:
         sub = ledger.require_sub(sub_id)
+        refuse_void(sub)  # a record voided as a mistake does not change
         # The rule acts on the subscription as it stands now: renewals or an expiry
         # due but not swept yet are recorded first, as `sweep` would have.
         due = rules.due_transitions(sub, now)

@@ -261,6 +261,15 @@ class Ledger:
     def sub(self, sub_id: str) -> Subscription | None:
         return self._get("subs", sub_id)
 
+    def record(self, table: str, key: str) -> Any:
+        """The record of ``table`` with that key, or None."""
+        return self._get(table, key)
+
+    def require(self, table: str, key: str, listing: str) -> Any:
+        """The record, or exit 3 naming the ledger and ``listing``, the command that
+        lists the ids."""
+        return self._require(table, key, listing)
+
     def _require(self, table: str, key: str, listing: str) -> Any:
         """The record, or exit 3 naming the ledger and the command that lists the ids."""
         record = self._get(table, key)

@@ -77,6 +77,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         CreateIndex("ix_subs_anchor", "subs", ("status", ("day", "started_at"), "period_end"),
                     plain=False),
     )),
+    Migration(4, "subs-terms", (AddColumn("subs", "prices"), AddColumn("subs", "plans"))),
 )
 
 # The newest schema this code writes: the version of the last migration.

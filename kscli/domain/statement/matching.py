@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from kscli.domain.model import Subscription
 from kscli.domain.statement.lines import StatementLine
-from kscli.domain.timeline import SubState, as_it_stands
+from kscli.domain.timeline import SubState, as_it_stands, every_price, prices_on
 
 UTC = timezone.utc
 
@@ -60,8 +60,8 @@ class VendorIndex:
     that a line is looked up, not held against every subscription.
 
     The vendor's name must appear in the description (case, accents, spaces and
-    punctuation ignored), the price must equal the amount and the currencies must be
-    the same. The longest vendor name wins; then one in service on the line's date;
+    punctuation ignored), the price in force on the line's day (timeline.prices_on: a
+    price history counts) must equal the amount and the currencies must be the same. The longest vendor name wins; then one in service on the line's date;
     then the lowest id. A lookup reads the description's substrings of the lengths the
     vendor names of that price have: its cost does not grow with the ledger.
     """
@@ -73,8 +73,9 @@ class VendorIndex:
             vendor = _match_text(sub.vendor)
             if not vendor:
                 continue
-            lengths = self._by_price.setdefault((sub.currency, sub.price), {})
-            lengths.setdefault(len(vendor), {}).setdefault(vendor, []).append(sub)
+            for price in every_price(sub):  # each price it had: the one in force is checked
+                lengths = self._by_price.setdefault((sub.currency, price), {})
+                lengths.setdefault(len(vendor), {}).setdefault(vendor, []).append(sub)
         # each name's subscriptions in id order, with the days they are in service
         # (worked out once here, not once per line)
         self._service: dict[str, tuple[date, tuple[date, bool] | None]] = {}
@@ -101,7 +102,10 @@ class VendorIndex:
             found = {text[i:i + length] for i in range(len(text) - length + 1)} & names.keys()
             if not found:
                 continue
-            subs = [sub for name in sorted(found) for sub in names[name]]
+            subs = [sub for name in sorted(found) for sub in names[name]
+                    if line.amount in prices_on(sub, line.posted_on)]  # the price that day
+            if not subs:
+                continue
             if len(found) > 1:
                 subs.sort(key=lambda sub: _natural(sub.id))
             return next((sub.id for sub in subs if self._in_service(sub, line.posted_on)),
