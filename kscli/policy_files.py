@@ -28,8 +28,15 @@ def load_default() -> Policy:
 
 def read_policy_text(path: str | Path) -> str:
     """A policy file's text; PolicyError naming the file if it cannot be read."""
+    from kscli.domain.policy_limits import MAX_POLICY_BYTES
+
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_POLICY_BYTES + 1)
+        if len(data) > MAX_POLICY_BYTES:
+            raise PolicyError(f"policy file {path} is over {MAX_POLICY_BYTES:,} bytes: a policy is "
+                              "a page of TOML (`kscli policy show --toml` gives one to start from)")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise PolicyError(f"policy file {path} is not UTF-8 text: save it as UTF-8 TOML") from None
     except IsADirectoryError:

@@ -193,3 +193,42 @@ def test_cancellation_rules_record_the_version_of_the_policy_that_decided():
     # Without a policy the rules behave as before: same clause ids, no version.
     assert rules.cancel(sub, now).detail == {
         "clause": "cancel.anytime", "refund": False, "ends_at": "2026-12-22T10:00:00Z"}
+
+
+# -- limits: a hostile policy cannot stall commands or grow the ledger ----------------
+
+def _built_in(kscli_runner) -> str:
+    return kscli_runner("policy", "show", "--toml").stdout  # the built-in policy
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda base: base.replace('version = "2026-11-01"', 'version = "' + "v" * 65 + '"'),
+     "'version' is 65 characters: at most 64"),
+    (lambda base: base + "".join(f'\n[clause."refund.money-back".regions.R{i}]\nmonthly = 3\n'
+                                 f"annual = 20\n" for i in range(1001)),
+     "refund.money-back: 1,001 regions: a clause holds at most 1,000"),
+    (lambda base: base.replace("holidays = []", "holidays = [" + ", ".join(
+        f"{2000 + i // 300}-0{1 + (i % 300) // 30 % 9}-{1 + i % 28:02d}" for i in range(10001)) + "]"),
+     "10,001 holidays: a clause holds at most 10,000"),
+])
+def test_a_policy_past_a_limit_is_reported_and_refused(no_store, tmp_path, make, fragment):
+    from tests.conftest import Kscli
+
+    kscli = Kscli(None)
+    base = _built_in(kscli)
+    assert 'version = "2026-11-01"' in base and "holidays = []" in base
+    path = tmp_path / "hostile.toml"
+    path.write_text(make(base))
+    checked = kscli("policy", "check", str(path))
+    assert checked.exit_code == 1 and fragment in checked.stdout + checked.stderr
+    used = Kscli(str(tmp_path / "l.db"))("--policy", str(path), "policy", "show")
+    assert used.exit_code != 0 and fragment in used.stderr and "Traceback" not in used.stderr
+
+
+def test_a_policy_file_over_a_megabyte_is_refused_unread(no_store, tmp_path):
+    from tests.conftest import Kscli
+
+    path = tmp_path / "huge.toml"
+    path.write_text(_built_in(Kscli(None)) + "#" + "x" * 1_000_001 + "\n")
+    result = Kscli(None)("policy", "check", str(path))
+    assert result.exit_code == 2 and "is over 1,000,000 bytes" in result.stderr

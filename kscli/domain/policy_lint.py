@@ -26,6 +26,7 @@ from datetime import date, datetime
 from typing import Any
 
 from kscli.domain.errors import printable
+from kscli.domain.policy_limits import check_version, limits_broken
 from kscli.domain.policy import (CLAUSE_IDS, ERROR, WARNING, Clause, Policy, PolicyError, Problem,
                                  normalize_ground, plan_key)
 
@@ -130,7 +131,11 @@ def _check(source: str | Mapping[str, Any]) -> tuple[list[Problem], str | None, 
     else:
         return [Problem(None, f"a policy is TOML text, not {type(source).__name__}")], None, {}
 
-    version = _check_version(check, data.get("version"))
+    version = check_version(check, data.get("version"))
+    for clause_id, message, key in (broken := list(limits_broken(data))):
+        check.error(clause_id, message, key=key)
+    if broken:  # a policy too large is refused before its slow part
+        return check.problems, version, {}
     for key in data:
         if key not in ("version", "clause"):
             check.error(
@@ -175,18 +180,6 @@ def _syntax_problem(text: str, message: str) -> Problem:
     line = max(1, len(text.splitlines()))
     what = re.sub(r"\s*\(at end of document\)", "", message).strip()
     return Problem(None, f"TOML syntax error: {what} (at the end of the document)", ERROR, line)
-
-
-def _check_version(check: _Checker, version: Any) -> str | None:
-    if version is None:
-        check.error(None, "missing 'version': add a line like version = \"2026-11-01\" at the top")
-        return None
-    if isinstance(version, date) and not isinstance(version, datetime):
-        return version.isoformat()
-    if not isinstance(version, str) or not version.strip():
-        check.error(None, "'version' must be text, like version = \"2026-11-01\"", key="version")
-        return None
-    return version.strip()
 
 
 def _unknown_clause_message(clause_id: str, body: Any) -> str:
