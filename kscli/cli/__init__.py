@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "refund": ("kscli.cli.refund", "refund", "Refund eligibility under the policy, and requests."),
     "incident": ("kscli.cli.incident", "incident", "Support incidents of support plans."),
     "charges": ("kscli.cli.charges", "charges", "Bank or card statements held against the ledger."),
+    "report": ("kscli.cli.report", "report", "Spend past and ahead, with charts; offline exchange rates."),
+    "rates": ("kscli.cli.rates", "rates", "Exchange rates: import the ECB's euro reference rates, show them."),
     "policy": ("kscli.cli.policy", "policy", "Show the effective policy; lint a policy file."),
     "sweep": ("kscli.cli.ledger", "sweep", "Apply every renewal, expiry and lapse that is due."),
     "export": ("kscli.cli.ledger", "export", "Print the whole ledger as JSON."),

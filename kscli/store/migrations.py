@@ -77,6 +77,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         CreateIndex("ix_subs_anchor", "subs", ("status", ("day", "started_at"), "period_end"),
                     plain=False),
     )),
+    # euro reference rates for `report --in` (kscli rates import)
+    Migration(4, "rates", (
+        CreateTable("rates"), *_indexes("rates", ("currency", "day")),
+    )),
 )
 
 # The newest schema this code writes: the version of the last migration.
