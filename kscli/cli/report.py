@@ -148,6 +148,16 @@ def _width() -> int:
     return table_width() or OFF_TERMINAL
 
 
+def _say(text: str, width: int) -> None:
+    """A sentence under a table, wrapped to the width."""
+    import textwrap
+
+    from kscli.cli.output import clean, out
+
+    out("\n".join(textwrap.wrap(clean(text), width, subsequent_indent="  ",
+                                 break_on_hyphens=False)))
+
+
 def _by_currency(rows: list[dict]) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
     for row in rows:
@@ -187,12 +197,12 @@ def _text(doc: dict, fmt: str) -> None:
         for rate in doc["rates"]:
             span = rate["first_day"] if rate["first_day"] == rate["last_day"] \
                 else f"{rate['first_day']} to {rate['last_day']}"
-            out(clean(f"rates {rate['currency']} to {doc['currency']}: ECB days {span} "
-                      f"({rate['source']})"))
+            _say(f"rates {rate['currency']} to {doc['currency']}: ECB days {span} "
+                 f"({rate['source']})", width)
     if doc["apart"]:
         names = ", ".join(sorted({r["currency"] for r in doc["apart"]}))
-        out(f"no rate to {doc['currency']} for {names}: shown apart, not converted "
-            "(kscli rates import FILE)")
+        _say(f"no rate to {doc['currency']} for {names}: shown apart, not converted "
+             "(kscli rates import FILE)", width)
     if doc["top"]:
         out("")
         out("Top subscriptions by yearly cost")
@@ -201,9 +211,9 @@ def _text(doc: dict, fmt: str) -> None:
                          ["ID", "Vendor", "Product", "Plan", "Yearly"]))
     renewing = doc["renewing"]
     out("")
-    out(f"Renewing in the next {renewing['within_days']} days: {renewing['count']}"
-        + (" (" + ", ".join(f"{t['amount']} {t['currency']}" for t in renewing["totals"]) + ")"
-           if renewing["totals"] else ""))
+    _say(f"Renewing in the next {renewing['within_days']} days: {renewing['count']}"
+         + (" (" + ", ".join(f"{t['amount']} {t['currency']}" for t in renewing["totals"]) + ")"
+            if renewing["totals"] else ""), width)
     if renewing["items"]:
         out(render_table([[i["sub_id"], i["vendor"], i["product"], i["renews_at"][:10],
                            f"{i['price']} {i['currency']}"] for i in renewing["items"]],
