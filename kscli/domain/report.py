@@ -30,7 +30,7 @@ from kscli.domain.calendar import add_months
 from kscli.domain.model import Charge, Event, Subscription, plan_months
 from kscli.domain.money import normalize, yearly_cost
 from kscli.domain.rates import RateBook
-from kscli.domain.timeline import SubState, period_at, plan_length, state_at
+from kscli.domain.timeline import SubState, period_starts, plan_length, state_at
 
 GROUPS = ("month", "vendor", "account", "kind")
 TOP = 10  # subscriptions in the top list
@@ -72,36 +72,23 @@ def bills(state: SubState, since: datetime, until: datetime) -> list[Bill]:
     if sub.status == "suspended":
         end = state.period_end or sub.period_start
     found: list[Bill] = []
-    if not plan_length(sub):  # one sale, on its start
-        if since <= sub.started_at < until and (end is None or sub.started_at <= end):
-            price, plan = billed_terms(state, sub.started_at)
-            found.append(Bill(sub.started_at, price, plan, sub.started_at > at))
-        return found
-    start = max(period_at(sub, since)[0], sub.started_at)
-    while start < until and (end is None or start < end):
-        if start >= since:
-            price, plan = billed_terms(state, start)
-            found.append(Bill(start, price, plan, start > at))
-        start = period_at(sub, start)[1]  # type: ignore[assignment]
+    for start in period_starts(sub, since, until):
+        if end is not None and start >= end:
+            break
+        price, plan = billed_terms(state, start)
+        found.append(Bill(start, price, plan, start > at))
     return found
 
 
-class Amounts:
-    """Billed and projected sums per currency (and per converted total)."""
+class _Sum:
+    """Billed and projected sums of one row (a month or group, in one currency)."""
 
-    __slots__ = ("billed", "projected", "subs", "sources")
+    __slots__ = ("billed", "projected", "sources")
 
     def __init__(self) -> None:
-        self.billed: dict[str, Decimal] = {}
-        self.projected: dict[str, Decimal] = {}
-        self.subs: dict[str, int] = {}
-        self.sources: dict[str, set[str]] = {}
-
-    def add(self, currency: str, amount: Decimal, projected: bool, source: str) -> None:
-        into = self.projected if projected else self.billed
-        into[currency] = into.get(currency, ZERO) + amount
-        self.subs[currency] = self.subs.get(currency, 0) + 1
-        self.sources.setdefault(currency, set()).add(source)
+        self.billed = ZERO
+        self.projected = ZERO
+        self.sources: set[str] = set()
 
 
 class Converter:
@@ -115,13 +102,17 @@ class Converter:
         self._cache: dict[tuple[str, date], Decimal | None] = {}
         self.used: dict[str, dict] = {}  # currency -> first/last day, source
 
-    def convert(self, amount: Decimal, currency: str, day: date, projected: bool) -> Decimal | None:
+    def convert(self, amount: Decimal, currency: str, when: date, projected: bool) -> Decimal | None:
+        """``amount`` in the target currency, at the rate of ``when`` (a day or a
+        moment), or the latest when ``projected``; None without a rate."""
         if currency == self.target:
             return amount
         if projected:
             if self.latest is None:
                 return None
             day = self.latest
+        else:
+            day = when.date() if isinstance(when, datetime) else when
         key = (currency, day)
         if key not in self._cache:
             rate = self.book.rate(currency, self.target, day)
@@ -167,10 +158,11 @@ def compute(subs: Iterable[Subscription], at: datetime, *, months: int = 12,
     starts = month_starts(at, months, forecast)
     since, until = starts[0], starts[-1]
     names = [month_of(s) for s in starts[:-1]]
+    first_key = since.year * 12 + since.month
     current = month_of(at)
     convert = Converter(book or RateBook(()), target) if target else None
-    totals: dict[str, Amounts] = {}  # month or group -> amounts
-    apart: dict[str, Amounts] = {}  # month or group -> amounts without a rate
+    totals: dict[tuple, _Sum] = {}  # (month key or group, currency) -> sums
+    apart: dict[tuple, _Sum] = {}  # the same, for amounts without a rate
     top: dict[str, list] = {}  # currency -> heap of (yearly, id, row)
     soon_until = at + timedelta(days=RENEWING_DAYS)
     soon: list = []  # heap of (-time, id, row): the soonest kept
@@ -179,36 +171,50 @@ def compute(subs: Iterable[Subscription], at: datetime, *, months: int = 12,
     count = bill_count = 0
     charges = charges or {}
     histories = histories or {}
+    by_month = by == "month"
     for sub in subs:
         count += 1
         state = state_at(sub, at, histories.get(sub.id))
         found = bills(state, since, until)
         bill_count += len(found)
-        per_month: dict[str, list] = {}
+        per_month: dict[int, list] = {}  # year * 12 + month -> [amount, projected, when, source]
         for bill in found:
-            key = month_of(bill.at)
-            entry = per_month.setdefault(key, [ZERO, bill.projected, bill.at.date()])
-            entry[0] += bill.amount
-        sources = dict.fromkeys(per_month, "ledger")
+            when = bill.at
+            key = when.year * 12 + when.month
+            entry = per_month.get(key)
+            if entry is None:
+                per_month[key] = [bill.amount, bill.projected, when, "ledger"]
+            else:
+                entry[0] += bill.amount
         for charge in charges.get(sub.id, ()):
-            key = month_of(charge.posted_on)
-            if key not in names or charge.currency != sub.currency:
+            posted = charge.posted_on
+            key = posted.year * 12 + posted.month
+            if not 0 <= key - first_key < len(names) or charge.currency != sub.currency:
                 continue
-            if sources.get(key) != "charges":
-                per_month[key] = [ZERO, False, charge.posted_on]
-                sources[key] = "charges"
-            per_month[key][0] += charge.amount
-        for key, (amount, projected, day) in per_month.items():
-            group = key if by == "month" else _group_of(sub, by)
-            currency = sub.currency
-            if convert is not None:
-                converted = convert.convert(amount, currency, day, projected)
+            entry = per_month.get(key)
+            if entry is None or entry[3] != "charges":
+                entry = per_month[key] = [ZERO, False, posted, "charges"]
+            entry[0] += charge.amount
+        group = None if by_month else _group_of(sub, by)
+        currency = sub.currency
+        for key, (amount, projected, when, source) in per_month.items():
+            into = totals
+            shown_in = currency
+            if convert is not None and currency != target:
+                converted = convert.convert(amount, currency, when, projected)
                 if converted is None:
-                    apart.setdefault(group, Amounts()).add(currency, amount, projected,
-                                                           sources[key])
-                    continue
-                amount, currency = converted, target  # type: ignore[assignment]
-            totals.setdefault(group, Amounts()).add(currency, amount, projected, sources[key])
+                    into = apart
+                else:
+                    amount, shown_in = converted, target  # type: ignore[assignment]
+            row_key = (key if by_month else group, shown_in)
+            sums = into.get(row_key)
+            if sums is None:
+                sums = into[row_key] = _Sum()
+            if projected:
+                sums.projected += amount
+            else:
+                sums.billed += amount
+            sums.sources.add(source)
         months_of_plan = plan_length(sub)
         if months_of_plan and (state.renews or not state.started) and state.sub.status == "active":
             price, plan = billed_terms(state, state.next_renewal or sub.started_at)
@@ -240,8 +246,8 @@ def compute(subs: Iterable[Subscription], at: datetime, *, months: int = 12,
                 heapq.heappush(soon, item)
             elif item > soon[0]:
                 heapq.heapreplace(soon, item)
-    rows = _rows(totals, names, current, by)
-    apart_rows = _rows(apart, names, current, by)
+    rows = _rows(totals, names, first_key, current, by)
+    apart_rows = _rows(apart, names, first_key, current, by)
     top_rows = [row for heap in top.values() for _, _, row in heap]
     top_rows.sort(key=lambda r: (r["yearly_in"], -Decimal(r["yearly_converted"]),
                                  _natural(r["sub_id"])))
@@ -268,27 +274,31 @@ def _negated(sub_id: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in sub_id.rjust(24, "\0"))
 
 
-def _rows(totals: dict[str, Amounts], names: list[str], current: str, by: str) -> list[dict]:
-    """Rows per month (every month of the report, empty ones too, for each currency
-    seen) or per group, each with its billed and projected sums and its source."""
-    currencies = sorted({c for a in totals.values() for c in (*a.billed, *a.projected)})
-    keys = names if by == "month" else sorted(totals, key=lambda g: (g.casefold(), g))
+def _rows(totals: dict[tuple, _Sum], names: list[str], first_key: int, current: str,
+          by: str) -> list[dict]:
+    """Rows per currency, then per month (every month of the report, empty ones too)
+    or per group, each with its billed and projected sums and its source."""
+    currencies = sorted({currency for _, currency in totals})
+    if by == "month":
+        keys = [(first_key + i, name) for i, name in enumerate(names)]
+    else:
+        groups = sorted({group for group, _ in totals}, key=lambda g: (g.casefold(), g))
+        keys = [(g, g) for g in groups]
     rows = []
     for currency in currencies:
-        for key in keys:
-            amounts = totals.get(key)
-            billed = amounts.billed.get(currency, ZERO) if amounts else ZERO
-            projected = amounts.projected.get(currency, ZERO) if amounts else ZERO
-            if by != "month" and amounts is not None and currency not in amounts.subs:
+        for key, name in keys:
+            sums = totals.get((key, currency))
+            if sums is None and by != "month":
                 continue
-            sources = sorted(amounts.sources.get(currency, ())) if amounts else []
-            row = {by: key, "currency": currency,
+            billed = sums.billed if sums else ZERO
+            projected = sums.projected if sums else ZERO
+            row = {by: name, "currency": currency,
                    "billed": str(normalize(billed, currency)),
                    "projected": str(normalize(projected, currency)),
                    "total": str(normalize(billed + projected, currency)),
-                   "source": "+".join(sources) if sources else "none"}
+                   "source": "+".join(sorted(sums.sources)) if sums else "none"}
             if by == "month":
-                row["when"] = "past" if key < current else "current" if key == current \
+                row["when"] = "past" if name < current else "current" if name == current \
                     else "forecast"
             rows.append(row)
     return rows

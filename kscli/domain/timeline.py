@@ -28,7 +28,7 @@ The rules, once:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from kscli.domain.calendar import add_months
 from kscli.domain.model import Event, PlanError, Subscription, plan_months
@@ -124,6 +124,26 @@ def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | Non
         k += 1
         low, high = high, add_months(start, (k + 1) * months)
     return low, high
+
+
+def period_starts(sub: Subscription, since: datetime, until: datetime) -> Iterator[datetime]:
+    """The boundaries (period starts) counted from ``started_at`` from ``since`` up to,
+    not including, ``until``; a plan with no periods starts once, at ``started_at``."""
+    start = sub.started_at
+    months = plan_length(sub)
+    if not months:
+        if since <= start < until:
+            yield start
+        return
+    first = period_at(sub, since)[0]
+    if first < since:
+        first = period_at(sub, first)[1]  # type: ignore[assignment]
+    k = ((first.year - start.year) * 12 + first.month - start.month) // months
+    boundary = first
+    while boundary < until:
+        yield boundary
+        k += 1
+        boundary = add_months(start, k * months)
 
 
 def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
