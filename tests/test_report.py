@@ -295,3 +295,50 @@ def test_the_report_streams_over_its_subscriptions():
     report = compute(subs(), at, months=2, forecast=0)
     assert report.subscriptions == 50
     assert sum(Decimal(r["total"]) for r in report.rows) == 100  # May and June, 50 each
+
+
+def test_other_commands_import_nothing_of_the_report(tmp_path):
+    """`sub list` (and the start-up) leave the report's and the rates' modules unloaded."""
+    import subprocess
+    import sys
+
+    store = str(tmp_path / "l.db")
+    code = ("import sys; from kscli.cli import main; sys.argv = ['kscli', '--store', %r, "
+            "'--format', 'json', 'sub', 'list']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(','.join(m for m in sys.modules if m.startswith(('kscli.domain.report', "
+            "'kscli.domain.rates', 'kscli.services.report', 'kscli.services.rates', "
+            "'kscli.cli.report', 'kscli.cli.rates', 'xml', 'zipfile'))), file=sys.stderr)" % store)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "[]" and done.stderr.strip() == ""
+
+
+def test_period_starts_are_the_periods_of_period_at():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from kscli.domain.model import Subscription
+    from kscli.domain.timeline import period_at, period_starts
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)),
+           st.sampled_from(["monthly", "annual", "3m", "7m"]),
+           st.integers(0, 1500), st.integers(1, 1500))
+    def check(started, plan, offset, length):
+        from datetime import timedelta
+
+        started = started.replace(tzinfo=timezone.utc)
+        sub = Subscription("S-1", "a", "V", "P", plan, "subscription", Decimal(1), "USD",
+                           started, started, None, None, True, "active")
+        since = started + timedelta(days=offset - 400)
+        until = since + timedelta(days=length)
+        expected, start = [], period_at(sub, since)[0]
+        if start < since:
+            start = period_at(sub, start)[1]
+        while start < until:
+            expected.append(start)
+            start = period_at(sub, start)[1]
+        assert list(period_starts(sub, since, until)) == expected
+
+    check()
