@@ -29,6 +29,11 @@ def import_(file):
     written. A day and currency already held take the file's rate. Currencies kscli
     does not know (no longer issued, like CYP) are skipped. FILE may be - to read
     standard input.
+
+    \b
+    Examples:
+      kscli rates import eurofxref-hist.zip
+      curl -s https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml | kscli rates import -
     """
     import os
 
@@ -58,11 +63,14 @@ def import_(file):
 @rates.command("show")
 @p.as_of_option
 def show(as_of):
-    """Show the rates of the latest published day, or of the nearest one on or before
-    --as-of.
+    """Show the latest rates, or those of the nearest published day before --as-of.
 
     Each rate is units of the currency for one euro, with the day it was published and
     the file it came from.
+
+    \b
+    Example:
+      kscli rates show --as-of 2026-01-15
     """
     from kscli.cli.output import emit_list, note
     from kscli.domain.errors import NotFound

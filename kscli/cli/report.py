@@ -35,7 +35,7 @@ def report(months, forecast, by, target, html_file, as_of):
     Source column says which). Amounts stay per currency unless --in is given: then a
     billed amount converts at the ECB rate of its day (the nearest earlier published
     day), a projection at the latest rate, and a currency without a rate is listed
-    apart, unconverted. Bars: █ billed, ░ projected.
+    apart, unconverted. Bars: solid blocks billed, light shade projected.
 
     \b
     Examples:
