@@ -342,3 +342,10 @@ def test_period_starts_are_the_periods_of_period_at():
         assert list(period_starts(sub, since, until)) == expected
 
     check()
+
+
+def test_html_to_a_missing_folder_exits_2_and_writes_nothing(ledger, tmp_path):
+    with freeze_time(NOW):
+        result = ledger("report", "--html", str(tmp_path / "no" / "spend.html"))
+    assert result.exit_code == 2 and "--html" in result.stderr and result.stdout == ""
+    assert not (tmp_path / "no").exists()

@@ -46,6 +46,11 @@ def report(months, forecast, by, target, html_file, as_of):
     from kscli.services.report import spend_report
 
     app = get_app()
+    if html_file:  # a place that cannot be written is said before the work
+        from kscli.store.fs import check_place
+
+        check_place(html_file, writing=True, option="--html", example="report.html",
+                    makes_folders=False)
     at = as_of or app.now
     found = spend_report(app.store, at, app.now, months=months, forecast=forecast, by=by,
                          target=target)

@@ -127,9 +127,7 @@ def render(doc: dict) -> str:
 
 def write_page(path: str, doc: dict) -> None:
     """Write the page whole (or not at all), private (0600)."""
-    from kscli.store.fs import atomic_write, check_place, write_errors
+    from kscli.store.fs import atomic_write, write_errors
 
-    check_place(path, writing=True, option="--html", example="report.html",
-                makes_folders=False)
     with write_errors(path):
         atomic_write(path, render(doc).encode("utf-8"))
