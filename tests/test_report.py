@@ -349,3 +349,20 @@ def test_html_to_a_missing_folder_exits_2_and_writes_nothing(ledger, tmp_path):
         result = ledger("report", "--html", str(tmp_path / "no" / "spend.html"))
     assert result.exit_code == 2 and "--html" in result.stderr and result.stdout == ""
     assert not (tmp_path / "no").exists()
+
+
+def test_rates_import_reads_a_zipped_daily_file_from_stdin_once(any_store_spec):
+    kscli = Kscli(any_store_spec)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("eurofxref-daily.xml", DAILY_XML)
+    with freeze_time(NOW):
+        first = kscli("rates", "import", "-", input=buffer.getvalue(), fmt="json")
+        assert first.exit_code == 0, first.stderr
+        assert (first.json()["source"], first.json()["added"]) == ("stdin", 2)
+        again = kscli("rates", "import", "-", input=buffer.getvalue())
+        assert again.exit_code == 0 and "nothing changed" in again.stdout
+        assert "reference" not in again.stdout
+        events = [e for e in kscli.json("export")["tables"]["events"]
+                  if e["subject"] == "rates"]
+    assert len(events) == 1 and json.loads(events[0]["detail"])["days"] == 1
