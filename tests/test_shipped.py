@@ -18,7 +18,8 @@ from kscli.paths import ENVIRONMENT
 from tools import shipped
 
 REPO = Path(__file__).resolve().parent.parent
-GROUPS = ("sub", "renew", "license", "signer", "refund", "incident", "charges", "policy")
+GROUPS = ("sub", "renew", "license", "signer", "refund", "incident", "charges", "policy",
+          "rates")
 MAN_PAGES = ["man/kscli.1", *(f"man/kscli-{g}.1" for g in GROUPS)]
 SHIPPED = [*shipped.SHELL_FILES.values(), *MAN_PAGES]
 SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "ENVIRONMENT",

@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "charges": ("kscli.cli.charges", "charges", "Bank or card statements held against the ledger."),
     "show": ("kscli.cli.lookup", "show", "Show anything by its id or reference."),
     "history": ("kscli.cli.lookup", "history", "Show every event of any record."),
+    "report": ("kscli.cli.report", "report", "Spend past and ahead, with charts; offline exchange rates."),
+    "rates": ("kscli.cli.rates", "rates", "Exchange rates: import the ECB's euro reference rates, show them."),
     "policy": ("kscli.cli.policy", "policy", "Show the effective policy; lint a policy file."),
     "sweep": ("kscli.cli.ledger", "sweep", "Apply every renewal, expiry and lapse that is due."),
     "export": ("kscli.cli.ledger", "export", "Print the whole ledger as JSON."),

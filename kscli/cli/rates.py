@@ -25,8 +25,15 @@ def import_(file):
 
     FILE is one the European Central Bank publishes, recognised by content: the daily
     XML (eurofxref-daily.xml), the historical CSV (eurofxref-hist.csv) or either
-    zipped. A day and currency already held take the file's rate. FILE may be - to
-    read standard input.
+    zipped. The whole file is read first: a bad line stops the import and nothing is
+    written. A day and currency already held take the file's rate. Currencies kscli
+    does not know (no longer issued, like CYP) are skipped. FILE may be - to read
+    standard input.
+
+    \b
+    Examples:
+      kscli rates import eurofxref-hist.zip
+      curl -s https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml | kscli rates import -
     """
     import os
 
@@ -45,17 +52,25 @@ def import_(file):
     message = (f"{source}: {done.days} day{'s' if done.days != 1 else ''} "
                f"({done.first} to {done.last}), {len(done.currencies)} currencies; "
                f"{done.added} rates added, {done.replaced} replaced"
-               + (f"\nreference {doc['reference']}" if done.event else "; nothing changed"))
+               + ("" if done.event else "; nothing changed"))
     emit_object(app.fmt, doc, message=message, quiet=app.quiet)
+    if done.event and not app.quiet and app.fmt in ("table", "plain"):
+        from kscli.cli.output import out
+
+        out(f"reference {doc['reference']}")
 
 
 @rates.command("show")
 @p.as_of_option
 def show(as_of):
-    """Show the rates of the latest published day, or of the one nearest before --as-of.
+    """Show the latest rates, or those of the nearest published day before --as-of.
 
     Each rate is units of the currency for one euro, with the day it was published and
     the file it came from.
+
+    \b
+    Example:
+      kscli rates show --as-of 2026-01-15
     """
     from kscli.cli.output import emit_list, note
     from kscli.domain.errors import NotFound

@@ -173,6 +173,21 @@ EVENT = Record("events", "reference", (
 ), noun="event")
 
 
+def _positive(rate: str) -> bool:
+    return _not_negative(rate) and rate.strip("0.") != ""
+
+
+# Euro reference rates (kscli.domain.rates): units of ``currency`` for one euro on ``day``,
+# one row per day and currency, ``id`` is "DAY CURRENCY" (an import replaces a day's rate).
+RATE = Record("rates", "id", (
+    Field("id", "text", required=True),
+    Field("day", "date", required=True),
+    Field("currency", "text", required=True, choices=MINOR_DIGITS),
+    Field("rate", "dec", required=True, check=_positive, what="is not a positive rate"),
+    Field("source", "text", required=True),
+), since=5, noun="exchange rate")
+
+
 class Subscription(record_type("Subscription", SUBSCRIPTION)):  # type: ignore[misc]
     __slots__ = ()
 
@@ -204,5 +219,9 @@ class Event(record_type("Event", EVENT)):  # type: ignore[misc]
     __slots__ = ()
 
 
+class Rate(record_type("Rate", RATE)):  # type: ignore[misc]
+    __slots__ = ()
+
+
 RECORDS = {Subscription: SUBSCRIPTION, License: LICENSE, Incident: INCIDENT, Charge: CHARGE,
-           Event: EVENT}
+           Event: EVENT, Rate: RATE}

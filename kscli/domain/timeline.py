@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from kscli.domain.calendar import add_months, from_iso, iso, start_of_day
 from kscli.domain.model import ENDING, NOT_STARTED, Event, PlanError, Subscription, plan_months
@@ -168,6 +168,32 @@ def _plan_in_force(sub: Subscription, at: datetime) -> tuple[int, int]:
     if add_months(start, offset) > began:  # a boundary on a clamped month end
         offset -= 1
     return max(offset, 0), months
+
+
+def period_starts(sub: Subscription, since: datetime, until: datetime) -> Iterator[datetime]:
+    """The boundaries (period starts) counted from ``started_at`` from ``since`` up to,
+    not including, ``until``; a plan with no periods starts once, at ``started_at``."""
+    start = sub.started_at
+    months = plan_length(sub)
+    if not months:
+        if since <= start < until:
+            yield start
+        return
+    first = period_at(sub, since)[0]
+    if first < since:
+        first = period_at(sub, first)[1]  # type: ignore[assignment]
+    if sub.plans:  # a plan changed at a renewal: each period as period_at counts it
+        boundary = first
+        while boundary < until:
+            yield boundary
+            boundary = period_at(sub, boundary)[1]  # type: ignore[assignment]
+        return
+    k = ((first.year - start.year) * 12 + first.month - start.month) // months
+    boundary = first
+    while boundary < until:
+        yield boundary
+        k += 1
+        boundary = add_months(start, k * months)
 
 
 def period_end_after(sub: Subscription, boundary: datetime) -> datetime:

@@ -408,7 +408,7 @@ class Ledger:
     def holds_records(self) -> bool:
         """Whether anything was ever recorded here (an empty ledger may still hold its
         counters and schema)."""
-        return any(self.tx.count(name) for name in ("subs", "licenses", "incidents", "charges", "events"))
+        return any(self.tx.count(name) for name, table in TABLES.items() if table.description)
 
     def load_into_empty(self, tables: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
         """Load whole (checked) tables if this ledger holds no records (else NotEmpty),
@@ -436,8 +436,7 @@ class Ledger:
                                 if row.get("secret_store") == MISSING),
         }
         with self.tx.bulk():
-            for name in ("subs", "licenses", "secrets", "incidents", "charges", "events",
-                         "counters"):
+            for name in TABLES:  # (in the order references need: subscriptions first)
                 rows = data.get(name) or []
                 if rows:
                     self.tx.load(name, rows)

@@ -78,6 +78,10 @@ MIGRATIONS: tuple[Migration, ...] = (
                     plain=False),
     )),
     Migration(4, "subs-terms", (AddColumn("subs", "prices"), AddColumn("subs", "plans"))),
+    # euro reference rates for `report --in` (kscli rates import)
+    Migration(5, "rates", (
+        CreateTable("rates"), *_indexes("rates", ("currency", "day")),
+    )),
 )
 
 # The newest schema this code writes: the version of the last migration.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from kscli.domain.model import CHARGE, EVENT, INCIDENT, LICENSE, RECORDS, SUBSCRIPTION
+from kscli.domain.model import CHARGE, EVENT, INCIDENT, LICENSE, RATE, RECORDS, SUBSCRIPTION
 from kscli.domain.records import Record
 from kscli.rows import CODECS, from_row, to_row
 
@@ -46,7 +46,8 @@ SUBS, LICENSES, INCIDENTS, CHARGES, EVENTS = (
     table_of(r, _TYPES[r.table]) for r in (SUBSCRIPTION, LICENSE, INCIDENT, CHARGE, EVENT))
 SECRETS = Table("secrets", "license_id", (("license_id", "text"), ("key", "text")), None)
 COUNTERS = Table("counters", "name", (("name", "text"), ("value", "int")), None)
+RATES = table_of(RATE, _TYPES[RATE.table])
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (SUBS, LICENSES, INCIDENTS, CHARGES, EVENTS, SECRETS, COUNTERS)
+    t.name: t for t in (SUBS, LICENSES, INCIDENTS, CHARGES, EVENTS, SECRETS, COUNTERS, RATES)
 }
