@@ -127,45 +127,48 @@ def view_of(layout: tuple[tuple[str, str, Any], ...], state: Any, row: tuple) ->
 def license_view(lic: License, now: datetime, key: str | None = None, *,
                  years: int) -> dict[str, Any]:
     """A key as of ``now`` (its effective status) under an activation window of
-    ``years`` (the effective policy's); the key itself only when given."""
+    ``years`` (the effective policy's); the key itself only when given. Its public
+    fields as its description gives them (record_view), and beside them what the
+    domain works out: the masked key, the last day to activate, the seats in use."""
     from kscli.domain import licenses as license_rules
     from kscli.domain.keys import mask
 
     shown = license_rules.effective(lic, now, years=years)
-    view: dict[str, Any] = {
-        "id": lic.id,
-        "product": lic.product,
-        "account": lic.account,
-        "sub_id": lic.sub_id,
-        "key_masked": mask(lic.key_last4),
-        "key_last4": lic.key_last4,
-        "fingerprint": lic.fingerprint,
-        "status": shown.status,
-        "status_reason": shown.status_reason,
-        "purchased_at": iso(lic.purchased_at),
-        "activation_deadline": license_rules.activation_deadline(
-            lic.purchased_at, years=years).isoformat(),
-        "window_closes_at": iso(license_rules.window_closes_at(lic.purchased_at, years=years)),
-        "seats": lic.seats,
-        "seats_used": license_rules.seats_used(lic),
-        "activations": [{"machine": a.machine, "at": iso(a.at)} for a in lic.activations],
-        "issued": lic.issued,
-        "secret_store": lic.secret_store,
-        "created_at": iso(lic.created_at),
-    }
+    view = record_view(lic, {
+        "purchased_at": (
+            ("activation_deadline",
+             license_rules.activation_deadline(lic.purchased_at, years=years).isoformat()),
+            ("window_closes_at", iso(license_rules.window_closes_at(lic.purchased_at,
+                                                                    years=years)))),
+        "key_last4": (("key_masked", mask(lic.key_last4)),),
+        "status": (("status", shown.status),),
+        "status_reason": (("status_reason", shown.status_reason),),
+        "seats": (("seats_used", license_rules.seats_used(lic)),),
+    })
     if key is not None:
         view["key"] = key
     return view
 
 
-def record_view(record: Any) -> dict[str, Any]:
-    """The public JSON object of a record as it is stored (its description's public
-    fields): times and amounts in their stored text (ISO 8601 UTC with Z, decimal
-    text), flags as true/false, objects as they are."""
+def record_view(record: Any, derived: dict[str, tuple[tuple[str, Any], ...]] | None = None
+                ) -> dict[str, Any]:
+    """The public JSON object of a record (its description's public fields): times and
+    amounts in their stored text (ISO 8601 UTC with Z, decimal text), flags as
+    true/false, objects as they are, activations as a list of machines and times. The
+    (key, value) pairs ``derived`` names after a field follow it (a key already there
+    takes the new value in its place: an effective status)."""
     codec = codec_of(record)
     row = codec.to_row(record)
-    return {f.public_key: record[i] if f.kind in ("bool", "json", "int") else row[i]
-            for i, f in enumerate(codec.record.fields) if f.public_key is not None}
+    view: dict[str, Any] = {}
+    for i, f in enumerate(codec.record.fields):
+        if f.public_key is not None:
+            view[f.public_key] = (
+                record[i] if f.kind in ("bool", "json", "int") else
+                [{"machine": a.machine, "at": iso(a.at)} for a in record[i]] if f.kind == "acts"
+                else row[i])
+        for key, value in (derived or {}).get(f.name, ()):
+            view[key] = value
+    return view
 
 
 event_view = incident_view = charge_view = record_view

@@ -112,3 +112,19 @@ def test_the_import_checks_every_rule_the_description_states(tmp_path):
         assert result.exit_code == 2, (f.name, result.stderr)
         assert f"subs row 1, {f.stored_as}" in result.stderr
         assert not (tmp_path / f"{f.name}.db").exists()
+
+
+def test_a_license_view_is_its_description_plus_what_the_domain_works_out():
+    from datetime import datetime, timezone
+
+    from kscli.domain.model import LICENSE, License
+    from kscli.views import license_view
+
+    at = datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+    lic = License("L-1001", "Editor", at, "0" * 64, "FC3W", "0000aaaa")
+    view = license_view(lic, at, years=1)
+    public = [f.public_key for f in LICENSE.fields if f.public_key]
+    assert [k for k in view if k in public] == public and "key_hash" not in view
+    assert set(view) - set(public) == {"activation_deadline", "window_closes_at", "key_masked",
+                                       "seats_used"}
+    assert view["purchased_at"] == "2026-01-05T09:30:00Z" and view["activations"] == []
