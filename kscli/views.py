@@ -78,6 +78,10 @@ def _price_history(state: SubState, row: tuple) -> list[dict[str, str]]:
     return [{"from": since, "price": price} for since, price in sorted(state.sub.prices.items())]
 
 
+def _match(state: SubState, row: tuple) -> list[str]:
+    return sorted(state.sub.matches)
+
+
 def _plan_history(state: SubState, row: tuple) -> list[dict[str, str]]:
     return [{"from": since, "plan": plan} for since, plan in sorted(state.sub.plans.items())]
 
@@ -86,6 +90,7 @@ SUB_DERIVED: dict[str, tuple[tuple[str, Callable[[SubState, tuple], Any]], ...]]
     "plan": (("plan_history", _plan_history),),
     "currency": (("price_history", _price_history),),
     "status": (("display_status", _display_status), ("ends_at", _ends_at)),
+    "region": (("match", _match),),
 }
 
 

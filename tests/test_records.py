@@ -71,7 +71,7 @@ def test_a_storage_column_renamed_leaves_the_public_json_as_it_was():
 
 
 # (a subscription's prices and plans are shown as its price_history and plan_history)
-@pytest.mark.parametrize("name,hidden", [("subs", {"created_at", "prices", "plans"}), ("charges", {"line_hash"}),
+@pytest.mark.parametrize("name,hidden", [("subs", {"created_at", "prices", "plans", "matches"}), ("charges", {"line_hash"}),
                                          ("licenses", {"key_hash"})])
 def test_fields_without_a_json_key_are_never_in_the_public_view(name, hidden):
     from kscli.store.schema import TABLES

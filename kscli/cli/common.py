@@ -19,7 +19,8 @@ SUB_FIELDS: Sequence[tuple[str, str]] = (
     ("auto-renew", "auto_renew"), ("started", "started_at"), ("period", "period_text"),
     ("ends", "ends_at"), ("commitment until", "commitment_end"), ("channel", "channel"),
     ("partner", "partner_name"), ("partner portal", "partner_portal"), ("region", "region"),
-    ("disputed", "disputed"), ("refuse service", "refuse_service"),
+    ("statements say", "match_text"), ("disputed", "disputed"),
+    ("refuse service", "refuse_service"),
 )
 
 
@@ -34,6 +35,7 @@ def sub_record(sub) -> dict[str, Any]:
         f"{change['price']} from {change['from'][:10]}" for change in record["price_history"]) or None
     record["plan_history_text"] = ", ".join(
         f"{change['plan']} from {change['from'][:10]}" for change in record["plan_history"]) or None
+    record["match_text"] = ", ".join(record["match"]) or None
     record["period_text"] = (f"{day(sub.period_start)} to {day(sub.period_end)}"
                              if sub.period_end else day(sub.period_start))
     for key in ("started_at", "ends_at", "commitment_end"):

@@ -40,8 +40,11 @@ def sub():
 @click.option("--partner", type=p.TEXT, help="The partner it was bought through.")
 @click.option("--partner-portal", type=p.TEXT, metavar="URL", help="Where the partner cancels it.")
 @click.option("--region", type=p.TEXT, help="Region, for region-specific refund windows (e.g. EU).")
+@click.option("--match", "match", type=p.TEXT, multiple=True, metavar="TEXT",
+              help="How statements write it, like \"PAYPAL *NETFLIX\" (repeatable): a line "
+                   "whose description holds it matches, as the vendor's name does.")
 def add(vendor, product, plan, price, currency, kind, account, started, commitment, no_auto_renew,
-        partner, partner_portal, region):
+        partner, partner_portal, region, match):
     """Add a subscription and print it with its id.
 
     \b
@@ -72,7 +75,7 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
         kind=kind, price=amount, currency=currency, started_at=started or app.now,
         commitment_months=commitment.months if commitment else None,
         auto_renew=not no_auto_renew, partner_name=partner, partner_portal=partner_portal,
-        region=region,
+        region=region, matches=match,
     )
     # shown as it stands now, as every read shows it: a start in the past has renewed
     # since, a start ahead has not started yet
@@ -339,7 +342,12 @@ def dispute(sub_id, note):
 @click.option("--partner-portal", type=p.TEXT, metavar="URL", help="Where the partner cancels it.")
 @click.option("--plan", type=p.PLAN,
               help="A new plan (monthly, annual or Nm) from the next renewal; no proration.")
-def edit(sub_id, vendor, product, account, region, partner, partner_portal, plan):
+@click.option("--match", "match", type=p.TEXT, multiple=True, metavar="TEXT",
+              help="Add a way statements write it (repeatable).")
+@click.option("--no-match", "no_match", type=p.TEXT, multiple=True, metavar="TEXT",
+              help="Remove one (repeatable).")
+def edit(sub_id, vendor, product, account, region, partner, partner_portal, plan, match,
+         no_match):
     """Correct a subscription's facts: one event with the fields before and after.
 
     Only the fields given change; its periods, price, status, keys and charges stay
@@ -352,6 +360,7 @@ def edit(sub_id, vendor, product, account, region, partner, partner_portal, plan
     Examples:
       kscli sub edit S-1001 --account "Globex Ltd"
       kscli sub edit S-1001 --plan annual
+      kscli sub edit S-1003 --match "PAYPAL *NETFLIX" --no-match NETFLIX.COM
       kscli sub edit S-1002 --partner Northwind --partner-portal https://portal.example
     """
     from kscli.services.corrections import edit as edit_sub
@@ -361,7 +370,8 @@ def edit(sub_id, vendor, product, account, region, partner, partner_portal, plan
     app = get_app()
     outcome = edit_sub(app.store, sub_id, app.now, vendor=vendor, product=product,
                        account=account, region=region, partner_name=partner,
-                       partner_portal=partner_portal, plan=plan)
+                       partner_portal=partner_portal, plan=plan, match=match,
+                       no_match=no_match)
     show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
 
 

@@ -14,12 +14,12 @@ leaves it out. It can no longer change (``refuse_void``, exit 4 naming ``void``)
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from kscli.domain.calendar import iso
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import VOID, License, Subscription
-from kscli.domain.subscriptions import Change, _decided, _day, at_the_partner
+from kscli.domain.subscriptions import Change, _decided, _day, _descriptors, at_the_partner
 
 if TYPE_CHECKING:
     from kscli.domain.licenses import Change as LicenseChange
@@ -27,6 +27,26 @@ if TYPE_CHECKING:
 
 # The facts `sub edit` corrects (the record's field names), in the order shown.
 EDITABLE = ("vendor", "product", "account", "region", "partner_name", "partner_portal")
+
+
+def _matches(sub: Subscription, now: datetime, match: Sequence[str],
+             no_match: Sequence[str]) -> dict[str, str] | None:
+    """The statement descriptors after adding ``match`` and removing ``no_match`` (any
+    case), or None when they do not change. Removing one it does not have is refused."""
+    if not match and not no_match:
+        return None
+    held = {text.casefold(): text for text in sub.matches}
+    for text in _descriptors(no_match):
+        if text.casefold() not in held:
+            raise Refused(f"{sub.id} has no match {text!r} (it has "
+                          f"{', '.join(map(repr, sorted(sub.matches))) or 'none'})",
+                          code="no-such-match")
+    gone = {text.casefold() for text in _descriptors(no_match)}
+    kept = {text: at for text, at in sub.matches.items() if text.casefold() not in gone}
+    for text in _descriptors(match):
+        if text.casefold() not in {t.casefold() for t in kept}:
+            kept[text] = iso(now)
+    return None if kept == sub.matches else kept
 
 
 def refuse_void(sub: Subscription) -> None:
@@ -41,7 +61,8 @@ def refuse_void(sub: Subscription) -> None:
 
 
 def edit(sub: Subscription, now: datetime, changes: dict[str, Any],
-         plan: str | None = None) -> Change:
+         plan: str | None = None, match: Sequence[str] = (),
+         no_match: Sequence[str] = ()) -> Change:
     """The record with the given facts (EDITABLE; None: unchanged) corrected; a partner
     name makes the channel ``partner``. ``plan``: a new plan from the next renewal
     (the current period is not billed again: no proration). ``sub`` stands at ``now``."""
@@ -56,6 +77,11 @@ def edit(sub: Subscription, now: datetime, changes: dict[str, Any],
     before = {name: getattr(sub, name) for name in new}
     after = dict(new)
     changed = [f"{name.replace('_', ' ')} {before[name]!r} -> {after[name]!r}" for name in new]
+    matches = _matches(sub, now, match, no_match)
+    if matches is not None:
+        new["matches"] = matches
+        before["match"], after["match"] = sorted(sub.matches), sorted(matches)
+        changed.append(f"match {sorted(sub.matches)} -> {sorted(matches)}")
     detail: dict[str, Any] = {}
     plans = None if plan is None else _next_plan(sub, plan)
     if plans is not None:

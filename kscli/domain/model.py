@@ -121,6 +121,9 @@ SUBSCRIPTION = Record("subs", "id", (
     # the plan history (`sub edit --plan`): {from (a renewal, ISO time): plan}, the
     # start's plan first; empty while the plan never changed (timeline.plan_at)
     Field("plans", "json", {}, json=None, since=4),
+    # how statements write it (`--match`): {descriptor: when it was added (ISO time)};
+    # a line matches by the vendor's name or any of these (public JSON: "match", a list)
+    Field("matches", "json", {}, json=None, since=6),
 ), prefix=ids.SUB, noun="subscription")
 
 LICENSE = Record("licenses", "id", (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from kscli.domain.calendar import add_months, iso
 from kscli.domain.errors import NoChange, Refused
@@ -52,6 +52,7 @@ def new_subscription(
     partner_portal: str | None,
     region: str | None,
     now: datetime,
+    matches: Sequence[str] = (),
 ) -> Subscription:
     months = plan_months(plan)
     if kind == "software" or months is None:
@@ -80,7 +81,18 @@ def new_subscription(
         partner_portal=partner_portal,
         region=region,
         created_at=now,
+        matches=dict.fromkeys(_descriptors(matches), iso(now)) if matches else {},
     )
+
+
+def _descriptors(texts: Sequence[str]) -> list[str]:
+    """Statement descriptors as given, spaces trimmed, each once (any case)."""
+    seen: dict[str, str] = {}
+    for text in texts:
+        text = " ".join(text.split())
+        if text and text.casefold() not in seen:
+            seen[text.casefold()] = text
+    return list(seen.values())
 
 
 def renews_at_period_end(sub: Subscription) -> bool:

@@ -82,6 +82,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "rates", (
         CreateTable("rates"), *_indexes("rates", ("currency", "day")),
     )),
+    # how statements write a vendor (`sub add|edit --match`)
+    Migration(6, "subs-match", (AddColumn("subs", "matches"),)),
 )
 
 # The newest schema this code writes: the version of the last migration.

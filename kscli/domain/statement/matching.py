@@ -59,7 +59,7 @@ class VendorIndex:
     """The subscriptions by price and currency, and within those by vendor name, so
     that a line is looked up, not held against every subscription.
 
-    The vendor's name must appear in the description (case, accents, spaces and
+    The vendor's name (or one of its descriptors, ``matches``) must appear in the description (case, accents, spaces and
     punctuation ignored), the price in force on the line's day (timeline.prices_on: a
     price history counts) must equal the amount and the currencies must be the same. The longest vendor name wins; then one in service on the line's date;
     then the lowest id. A lookup reads the description's substrings of the lengths the
@@ -70,12 +70,13 @@ class VendorIndex:
         # (currency, price) -> {name length: {name: [subscriptions]}}
         self._by_price: dict[tuple[str, Decimal], dict[int, dict[str, list[Subscription]]]] = {}
         for sub in subs:
-            vendor = _match_text(sub.vendor)
-            if not vendor:
-                continue
+            # the vendor's name, and each way statements write it (`sub add --match`)
+            names = {name for name in (_match_text(sub.vendor), *map(_match_text, sub.matches))
+                     if name}
             for price in every_price(sub):  # each price it had: the one in force is checked
                 lengths = self._by_price.setdefault((sub.currency, price), {})
-                lengths.setdefault(len(vendor), {}).setdefault(vendor, []).append(sub)
+                for name in names:
+                    lengths.setdefault(len(name), {}).setdefault(name, []).append(sub)
         # each name's subscriptions in id order, with the days they are in service
         # (worked out once here, not once per line)
         self._service: dict[str, tuple[date, tuple[date, bool] | None]] = {}
