@@ -564,3 +564,54 @@ def test_periods_after_a_plan_change_are_contiguous_and_count_from_the_change(
     assert any(add_months(start, offset + k * months) == low for k in range(0, 200))
     if at < change:
         assert high <= change
+
+
+# the support desk's afternoon -----------------------------------------------------------
+
+def test_a_support_desk_fixes_reprices_voids_and_resumes_and_every_read_agrees(
+        any_store_spec, tmp_path):
+    """A wrong account fixed, a price rise from next month, a duplicate voided, a
+    cancellation undone: sub show, sub list, totals, charges check and an export moved
+    into another ledger tell the same story, each step with its reference."""
+    kscli = Kscli(any_store_spec)
+    base = ("--plan", "monthly", "--currency", "USD", "--started", "2026-10-05")
+    with freeze_time("2026-11-22T10:00:00Z"):
+        cloud = kscli.json("sub", "add", "--vendor", "Acme", "--product", "Cloud",
+                           "--price", "10.00", "--account", "initech", *base)["id"]
+        twin = kscli.json("sub", "add", "--vendor", "Acme", "--product", "Cloud",
+                          "--price", "10.00", "--account", "globex", *base)["id"]
+        backup = kscli.json("sub", "add", "--vendor", "Vault", "--product", "Backup",
+                            "--price", "5.00", "--account", "globex", *base)["id"]
+        refs = [kscli.json("sub", "edit", cloud, "--account", "globex")["reference"],
+                kscli.json("sub", "reprice", cloud, "--price", "12.00")["reference"],
+                kscli.json("sub", "void", twin, "--reason", "entered twice", "--yes")["reference"],
+                kscli.json("sub", "cancel", backup, "--yes")["reference"],
+                kscli.json("sub", "resume", backup)["reference"]]
+        assert all(r.startswith("KS-") for r in refs) and len(set(refs)) == 5
+        shown = kscli.json("sub", "show", cloud)
+        assert shown["account"] == "globex" and shown["price"] == "10.00"  # until Dec 5
+        assert [p["price"] for p in shown["price_history"]] == ["10.00", "12.00"]
+        listed = {s["id"]: s for s in kscli.json("sub", "list")}
+        assert set(listed) == {cloud, backup}  # the void one is gone
+        assert listed[backup]["status"] == "active" and listed[backup]["auto_renew"] is True
+        table = kscli("sub", "list").stdout
+        assert "total USD: 15.00 a month" in table
+    with freeze_time("2026-12-10T10:00:00Z"):
+        assert kscli.json("sub", "show", cloud)["price"] == "12.00"
+        assert "total USD: 17.00 a month" in kscli("sub", "list").stdout
+        statement = tmp_path / "dec.csv"
+        statement.write_text("Date,Description,Amount,Currency\n"
+                             "2026-12-05,ACME CLOUD,-12.00,USD\n"
+                             "2026-12-05,VAULT BACKUP,-5.00,USD\n")
+        imported = kscli.json("charges", "import", str(statement))
+        assert sorted(c["sub_id"] for c in imported["charges"]) == sorted([cloud, backup])
+        assert kscli.json("charges", "check") == []  # nothing a person would point at
+        exported = kscli("export").stdout
+    moved = tmp_path / "moved.json"
+    moved.write_text(exported)
+    other = Kscli(str(tmp_path / "other.db"))
+    assert other("import", str(moved)).exit_code == 0
+    assert json.loads(other("export").stdout)["tables"] == json.loads(exported)["tables"]
+    actions = [e["action"] for e in json.loads(exported)["tables"]["events"]
+               if e["reference"] in refs]
+    assert actions == ["edited", "repriced", "voided", "cancelled", "resumed"]
