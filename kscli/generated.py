@@ -22,8 +22,6 @@ tests/test_store_contract.py).
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from decimal import Decimal
 from typing import Any, Callable, Sequence
 
 
@@ -34,6 +32,9 @@ def record_reader(record_type: type, kinds: Sequence[str],
     converted inline rather than through a function call each, the others through
     ``convert`` (applied to a null too for the kinds in ``nulls``), the record made
     the way NamedTuple's own _make makes it."""
+    from datetime import datetime  # (only where records are read: off the start-up path)
+    from decimal import Decimal
+
     env: dict[str, Any] = {"R": record_type, "NEW": tuple.__new__, "D": Decimal,
                            "FI": datetime.fromisoformat}
     ins = []

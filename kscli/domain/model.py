@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from kscli.domain import ids
 from kscli.domain.errors import shown
-from kscli.domain.money import MINOR_DIGITS
+from kscli.domain.currencies import MINOR_DIGITS
 from kscli.domain.records import Field, Record, record_type
 
 PLANS = ("monthly", "annual")
