@@ -34,7 +34,7 @@ _AMOUNT_SHAPE = re.compile(r"-?0{1,12}(?:\.0{1,4})?")
 
 
 def _json_object(value: str) -> bool:
-    return isinstance(json.loads(value), dict)
+    return value == "{}" or isinstance(json.loads(value), dict)
 
 
 def _activations(value: str) -> bool:

@@ -62,7 +62,8 @@ def _value_code(name: str) -> str:
     encoders below: text through json's C escaper, null/true/false as such, anything
     else (numbers, nested values) through json's encoder."""
     return (f"(E({name}) if {name}.__class__ is str else 'null' if {name} is None "
-            f"else 'true' if {name} is True else 'false' if {name} is False else J({name}))")
+            f"else 'true' if {name} is True else 'false' if {name} is False "
+            f"else '[]' if {name} == [] else J({name}))")
 
 
 class FlatLines:

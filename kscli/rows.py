@@ -33,7 +33,8 @@ def _acts_in(text: str | None) -> tuple[Activation, ...]:
 
 
 def _json_in(text: str | None) -> dict:
-    return json.loads(text) if text else {}
+    # most objects of a ledger are empty (no price or plan history): not parsed
+    return json.loads(text) if text and text != "{}" else {}
 
 
 def _json_out(value: Any) -> str:
