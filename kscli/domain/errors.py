@@ -22,7 +22,7 @@ _JSON_RAW = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 def json_escaped(text: str) -> str:
     """JSON text with those characters written as \\u escapes (valid JSON, the same
     value): for every JSON kscli prints or exports. The C0 controls json escapes itself."""
-    if _JSON_RAW.search(text) is None:
+    if text.isascii() or _JSON_RAW.search(text) is None:  # (isascii: a C scan, most lines)
         return text
     return _JSON_RAW.sub(lambda m: "\\u%04x" % ord(m.group()), text)
 
