@@ -366,3 +366,54 @@ def test_rates_import_reads_a_zipped_daily_file_from_stdin_once(any_store_spec):
         events = [e for e in kscli.json("export")["tables"]["events"]
                   if e["subject"] == "rates"]
     assert len(events) == 1 and json.loads(events[0]["detail"])["days"] == 1
+
+
+def test_by_subscription_rows_add_up_to_the_months(ledger):
+    """Every total can be traced: one row per subscription and currency, and each
+    currency's rows sum to the same billed and projected amounts as its months."""
+    doc = _report(ledger, "--by", "subscription").json()
+    assert [(r["subscription"], r["vendor"], r["currency"], r["billed"], r["projected"])
+            for r in doc["rows"]] == [
+        ("S-1003", "Initech", "EUR", "30.00", "30.00"), ("S-1004", "Hooli", "EUR", "10.00", "0.00"),
+        ("S-1005", "Umbrella", "GBP", "7.00", "14.00"),
+        ("S-1001", "Acme", "USD", "30.00", "20.00"), ("S-1002", "Globex", "USD", "120.00", "0.00")]
+    for currency in ("EUR", "GBP", "USD"):
+        for key in ("billed", "projected"):
+            assert sum(Decimal(r[key]) for r in doc["rows"] if r["currency"] == currency) == \
+                sum(Decimal(row[4 if key == "total" else 2 if key == "billed" else 3])
+                    for row in ROWS if row[1] == currency)
+
+
+def test_a_price_change_and_a_plan_change_bill_from_their_dates(any_store_spec):
+    """Hand-computed, as of 2026-06-15 (months Apr-Jun, forecast Jul-Aug):
+
+    S-1001 monthly 10 USD from 2026-01-10, 12 USD from 2026-05-10: Apr 10, May 12, Jun 12;
+        Jul 12, Aug 12 ahead
+    S-1002 monthly 20 EUR from 2026-03-05, 3m from the renewal of 2026-05-05 (edited on
+        2026-04-10): Apr 20, May 20 (for three months), then Aug 5 20 ahead
+    """
+    kscli = Kscli(any_store_spec)
+    with freeze_time("2026-04-01T09:00:00Z"):
+        kscli.json("sub", "add", "--vendor", "Acme", "--product", "P", "--plan", "monthly",
+                   "--price", "10.00", "--currency", "USD", "--started", "2026-01-10")
+        kscli.json("sub", "add", "--vendor", "Globex", "--product", "P", "--plan", "monthly",
+                   "--price", "20.00", "--currency", "EUR", "--started", "2026-03-05")
+        kscli.json("sub", "reprice", "S-1001", "--price", "12.00", "--from", "2026-05-10")
+    with freeze_time("2026-04-10T09:00:00Z"):
+        kscli.json("sub", "edit", "S-1002", "--plan", "3m")
+    doc = _report(kscli).json()
+    assert [tuple(r[k] for k in KEYS) for r in doc["rows"]] == [
+        ("2026-04", "EUR", "20.00", "0.00", "20.00", "ledger", "past"),
+        ("2026-05", "EUR", "20.00", "0.00", "20.00", "ledger", "past"),
+        ("2026-06", "EUR", "0.00", "0.00", "0.00", "none", "current"),
+        ("2026-07", "EUR", "0.00", "0.00", "0.00", "none", "forecast"),
+        ("2026-08", "EUR", "0.00", "20.00", "20.00", "ledger", "forecast"),
+        ("2026-04", "USD", "10.00", "0.00", "10.00", "ledger", "past"),
+        ("2026-05", "USD", "12.00", "0.00", "12.00", "ledger", "past"),
+        ("2026-06", "USD", "12.00", "0.00", "12.00", "ledger", "current"),
+        ("2026-07", "USD", "0.00", "12.00", "12.00", "ledger", "forecast"),
+        ("2026-08", "USD", "0.00", "12.00", "12.00", "ledger", "forecast"),
+    ]
+    # the yearly cost is the one in force: 12 x 12 USD, 4 x 20 EUR
+    assert [(t["sub_id"], t["plan"], t["yearly"]) for t in doc["top"]] == [
+        ("S-1002", "3m", "80.00"), ("S-1001", "monthly", "144.00")]

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import click
 
+from kscli.domain.report import GROUPS
+
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 
@@ -19,8 +21,9 @@ OFF_TERMINAL = 80
               metavar="N", help="Months of spend up to the current one (billed).")
 @click.option("--forecast", type=click.IntRange(0, 600), default=12, show_default=True,
               metavar="N", help="Months ahead to project after the current one.")
-@click.option("--by", type=click.Choice(("month", "vendor", "account", "kind")),
-              default="month", show_default=True, help="What each row of the table sums.")
+@click.option("--by", type=click.Choice(GROUPS), default="month", show_default=True,
+              help="What each row of the table sums (subscription: one row per subscription "
+                   "and currency, so that every total can be traced).")
 @click.option("--in", "target", type=p.CURRENCY, metavar="CODE",
               help="Convert every amount into this currency (rates from `kscli rates import`).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
@@ -106,7 +109,8 @@ def _csv(doc: dict) -> None:
     from kscli.cli.output import csv_cell
 
     by = doc["by"]
-    keys = [by, *CSV_KEYS] + (["when"] if by == "month" else []) + ["converted"]
+    keys = [by, *(["vendor", "product"] if by == "subscription" else []), *CSV_KEYS] + \
+        (["when"] if by == "month" else []) + ["converted"]
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(keys)
     for rows, converted in ((doc["rows"], "yes" if doc["currency"] else "no"),
@@ -176,8 +180,7 @@ def _text(doc: dict, fmt: str) -> None:
     by = doc["by"]
     width = _width()
     if fmt == "table":
-        title = {"month": "per month", "vendor": "per vendor", "account": "per account",
-                 "kind": "per kind"}[by]
+        title = f"per {by}"
         if not doc["rows"] and not doc["apart"]:
             out(f"no spend from {doc['months'][0]} to {doc['months'][-1]}")
         for part, rows in (("", doc["rows"]), (" (no rate: not converted)", doc["apart"])):
@@ -186,11 +189,13 @@ def _text(doc: dict, fmt: str) -> None:
                 for line in chart_lines(found, by, width):
                     out(clean(line))
                 out("")
-    headers = [by.capitalize(), "Currency", "Billed", "Projected", "Total", "Source"]
-    cells = [[r[by], r["currency"], r["billed"], r["projected"], r["total"], r["source"]]
-             for r in doc["rows"]]
-    cells += [[r[by], r["currency"], r["billed"], r["projected"], r["total"],
-               r["source"] + " (no rate)"] for r in doc["apart"]]
+    named = by == "subscription"  # its id, and then who and what it is
+    headers = ["ID" if named else by.capitalize(), *(["Vendor", "Product"] if named else []),
+               "Currency", "Billed", "Projected", "Total", "Source"]
+    cells = [[r[by], *([r["vendor"], r["product"]] if named else []), r["currency"],
+              r["billed"], r["projected"], r["total"], r["source"] + suffix]
+             for rows, suffix in ((doc["rows"], ""), (doc["apart"], " (no rate)"))
+             for r in rows]
     if fmt == "plain":
         for row in cells:
             out("\t".join(clean(c) for c in row))

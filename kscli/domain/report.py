@@ -27,12 +27,13 @@ from decimal import Decimal
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from kscli.domain.calendar import add_months
+from kscli.domain.ids import natural_key
 from kscli.domain.model import Charge, Event, Subscription, plan_months
 from kscli.domain.money import normalize, yearly_cost
 from kscli.domain.rates import RateBook
 from kscli.domain.timeline import SubState, period_starts, plan_length, state_at, plan_at, price_at
 
-GROUPS = ("month", "vendor", "account", "kind")
+GROUPS = ("month", "vendor", "account", "kind", "subscription")
 TOP = 10  # subscriptions in the top list
 RENEWING_DAYS = 30
 RENEWING_SHOWN = 50  # the soonest renewals listed (all are counted)
@@ -145,7 +146,8 @@ class Report(NamedTuple):
 
 
 def _group_of(sub: Subscription, by: str) -> str:
-    return {"vendor": sub.vendor, "account": sub.account, "kind": sub.kind}[by]
+    return {"vendor": sub.vendor, "account": sub.account, "kind": sub.kind,
+            "subscription": sub.id}[by]
 
 
 def compute(subs: Iterable[Subscription], at: datetime, *, months: int = 12,
@@ -170,6 +172,7 @@ def compute(subs: Iterable[Subscription], at: datetime, *, months: int = 12,
     soon_count = 0
     soon_totals: dict[str, Decimal] = {}
     count = bill_count = 0
+    labels: dict[str, dict] = {}  # with --by subscription: each one's vendor and product
     charges = charges or {}
     histories = histories or {}
     by_month = by == "month"
@@ -197,6 +200,8 @@ def compute(subs: Iterable[Subscription], at: datetime, *, months: int = 12,
                 entry = per_month[key] = [ZERO, False, posted, "charges"]
             entry[0] += charge.amount
         group = None if by_month else _group_of(sub, by)
+        if by == "subscription":
+            labels[sub.id] = {"vendor": sub.vendor, "product": sub.product}
         currency = sub.currency
         for key, (amount, projected, when, source) in per_month.items():
             into = totals
@@ -230,7 +235,7 @@ def compute(subs: Iterable[Subscription], at: datetime, *, months: int = 12,
                    "yearly": str(yearly), "yearly_in": shown_currency,
                    "yearly_converted": str(shown_yearly)}
             heap = top.setdefault(shown_currency, [])
-            item = (shown_yearly, _natural(sub.id), row)
+            item = (shown_yearly, natural_key(sub.id), row)
             if len(heap) < TOP:
                 heapq.heappush(heap, item)
             elif item > heap[0]:
@@ -247,11 +252,11 @@ def compute(subs: Iterable[Subscription], at: datetime, *, months: int = 12,
                 heapq.heappush(soon, item)
             elif item > soon[0]:
                 heapq.heapreplace(soon, item)
-    rows = _rows(totals, names, first_key, current, by)
-    apart_rows = _rows(apart, names, first_key, current, by)
+    rows = _rows(totals, names, first_key, current, by, labels)
+    apart_rows = _rows(apart, names, first_key, current, by, labels)
     top_rows = [row for heap in top.values() for _, _, row in heap]
     top_rows.sort(key=lambda r: (r["yearly_in"], -Decimal(r["yearly_converted"]),
-                                 _natural(r["sub_id"])))
+                                 natural_key(r["sub_id"])))
     renew_rows = [row for _, _, row in sorted(soon, reverse=True)]
     renewing = {"within_days": RENEWING_DAYS, "count": soon_count, "items": renew_rows,
                 "totals": [{"currency": c, "amount": str(normalize(a, c))}
@@ -266,24 +271,21 @@ def compute(subs: Iterable[Subscription], at: datetime, *, months: int = 12,
                   count, bill_count)
 
 
-def _natural(sub_id: str) -> tuple[int, str]:
-    return len(sub_id), sub_id
-
-
 def _negated(sub_id: str) -> tuple[int, ...]:
     """Orders ids in reverse natural order (a max-heap key)."""
     return tuple(-ord(c) for c in sub_id.rjust(24, "\0"))
 
 
 def _rows(totals: dict[tuple, _Sum], names: list[str], first_key: int, current: str,
-          by: str) -> list[dict]:
+          by: str, labels: Mapping[str, dict]) -> list[dict]:
     """Rows per currency, then per month (every month of the report, empty ones too)
     or per group, each with its billed and projected sums and its source."""
     currencies = sorted({currency for _, currency in totals})
     if by == "month":
         keys = [(first_key + i, name) for i, name in enumerate(names)]
     else:
-        groups = sorted({group for group, _ in totals}, key=lambda g: (g.casefold(), g))
+        groups = sorted({group for group, _ in totals},
+                        key=natural_key if by == "subscription" else lambda g: (g.casefold(), g))
         keys = [(g, g) for g in groups]
     rows = []
     for currency in currencies:
@@ -293,7 +295,7 @@ def _rows(totals: dict[tuple, _Sum], names: list[str], first_key: int, current: 
                 continue
             billed = sums.billed if sums else ZERO
             projected = sums.projected if sums else ZERO
-            row = {by: name, "currency": currency,
+            row = {by: name, **labels.get(name, {}), "currency": currency,
                    "billed": str(normalize(billed, currency)),
                    "projected": str(normalize(projected, currency)),
                    "total": str(normalize(billed + projected, currency)),
