@@ -135,3 +135,13 @@ def test_costs_are_per_month_and_per_year_in_minor_units():
     assert monthly_cost(Decimal("120.00"), 12, "USD") == Decimal("10.00")
     assert yearly_cost(Decimal("9.99"), 1, "USD") == Decimal("119.88")
     assert monthly_cost(Decimal("1000"), 3, "JPY") == Decimal("333")
+
+
+def test_month_length_is_the_gregorian_calendar_s():
+    import calendar
+
+    from kscli.domain.calendar import month_length
+
+    for year in (*range(1, 30), *range(1890, 2110), 2100, 2400, 9999):
+        for month in range(1, 13):
+            assert month_length(year, month) == calendar.monthrange(year, month)[1], (year, month)

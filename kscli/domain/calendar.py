@@ -6,7 +6,6 @@ weekends are handled in one place. All datetimes are aware and in UTC.
 
 from __future__ import annotations
 
-import calendar as _cal
 import re
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -100,21 +99,27 @@ def start_of_day(day: date) -> datetime:
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
+def month_length(year: int, month: int) -> int:
+    """Days in a month (1 to 12) of the Gregorian calendar: February has 29 in a year
+    divisible by 4, except centuries not divisible by 400."""
+    leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return _MONTH_DAYS[month - 1] + leap
+
+
 def add_months(when: datetime, months: int) -> datetime:
     """Add calendar months, clamping to the month's last day (31 Jan + 1m = 28/29 Feb)."""
     index = when.year * 12 + (when.month - 1) + months
     year, month = divmod(index, 12)
     day = when.day
-    if day > 28:  # the month's length (monthrange also works out a weekday: slower)
-        last = _MONTH_DAYS[month] + (month == 1 and _cal.isleap(year))
-        day = min(day, last)
+    if day > 28:  # the month's length matters only past the 28th
+        day = min(day, month_length(year, month + 1))
     return when.replace(year=year, month=month + 1, day=day)
 
 
 def add_years(day: date, years: int) -> date:
     """Add calendar years to a date; 29 February becomes 28 February."""
     year = day.year + years
-    return date(year, day.month, min(day.day, _cal.monthrange(year, day.month)[1]))
+    return date(year, day.month, min(day.day, month_length(year, day.month)))
 
 
 def whole_days(start: datetime, now: datetime) -> int:

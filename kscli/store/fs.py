@@ -5,7 +5,6 @@ one-line Failure naming the file."""
 from __future__ import annotations
 
 import errno
-import glob
 import os
 import stat
 from contextlib import contextmanager
@@ -53,6 +52,8 @@ def remove_stale_temporaries(path: str, *, locked: bool = True) -> None:
     those of a process that no longer runs are, and this process's own (a writer
     calls this before it starts its temporary file).
     """
+    import glob  # only when a ledger is written: off the start-up of a read
+
     prefix = path + ".tmp-"
     for stale in glob.glob(glob.escape(prefix) + "*"):
         pid = stale[len(prefix):].split("-", 1)[0]
