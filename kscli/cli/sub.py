@@ -8,7 +8,7 @@ from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 from kscli.cli.common import SUB_FIELDS, confirm_or_refuse, show_outcome, sub_record
-from kscli.domain.model import KINDS, SUB_SHOWN_STATUSES
+from kscli.domain.model import KINDS, SUB_SHOWN_STATUSES, TRIAL
 
 SORT_KEYS = ("id", "vendor", "product", "price", "renewal", "started", "status", "account")
 
@@ -230,7 +230,8 @@ def renews_or_ends(state) -> str:
         return text + (f", renews {day(sub.period_end)}" if state.renews and state.ends_at is None
                        else f", ends {day(state.ends_at)}" if state.ends_at else "")
     if state.renews:
-        text = f"renews {day(sub.period_end)}"
+        text = (f"first charge {day(sub.period_end)}" if state.display_status == TRIAL
+                else f"renews {day(sub.period_end)}")
         return text + (f", ends {day(state.ends_at)}" if state.ends_at else "")
     if sub.period_end is None and sub.status == "active":
         return "one-time"

@@ -212,7 +212,9 @@ def cancel_by(sub: Subscription, at: datetime) -> datetime | None:
     at ``cancel_by_renewal(sub, at)`` and bills that period; `kscli renew off ID` (or
     `kscli sub cancel ID`) on or before it stops that renewal. Renewals inside a
     commitment cannot be stopped, so the first one counted is at or after
-    ``commitment_end``. Once a cancel-by day has passed, the next renewal's is given."""
+    ``commitment_end``; during a free trial, its end is a deadline of its own
+    (``trial_end``), so the first renewal after it is counted. Once a cancel-by day has
+    passed, the next renewal's is given."""
     found = _next_stoppable(sub, at)
     if found is None:
         return None
@@ -240,6 +242,8 @@ def _next_stoppable(sub: Subscription, at: datetime) -> _Stoppable | None:
     if current.status != "active" or not current.auto_renew or not state.renews:
         return None
     first = current.period_end
+    if first == trial_end(current):  # the trial's end is its own deadline (trial_end)
+        first = period_end_after(current, first)
     while current.commitment_end is not None and first < current.commitment_end:
         first = period_end_after(current, first)
     renewal = stoppable_from(current, first, at)
