@@ -390,3 +390,31 @@ def test_the_sample_holds_a_trial_and_a_notice_period(kscli):
         assert trial[0]["trial_ends_at"] > "2026-11-22"
         assert len(notice) == 1 and notice[0]["cancel_by"] > "2026-11-22"
         assert date.fromisoformat(notice[0]["cancel_by"]) == date(2026, 12, 7)
+
+
+# charges check and report treat the trial as unpaid ---------------------------------------
+
+def test_a_charge_during_the_trial_is_flagged_and_the_first_charge_is_not(kscli, tmp_path):
+    with freeze_time("2026-11-01T00:00:00Z"):
+        sub = add(kscli, "--trial", "14d", started="2026-11-01")
+    path = tmp_path / "statement.csv"
+    path.write_text("date,description,amount,currency\n2026-11-01,ACME,10.00,USD\n"
+                    "2026-11-14,ACME,10.00,USD\n2026-11-15,ACME,10.00,USD\n", encoding="utf-8")
+    with freeze_time("2026-11-20T00:00:00Z"):
+        assert kscli("charges", "import", str(path)).exit_code == 0
+        result = kscli("--format", "json", "charges", "check")
+        assert result.exit_code == 1
+        found = [(f["kind"], f["posted_on"]) for f in result.json()]
+        assert found == [("in-trial", "2026-11-01"), ("in-trial", "2026-11-14")]
+        assert "[cancel.trial]" in result.json()[0]["message"]
+        assert sub["id"] == result.json()[0]["sub_id"]
+
+
+def test_report_bills_nothing_for_the_trial(kscli):
+    with freeze_time("2026-11-01T00:00:00Z"):
+        add(kscli, "--trial", "1m", started="2026-10-10")
+        doc = kscli.json("report", "--months", "2", "--forecast", "1")
+    billed = {(r["month"], r["billed"], r["projected"]) for r in doc["rows"]}
+    assert ("2026-10", "0.00", "0.00") in billed  # the trial's month: nothing
+    assert ("2026-11", "0.00", "10.00") in billed  # the first charge, at the trial's end
+    assert doc["bills"] == 2  # 10 November and the forecast's 10 December
