@@ -98,7 +98,7 @@ def _cancel_by(state: SubState, row: tuple) -> str | None:
     """The cancel-by day of the next renewal that can still be stopped (a date)."""
     if state.sub.notice is None:
         return None
-    from kscli.domain.timeline import cancel_by
+    from kscli.domain.notice import cancel_by
 
     found = cancel_by(state.sub, state.at)
     return None if found is None else found.date().isoformat()

@@ -88,7 +88,7 @@ def test_a_commitment_counts_from_the_end_of_the_trial():
 
 def test_cancel_by_is_the_renewal_day_minus_the_notice_in_whole_utc_days():
     from kscli.domain.calendar import parse_duration
-    from kscli.domain.timeline import cancel_by, cancel_by_renewal, notice_closes_at
+    from kscli.domain.notice import cancel_by, cancel_by_renewal, notice_closes_at
 
     sub = _sub(started_at=at("2026-11-05T15:00:00Z"), notice=parse_duration("10d"))
     renewal = at("2026-12-05T15:00:00Z")
@@ -103,7 +103,7 @@ def test_cancel_by_is_the_renewal_day_minus_the_notice_in_whole_utc_days():
 
 def test_no_notice_applies_to_the_end_of_a_trial():
     from kscli.domain.calendar import parse_duration
-    from kscli.domain.timeline import cancel_by, cancel_by_day
+    from kscli.domain.notice import cancel_by, cancel_by_day
 
     sub = _sub(trial=parse_duration("14d"), notice=parse_duration("30d"))
     assert cancel_by_day(sub, sub.period_end) is None
@@ -418,3 +418,22 @@ def test_report_bills_nothing_for_the_trial(kscli):
     assert ("2026-10", "0.00", "0.00") in billed  # the trial's month: nothing
     assert ("2026-11", "0.00", "10.00") in billed  # the first charge, at the trial's end
     assert doc["bills"] == 2  # 10 November and the forecast's 10 December
+
+
+# an old ledger ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("old", ["sqlite", "json", pytest.param("postgres",
+                                                                marks=pytest.mark.postgres)])
+def test_an_old_ledger_upgrades_to_the_new_terms(tmp_path, old):
+    from kscli.store import open_store
+    from tests.test_migrations import _old_ledger
+
+    spec = _old_ledger("v2", old, tmp_path)
+    kscli = Kscli(spec)
+    before = json.loads(kscli("export").stdout)["tables"]["subs"]
+    assert before and all((row["trial"], row["notice"], row["ends"]) == (None, None, None)
+                          for row in before)
+    shown = kscli.json("sub", "edit", "S-1001", "--notice", "30d")
+    assert shown["notice"] == "30d"
+    assert open_store(spec).schema_version() == 7
+    assert kscli.json("sub", "show", "S-1001")["notice"] == "30d"

@@ -15,15 +15,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 from kscli.domain.calendar import Duration, add_months, iso
 from kscli.domain.errors import BadValue, NoChange, Refused
 from kscli.domain.model import Subscription, plan_months
+from kscli.domain.notice import cancel_by_day, stoppable_from
 from kscli.domain.timeline import (  # noqa: F401 - the time rules' one owner, re-exported
-    cancel_by_day,
     display_status,
     ends_at,
     in_trial,
     period_end_after,
     renews_at,
     state_at,
-    stoppable_from,
     trial_end,
 )
 

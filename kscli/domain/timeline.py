@@ -21,7 +21,7 @@ The rules, once:
   of its period (or at its recorded end). A fixed end (``ends``) stops every renewal
   at or after it, and service ends there (or at the end of the last period, if
   sooner). A renew off or cancellation made too late for a notice period
-  (``notice``, see ``cancel_by``) records the end it takes effect at as
+  (``notice``, see kscli.domain.notice) records the end it takes effect at as
   ``ended_at``: the subscription renews at the boundaries before it, not after. A suspended one neither renews nor ends
   (the provider lifts or ends a suspension); a refunded or expired one has ended.
 - Before ``started_at`` a subscription has not started: its first period is shown,
@@ -166,90 +166,6 @@ def fixed_end(sub: Subscription) -> datetime | None:
     UTC date whatever auto-renew says; `sub edit ID --no-ends` lifts it. None without
     one (or for a plan with no periods)."""
     return sub.ends if plan_length(sub) else None
-
-
-def cancel_by_day(sub: Subscription, renewal: datetime) -> date | None:
-    """The cancel-by day of a renewal: the UTC date of ``renewal`` minus ``notice``
-    (months clamp to a month's end, as everywhere). The whole day counts: renew off or
-    a cancellation is in time while now is before 00:00 UTC of the day after
-    (``notice_closes_at``). None without a notice period, and for the end of a free
-    trial (no notice applies to it) [cancel.notice]."""
-    notice = duration_of(sub.notice)
-    if notice is None or renewal == trial_end(sub):
-        return None
-    return notice.before(renewal).astimezone(renewal.tzinfo).date()
-
-
-def notice_closes_at(sub: Subscription, renewal: datetime) -> datetime | None:
-    """The first moment too late to stop ``renewal``: 00:00 UTC of the day after its
-    cancel-by day; None when nothing can be too late (no notice period)."""
-    day = cancel_by_day(sub, renewal)
-    return None if day is None else start_of_day(day + _ONE_DAY)
-
-
-def stoppable_from(sub: Subscription, first: datetime, at: datetime) -> datetime:
-    """The first renewal from the boundary ``first`` on that acting at ``at`` still
-    stops: ``first`` while its cancel-by day has not passed (or without a notice
-    period), else the next whose cancel-by day has not (the ones before it are billed:
-    the change takes effect one period later, or more) [cancel.notice]."""
-    boundary = first
-    while plan_length(sub) and not (sub.ends is not None and boundary >= sub.ends):
-        closes = notice_closes_at(sub, boundary)
-        if closes is None or at < closes:
-            break
-        boundary = period_end_after(sub, boundary)
-    return boundary
-
-
-def cancel_by(sub: Subscription, at: datetime) -> datetime | None:
-    """The last day to act to stop the next renewal that can still be stopped, as 00:00
-    UTC of that day (the whole day counts; see ``cancel_by_day``), for the
-    subscription as it stands at ``at``; None without a notice period, and when no
-    renewal is ahead to stop (auto-renew already off, cancelled, ended, or a fixed end
-    first).
-
-    As a deadline: if nothing is done by the end of that day, the subscription renews
-    at ``cancel_by_renewal(sub, at)`` and bills that period; `kscli renew off ID` (or
-    `kscli sub cancel ID`) on or before it stops that renewal. Renewals inside a
-    commitment cannot be stopped, so the first one counted is at or after
-    ``commitment_end``; during a free trial, its end is a deadline of its own
-    (``trial_end``), so the first renewal after it is counted. Once a cancel-by day has
-    passed, the next renewal's is given."""
-    found = _next_stoppable(sub, at)
-    if found is None:
-        return None
-    day = cancel_by_day(found.sub, found.renewal)
-    return None if day is None else start_of_day(day)
-
-
-def cancel_by_renewal(sub: Subscription, at: datetime) -> datetime | None:
-    """The renewal that acting by ``cancel_by(sub, at)`` stops (None where that is None)."""
-    found = _next_stoppable(sub, at)
-    return None if found is None or cancel_by_day(found.sub, found.renewal) is None \
-        else found.renewal
-
-
-class _Stoppable(NamedTuple):
-    sub: Subscription  # as it stands at the moment asked about
-    renewal: datetime
-
-
-def _next_stoppable(sub: Subscription, at: datetime) -> _Stoppable | None:
-    if sub.notice is None:
-        return None
-    state = state_at(sub, at)
-    current = state.sub
-    if current.status != "active" or not current.auto_renew or not state.renews:
-        return None
-    first = current.period_end
-    if first == trial_end(current):  # the trial's end is its own deadline (trial_end)
-        first = period_end_after(current, first)
-    while current.commitment_end is not None and first < current.commitment_end:
-        first = period_end_after(current, first)
-    renewal = stoppable_from(current, first, at)
-    if current.ends is not None and renewal >= current.ends:
-        return None
-    return _Stoppable(current, renewal)
 
 
 def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | None]:
