@@ -12,9 +12,10 @@ The rules, once:
 - Periods count from ``started_at``: boundary k is ``started_at + k * plan months``
   (31 January, 28 February, 31 March, ...). A free trial (``trial``, a duration) is
   the first period, from ``started_at`` to its end (``trial_end``); it is not billed,
-  and the paid periods count from its end instead (the first charge is there). A period runs from one boundary up to,
-  not including, the next: the last second of a period is the second before the
-  boundary, and the boundary itself belongs to the next period.
+  and the paid periods count from its end instead (the first charge is there). A
+  period runs from one boundary up to, not including, the next: the last second of a
+  period is the second before the boundary, and the boundary itself belongs to the
+  next period.
 - At a boundary an active subscription renews when auto-renew is on, or when its
   commitment runs past that boundary (renew off during a commitment takes effect at
   ``commitment_end``); otherwise it expires there. A cancelled one expires at the end
@@ -22,8 +23,9 @@ The rules, once:
   at or after it, and service ends there (or at the end of the last period, if
   sooner). A renew off or cancellation made too late for a notice period
   (``notice``, see kscli.domain.notice) records the end it takes effect at as
-  ``ended_at``: the subscription renews at the boundaries before it, not after. A suspended one neither renews nor ends
-  (the provider lifts or ends a suspension); a refunded or expired one has ended.
+  ``ended_at``: the subscription renews at the boundaries before it, not after. A
+  suspended one neither renews nor ends (the provider lifts or ends a suspension); a
+  refunded or expired one has ended.
 - Before ``started_at`` a subscription has not started: its first period is shown,
   and ``started`` is false.
 - The price at a moment is the one in force then (``price_at``: the price history
