@@ -51,9 +51,25 @@ def load_policy(path: str | Path) -> Policy:
     """A user's policy file, checked; PolicyError (naming the file) if unreadable or invalid."""
     text = read_policy_text(path)
     try:
-        return parse_policy(text, source=str(path))
+        policy = parse_policy(text, source=str(path))
     except PolicyError as exc:
         raise PolicyError(f"policy file {path}: {exc.message}", exc.problems) from None
+    return with_later_clauses(policy)
+
+
+def with_later_clauses(policy: Policy) -> Policy:
+    """The policy with the built-in clause in place of each later clause it lacks
+    (kscli.domain.policy.LATER_CLAUSES: a file written before they existed)."""
+    from dataclasses import replace
+
+    from kscli.domain.policy import CLAUSE_IDS
+
+    missing = [cid for cid in CLAUSE_IDS if cid not in policy.clauses]
+    if not missing:
+        return policy
+    default = load_default()
+    clauses = {cid: policy.clauses.get(cid) or default.clauses[cid] for cid in CLAUSE_IDS}
+    return replace(policy, clauses=clauses)
 
 
 def lint_policy_file(path: str | Path) -> list[Problem]:

@@ -86,11 +86,31 @@ def _plan_history(state: SubState, row: tuple) -> list[dict[str, str]]:
     return [{"from": since, "plan": plan} for since, plan in sorted(state.sub.plans.items())]
 
 
+def _trial_ends_at(state: SubState, row: tuple) -> str | None:
+    if state.sub.trial is None:
+        return None
+    from kscli.domain.timeline import trial_end
+
+    return iso(trial_end(state.sub))
+
+
+def _cancel_by(state: SubState, row: tuple) -> str | None:
+    """The cancel-by day of the next renewal that can still be stopped (a date)."""
+    if state.sub.notice is None:
+        return None
+    from kscli.domain.notice import cancel_by
+
+    found = cancel_by(state.sub, state.at)
+    return None if found is None else found.date().isoformat()
+
+
 SUB_DERIVED: dict[str, tuple[tuple[str, Callable[[SubState, tuple], Any]], ...]] = {
     "plan": (("plan_history", _plan_history),),
     "currency": (("price_history", _price_history),),
     "status": (("display_status", _display_status), ("ends_at", _ends_at)),
     "region": (("match", _match),),
+    "trial": (("trial_ends_at", _trial_ends_at),),
+    "notice": (("cancel_by", _cancel_by),),
 }
 
 

@@ -110,3 +110,17 @@ def test_a_signed_license_expires_at_its_moment_whatever_the_local_time(tmp_path
     after = at("2027-01-01T00:00:00Z", tz, store, *check)
     assert after.returncode == 4
     assert after.stderr.strip() == "Error: L-1001: expired on 2027-01-01 00:00 UTC"
+
+
+@pytest.mark.parametrize("tz", ["Pacific/Kiritimati", "America/Adak"])
+def test_the_cancel_by_day_ends_at_midnight_utc_whatever_the_machine_s_zone(tmp_path, tz):
+    store = ledger_path(tmp_path, "sqlite")
+    added = at("2026-11-05T10:00:00Z", tz, store, "sub", "add", "--vendor", "Acme", "--product",
+               "Cloud", "--plan", "monthly", "--price", "10", "--currency", "USD", "--started",
+               "2026-11-05", "--notice", "10d")
+    assert added.returncode == 0, added.stderr
+    shown = at("2026-11-25T23:59:58Z", tz, store, "--format", "json", "sub", "show", "S-1001")
+    assert json.loads(shown.stdout)["cancel_by"] == "2026-11-25"
+    late = at("2026-11-26T00:00:02Z", tz, store, "--format", "json", "renew", "off", "S-1001")
+    assert late.returncode == 0, late.stderr
+    assert json.loads(late.stdout)["ends_at"] == "2027-01-05T00:00:00Z"

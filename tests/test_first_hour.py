@@ -554,7 +554,7 @@ def test_counts_agree_with_their_nouns(sample, tmp_path):
     assert sample("export", "--with-keys", "-o", str(path)).exit_code == 0
     imported = Kscli(ledger_path(tmp_path / "i", "json"))("import", str(path))
     assert "1 incident," in imported.stderr and "1 incidents" not in imported.stderr
-    assert "9 subs" in imported.stderr and "(s)" not in imported.stderr
+    assert "11 subs" in imported.stderr and "(s)" not in imported.stderr
 
 
 def test_each_group_summary_lists_every_subcommand():

@@ -25,6 +25,7 @@ _KIND_WORDS = {
     "after-renew-off": "after auto-renew off",
     "after-refund": "after refund",
     "duplicate": "twice in one period",
+    "in-trial": "during a free trial",
 }
 
 

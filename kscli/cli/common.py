@@ -19,7 +19,9 @@ SUB_FIELDS: Sequence[tuple[str, str]] = (
     ("auto-renew", "auto_renew"), ("started", "started_at"), ("period", "period_text"),
     ("ends", "ends_at"), ("commitment until", "commitment_end"), ("channel", "channel"),
     ("partner", "partner_name"), ("partner portal", "partner_portal"), ("region", "region"),
-    ("statements say", "match_text"), ("disputed", "disputed"),
+    ("statements say", "match_text"), ("trial", "trial"), ("trial until", "trial_ends_at"),
+    ("notice", "notice"), ("cancel by", "cancel_by"), ("fixed end", "ends"),
+    ("disputed", "disputed"),
     ("refuse service", "refuse_service"),
 )
 
@@ -38,7 +40,7 @@ def sub_record(sub) -> dict[str, Any]:
     record["match_text"] = ", ".join(record["match"]) or None
     record["period_text"] = (f"{day(sub.period_start)} to {day(sub.period_end)}"
                              if sub.period_end else day(sub.period_start))
-    for key in ("started_at", "ends_at", "commitment_end"):
+    for key in ("started_at", "ends_at", "commitment_end", "trial_ends_at", "ends"):
         if record.get(key):
             record[key] = record[key][:10] if key != "started_at" else record[key]
     if record["disputed"] is False:

@@ -8,7 +8,7 @@ from kscli.cli import LazyGroup
 from kscli.cli import params as p
 from kscli.cli.app import get_app
 from kscli.cli.common import SUB_FIELDS, confirm_or_refuse, show_outcome, sub_record
-from kscli.domain.model import KINDS, SUB_SHOWN_STATUSES
+from kscli.domain.model import KINDS, SUB_SHOWN_STATUSES, TRIAL
 
 SORT_KEYS = ("id", "vendor", "product", "price", "renewal", "started", "status", "account")
 
@@ -43,14 +43,30 @@ def sub():
 @click.option("--match", "match", type=p.TEXT, multiple=True, metavar="TEXT",
               help="How statements write it, like \"PAYPAL *NETFLIX\" (repeatable): a line "
                    "whose description holds it matches, as the vendor's name does.")
+@click.option("--trial", type=p.DURATION,
+              help="A free trial from the start, like 14d or 1m: the first charge is at its end "
+                   "unless cancelled before (the paid periods count from there).")
+@click.option("--notice", type=p.DURATION,
+              help="A cancellation notice period, like 30d or 1m: renew off or a cancellation must "
+                   "come that long before a renewal (the cancel-by day itself counts) to stop it.")
+@click.option("--ends", type=p.WHEN, metavar="DATE",
+              help="A fixed end: no renewal at or after it, service ends there.")
 def add(vendor, product, plan, price, currency, kind, account, started, commitment, no_auto_renew,
-        partner, partner_portal, region, match):
+        partner, partner_portal, region, match, trial, notice, ends):
     """Add a subscription and print it with its id.
 
+    With --trial the first period is the free trial (status trial, nothing billed);
+    the first charge, and the paid periods and any commitment, start at its end.
+    --notice: stopping a renewal (renew off, sub cancel) after its cancel-by day (the
+    renewal's UTC date minus the notice) is accepted and takes effect one period
+    later [cancel.notice]. `kscli deadlines` lists these dates.
+
     \b
-    Example:
+    Examples:
       kscli sub add --vendor Acme --product "Cloud Pro" --plan annual --price 120 \\
         --currency EUR --commitment 24m
+      kscli sub add --vendor Streamly --product Family --plan monthly --price 17.99 \\
+        --currency USD --trial 1m --notice 7d
     """
     from kscli.domain.money import MoneyError, parse_price
     from kscli.domain.timeline import state_at
@@ -75,7 +91,7 @@ def add(vendor, product, plan, price, currency, kind, account, started, commitme
         kind=kind, price=amount, currency=currency, started_at=started or app.now,
         commitment_months=commitment.months if commitment else None,
         auto_renew=not no_auto_renew, partner_name=partner, partner_portal=partner_portal,
-        region=region, matches=match,
+        region=region, matches=match, trial=trial, notice=notice, ends=ends,
     )
     # shown as it stands now, as every read shows it: a start in the past has renewed
     # since, a start ahead has not started yet
@@ -200,7 +216,7 @@ def list_(status, include_void, vendor, product, account, search, within, renewi
 CSV_KEYS = ("id", "account", "vendor", "product", "plan", "kind", "price", "currency", "status",
             "display_status", "auto_renew", "started_at", "period_start", "period_end",
             "commitment_end", "ends_at", "channel", "partner_name", "partner_portal", "region",
-            "disputed")
+            "disputed", "trial", "trial_ends_at", "notice", "cancel_by", "ends")
 
 
 def renews_or_ends(state) -> str:
@@ -214,7 +230,8 @@ def renews_or_ends(state) -> str:
         return text + (f", renews {day(sub.period_end)}" if state.renews and state.ends_at is None
                        else f", ends {day(state.ends_at)}" if state.ends_at else "")
     if state.renews:
-        text = f"renews {day(sub.period_end)}"
+        text = (f"first charge {day(sub.period_end)}" if state.display_status == TRIAL
+                else f"renews {day(sub.period_end)}")
         return text + (f", ends {day(state.ends_at)}" if state.ends_at else "")
     if sub.period_end is None and sub.status == "active":
         return "one-time"
@@ -346,15 +363,27 @@ def dispute(sub_id, note):
               help="Add a way statements write it (repeatable).")
 @click.option("--no-match", "no_match", type=p.TEXT, multiple=True, metavar="TEXT",
               help="Remove one (repeatable).")
+@click.option("--trial", type=p.DURATION,
+              help="A free trial from the start, like 14d (only before the first charge).")
+@click.option("--no-trial", "no_trial", is_flag=True, help="Clear the free trial (same rule).")
+@click.option("--notice", type=p.DURATION, help="A cancellation notice period, like 30d.")
+@click.option("--no-notice", "no_notice", is_flag=True, help="Clear the notice period.")
+@click.option("--ends", type=p.WHEN, metavar="DATE",
+              help="A fixed end: no renewal at or after it.")
+@click.option("--no-ends", "no_ends", is_flag=True, help="Clear the fixed end.")
 def edit(sub_id, vendor, product, account, region, partner, partner_portal, plan, match,
-         no_match):
+         no_match, trial, no_trial, notice, no_notice, ends, no_ends):
     """Correct a subscription's facts: one event with the fields before and after.
 
     Only the fields given change; its periods, price, status, keys and charges stay
     as they are. --plan takes effect at the next renewal: the current period is not
     billed again (no proration), and `sub show` lists the plan from that date. A value `sub add` refuses is refused the same way (exit 2, nothing
     written); a void subscription cannot change (exit 4). --partner and
-    --partner-portal go together, and make the channel partner.
+    --partner-portal go together, and make the channel partner. --trial, --notice
+    and --ends set the free trial, notice period and fixed end, and --no-trial,
+    --no-notice and --no-ends clear them; a trial can change only before the first
+    charge (its first period moves to the trial's end), a fixed end must come after
+    the current period's start (exit 4 otherwise).
 
     \b
     Examples:
@@ -362,16 +391,25 @@ def edit(sub_id, vendor, product, account, region, partner, partner_portal, plan
       kscli sub edit S-1001 --plan annual
       kscli sub edit S-1003 --match "PAYPAL *NETFLIX" --no-match NETFLIX.COM
       kscli sub edit S-1002 --partner Northwind --partner-portal https://portal.example
+      kscli sub edit S-1001 --notice 30d --no-ends
     """
     from kscli.services.corrections import edit as edit_sub
     from kscli.views import sub_view
 
     _partner_pair(partner, partner_portal)
+    terms = {}
+    for name, value, clear in (("trial", trial, no_trial), ("notice", notice, no_notice),
+                               ("ends", ends, no_ends)):
+        if value is not None and clear:
+            raise click.BadParameter(f"give --{name} or --no-{name}, not both",
+                                     param_hint=f"--{name}")
+        if value is not None or clear:
+            terms[name] = value
     app = get_app()
     outcome = edit_sub(app.store, sub_id, app.now, vendor=vendor, product=product,
                        account=account, region=region, partner_name=partner,
                        partner_portal=partner_portal, plan=plan, match=match,
-                       no_match=no_match)
+                       no_match=no_match, terms=terms)
     show_outcome(app, outcome, sub_view, SUB_FIELDS, sub_record)
 
 

@@ -44,6 +44,16 @@ class Duration(NamedTuple):
             return add_months(when, self.count)
         return add_months(when, 12 * self.count)
 
+    def before(self, when: datetime) -> datetime:
+        """``when`` minus this duration (months clamp to the month's last day, as
+        ``add_to``): 15 March minus 1m is 15 February, 31 March minus 1m 28 or 29
+        February."""
+        if self.unit == "d":
+            return when - timedelta(days=self.count)
+        if self.unit == "w":
+            return when - timedelta(weeks=self.count)
+        return add_months(when, -self.count * (1 if self.unit == "m" else 12))
+
     @property
     def months(self) -> int | None:
         """The length in whole months, or None for day and week durations."""

@@ -62,10 +62,12 @@ def refuse_void(sub: Subscription) -> None:
 
 def edit(sub: Subscription, now: datetime, changes: dict[str, Any],
          plan: str | None = None, match: Sequence[str] = (),
-         no_match: Sequence[str] = ()) -> Change:
+         no_match: Sequence[str] = (), terms: dict[str, Any] | None = None) -> Change:
     """The record with the given facts (EDITABLE; None: unchanged) corrected; a partner
     name makes the channel ``partner``. ``plan``: a new plan from the next renewal
-    (the current period is not billed again: no proration). ``sub`` stands at ``now``."""
+    (the current period is not billed again: no proration). ``terms``: the free
+    trial, notice period and fixed end set or cleared (subscriptions.edit_terms).
+    ``sub`` stands at ``now``."""
     refuse_void(sub)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -82,6 +84,20 @@ def edit(sub: Subscription, now: datetime, changes: dict[str, Any],
         new["matches"] = matches
         before["match"], after["match"] = sorted(sub.matches), sorted(matches)
         changed.append(f"match {sorted(sub.matches)} -> {sorted(matches)}")
+    if terms:
+        from kscli.domain.subscriptions import edit_terms
+
+        for name, value in edit_terms(sub, terms).items():
+            new[name] = value
+            was = getattr(sub, name)
+            before[name] = iso(was) if isinstance(was, datetime) else was
+            after[name] = iso(value) if isinstance(value, datetime) else value
+            if name == "period_end":
+                changed.append(f"period end {_day(was)} -> {_day(value)}")
+            else:
+                shown = _day(value) if isinstance(value, datetime) else value
+                old = _day(was) if isinstance(was, datetime) else was
+                changed.append(f"{name} {old or 'none'} -> {shown or 'none'}")
     detail: dict[str, Any] = {}
     plans = None if plan is None else _next_plan(sub, plan)
     if plans is not None:
@@ -154,7 +170,8 @@ def resume(sub: Subscription, now: datetime, *, at_partner: str | None = None,
             code="not-cancelled",
         )
     at_the_partner(sub, at_partner, "resume")
-    new = sub._replace(status="active", auto_renew=True, cancelled_at=None)
+    new = sub._replace(status="active", auto_renew=True, cancelled_at=None,
+                       ended_at=None)  # (a late cancellation's end goes with it)
     detail: dict[str, Any] = {"clause": "cancel.end-of-term",
                               "before": {"status": sub.status, "cancelled_at": iso(sub.cancelled_at)},
                               "after": {"status": "active", "auto_renew": True}}

@@ -29,7 +29,9 @@ LIVE_STATUSES = SUB_STATUSES[:-1]  # every status but void
 # renew is "ending", one whose start is still ahead "not-started".
 ENDING = "ending"
 NOT_STARTED = "not-started"
-SUB_SHOWN_STATUSES = (SUB_STATUSES[0], ENDING, NOT_STARTED, *SUB_STATUSES[1:])
+# an active one inside its free trial (``trial``) that will convert to paid at its end
+TRIAL = "trial"
+SUB_SHOWN_STATUSES = (SUB_STATUSES[0], TRIAL, ENDING, NOT_STARTED, *SUB_STATUSES[1:])
 LICENSE_STATUSES = ("unactivated", "active", "deactivated", "revoked")
 INCIDENT_STATES = ("open", "resolved", "exhausted")
 
@@ -82,6 +84,15 @@ def _key_ending(text: str) -> bool:
     return len(text) == 4 and set(text) <= set(ALPHABET)
 
 
+def _duration(text: str) -> bool:
+    from kscli.domain.calendar import CalendarError, parse_duration
+
+    try:
+        return str(parse_duration(text)) == text
+    except CalendarError:
+        return False
+
+
 def _seats(count: int) -> bool:
     return count >= 1
 
@@ -124,6 +135,15 @@ SUBSCRIPTION = Record("subs", "id", (
     # how statements write it (`--match`): {descriptor: when it was added (ISO time)};
     # a line matches by the vendor's name or any of these (public JSON: "match", a list)
     Field("matches", "json", {}, json=None, since=6),
+    # the deadlines (kscli.domain.timeline: trial_end, cancel_by, fixed_end):
+    # a free trial from ``started_at`` (a duration like 14d or 1m; the first charge is
+    # at its end), a cancellation notice period (renew off or a cancellation must come
+    # that long before a renewal to stop it), a fixed end (no renewal after it)
+    Field("trial", "text", None, check=_duration, what="is not a duration like 14d or 1m",
+          since=7),
+    Field("notice", "text", None, check=_duration, what="is not a duration like 30d or 1m",
+          since=7),
+    Field("ends", "dt", None, since=7),
 ), prefix=ids.SUB, noun="subscription")
 
 LICENSE = Record("licenses", "id", (

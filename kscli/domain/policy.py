@@ -16,7 +16,7 @@ A policy is a TOML document (the built-in default is ``kscli/default_policy.toml
     monthly = 14
 
 It must hold exactly the clauses of ``CLAUSE_IDS``, each with a ``title`` and a
-``text``. Reading and checking a policy (``parse_policy``, ``lint_policy``, the rules a
+``text`` (one of ``LATER_CLAUSES`` may be missing: the built-in one applies). Reading and checking a policy (``parse_policy``, ``lint_policy``, the rules a
 policy must follow) is in ``kscli.domain.policy_lint``; this module is what a parsed
 policy is and answers.
 
@@ -54,6 +54,8 @@ CLAUSE_IDS: tuple[str, ...] = (
     "cancel.end-of-term",
     "cancel.partner",
     "cancel.direct",
+    "cancel.notice",
+    "cancel.trial",
     "refund.money-back",
     "refund.not-started",
     "refund.initial-incident",
@@ -65,6 +67,10 @@ CLAUSE_IDS: tuple[str, ...] = (
     "refund.timing",
     "license.activation-window",
 )
+
+# Clauses added after policy files were first written: a file without one is still
+# read (a warning says so), and kscli applies the built-in clause in its place.
+LATER_CLAUSES: tuple[str, ...] = ("cancel.notice", "cancel.trial")
 
 ERROR = "error"
 WARNING = "warning"

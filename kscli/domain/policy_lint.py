@@ -27,8 +27,8 @@ from typing import Any
 
 from kscli.domain.errors import printable
 from kscli.domain.policy_limits import check_version, limits_broken
-from kscli.domain.policy import (CLAUSE_IDS, ERROR, WARNING, Clause, Policy, PolicyError, Problem,
-                                 normalize_ground, plan_key)
+from kscli.domain.policy import (CLAUSE_IDS, ERROR, LATER_CLAUSES, WARNING, Clause, Policy,
+                                 PolicyError, Problem, normalize_ground, plan_key)
 
 MAX_DAYS = 3650
 MAX_BUSINESS_DAYS = 365
@@ -162,7 +162,10 @@ def _check(source: str | Mapping[str, Any]) -> tuple[list[Problem], str | None, 
         if parsed is not None:
             clauses[clause_id] = parsed
     for clause_id in CLAUSE_IDS:
-        if clause_id not in raw_clauses:
+        if clause_id not in raw_clauses and clause_id in LATER_CLAUSES:
+            check.warn(clause_id, f'missing clause: the built-in one applies until a '
+                       f'[clause."{clause_id}"] table is added')
+        elif clause_id not in raw_clauses:
             check.error(clause_id, f'missing clause: add a [clause."{clause_id}"] table')
 
     _check_across(check, clauses)

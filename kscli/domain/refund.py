@@ -8,7 +8,9 @@ Order of precedence (the first that holds decides):
 
 1. a stated ground that the policy excludes: ``cancel.direct`` (chargebacks and
    disputes) or ``refund.exclusions``, whatever else holds;
-2. a subscription already refunded, or expired: ``refund.billed-final``;
+2. a free trial that has billed nothing (``at`` inside it, or ended by it without a
+   charge): ``cancel.trial``, nothing to refund; then a subscription already refunded,
+   or expired: ``refund.billed-final``;
 3. a purchase through a partner: ``cancel.partner`` (the answer names the portal);
 4. by kind:
    - software (one-time sale): ``refund.software-final``, eligible only while no key
@@ -36,7 +38,7 @@ from kscli.domain.errors import BadValue
 from kscli.domain.model import Event, Incident, License, PlanError, Subscription, parse_plan
 from kscli.domain.money import MINOR_DIGITS, normalize
 from kscli.domain.policy import Policy, normalize_ground
-from kscli.domain.timeline import billed_price, ends_at, period_at
+from kscli.domain.timeline import billed_price, ends_at, in_trial, period_at, trial_end
 
 APPLIES = "applies"
 DOES_NOT_APPLY = "does not apply"
@@ -48,6 +50,7 @@ ALREADY_REFUNDED = "already-refunded"
 PARTNER_CHANNEL = "partner-channel"
 EXCLUDED_GROUND = "excluded-ground"
 INCIDENT_OPEN = "incident-open"
+NOTHING_BILLED = "nothing-billed"
 
 _GROUND_WORDS = {
     "chargeback": "a chargeback",
@@ -227,7 +230,20 @@ def decide_refund(
     else:
         d.note("refund.exclusions", DOES_NOT_APPLY, "no excluded ground was stated")
 
-    # 2. Already refunded, or expired.
+    # 2. A free trial that billed nothing; already refunded, or expired.
+    trial_over = trial_end(sub)
+    if trial_over is not None:
+        ended = sub.ended_at or sub.period_end
+        if in_trial(sub, now) or (sub.status == "expired" and ended is not None
+                                  and ended <= trial_over):
+            return d.refuse(
+                "cancel.trial",
+                f"the free trial (until {_day(trial_over)}) has billed nothing: there is "
+                "nothing to refund; cancelled before its end, it costs nothing",
+                NOTHING_BILLED,
+            )
+        d.note("cancel.trial", DOES_NOT_APPLY,
+               f"the free trial ended on {_day(trial_over)}: the paid periods started then")
     refunds = _refund_events(sub, events)
     if refunds:
         last = refunds[-1]

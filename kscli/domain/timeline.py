@@ -10,14 +10,22 @@ sweep at ``at`` leaves the ledger showing exactly what the reads at ``at`` show.
 The rules, once:
 
 - Periods count from ``started_at``: boundary k is ``started_at + k * plan months``
-  (31 January, 28 February, 31 March, ...). A period runs from one boundary up to,
-  not including, the next: the last second of a period is the second before the
-  boundary, and the boundary itself belongs to the next period.
+  (31 January, 28 February, 31 March, ...). A free trial (``trial``, a duration) is
+  the first period, from ``started_at`` to its end (``trial_end``); it is not billed,
+  and the paid periods count from its end instead (the first charge is there). A
+  period runs from one boundary up to, not including, the next: the last second of a
+  period is the second before the boundary, and the boundary itself belongs to the
+  next period.
 - At a boundary an active subscription renews when auto-renew is on, or when its
   commitment runs past that boundary (renew off during a commitment takes effect at
   ``commitment_end``); otherwise it expires there. A cancelled one expires at the end
-  of its period (or at its recorded end). A suspended one neither renews nor ends
-  (the provider lifts or ends a suspension); a refunded or expired one has ended.
+  of its period (or at its recorded end). A fixed end (``ends``) stops every renewal
+  at or after it, and service ends there (or at the end of the last period, if
+  sooner). A renew off or cancellation made too late for a notice period
+  (``notice``, see kscli.domain.notice) records the end it takes effect at as
+  ``ended_at``: the subscription renews at the boundaries before it, not after. A
+  suspended one neither renews nor ends (the provider lifts or ends a suspension); a
+  refunded or expired one has ended.
 - Before ``started_at`` a subscription has not started: its first period is shown,
   and ``started`` is false.
 - The price at a moment is the one in force then (``price_at``: the price history
@@ -39,8 +47,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Iterable, Iterator, NamedTuple
 
-from kscli.domain.calendar import add_months, from_iso, iso, start_of_day
-from kscli.domain.model import ENDING, NOT_STARTED, Event, PlanError, Subscription, plan_months
+from kscli.domain.calendar import Duration, add_months, from_iso, iso, parse_duration, start_of_day
+from kscli.domain.model import (ENDING, NOT_STARTED, TRIAL, Event, PlanError, Subscription,
+                                plan_months)
 
 _ONE_DAY = timedelta(days=1)
 ENDED = ("expired", "refunded")
@@ -115,13 +124,66 @@ def plan_length(sub: Subscription) -> int | None:
     return months
 
 
+_DURATIONS: dict[str, Duration] = {}
+
+
+def duration_of(text: str | None) -> Duration | None:
+    """A stored duration (``trial``, ``notice``), read once; None for none."""
+    if text is None:
+        return None
+    found = _DURATIONS.get(text)
+    if found is None:
+        found = parse_duration(text)
+        if len(_DURATIONS) < 256:
+            _DURATIONS[text] = found
+    return found
+
+
+def trial_end(sub: Subscription) -> datetime | None:
+    """When the free trial ends: ``started_at`` plus ``trial`` (14d, 1m: months clamp to
+    a month's end, so a month's trial from 31 January ends on 28 or 29 February); None
+    without a trial.
+
+    As a deadline: the first charge (the price in force then) falls at this moment,
+    which starts the first paid period, unless the subscription is cancelled or
+    auto-renew turned off before it; cancelling before it costs nothing, and service
+    runs to it [cancel.trial]. No notice period applies to it. Listed on its UTC date;
+    after it the trial is over, whatever happened."""
+    trial = duration_of(sub.trial)
+    if trial is None or not plan_length(sub):
+        return None
+    return trial.add_to(sub.started_at)
+
+
+def in_trial(sub: Subscription, at: datetime) -> bool:
+    """Whether ``at`` falls inside the free trial (from ``started_at``, up to, not
+    including, its end): nothing is billed for it."""
+    end = trial_end(sub)
+    return end is not None and sub.started_at <= at < end
+
+
+def fixed_end(sub: Subscription) -> datetime | None:
+    """The fixed end (``ends``, `sub add|edit --ends`): no renewal at or after it, and
+    service ends there if a period runs past it. As a deadline: service stops on that
+    UTC date whatever auto-renew says; `sub edit ID --no-ends` lifts it. None without
+    one (or for a plan with no periods)."""
+    return sub.ends if plan_length(sub) else None
+
+
 def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | None]:
     """The billing period (start, end) counted from ``started_at`` that holds ``at``;
-    the first period when ``at`` is before the start; (start, None) with no periods."""
+    the first period when ``at`` is before the start; (start, None) with no periods.
+    With a free trial, the trial is the first period and the paid ones count from its
+    end."""
     months = plan_length(sub)
     start = sub.started_at
     if not months:
         return start, sub.period_end
+    if sub.trial is not None:
+        first_paid = trial_end(sub)
+        if at < first_paid:  # type: ignore[operator]
+            return start, first_paid
+        start = first_paid  # type: ignore[assignment]
     offset = 0  # months from the start to the boundary where the plan in force began
     if sub.plans:
         offset, months = _plan_in_force(sub, at)
@@ -154,7 +216,7 @@ def _plan_in_force(sub: Subscription, at: datetime) -> tuple[int, int]:
     """(months from ``started_at`` to the boundary where the plan in force at ``at``
     began, its months per period). Every boundary stays a whole number of months from
     the start, so it falls on the start's day of the month (or a shorter month's end)."""
-    start, since, plan = sub.started_at, None, None
+    start, since, plan = anchor(sub), None, None
     moment = iso(at)
     for text, name in sorted(sub.plans.items()):
         if text > moment:
@@ -170,18 +232,26 @@ def _plan_in_force(sub: Subscription, at: datetime) -> tuple[int, int]:
     return max(offset, 0), months
 
 
+def anchor(sub: Subscription) -> datetime:
+    """Where the paid periods count from: ``started_at``, or the end of a free trial."""
+    return (trial_end(sub) or sub.started_at) if sub.trial is not None else sub.started_at
+
+
 def period_starts(sub: Subscription, since: datetime, until: datetime) -> Iterator[datetime]:
-    """The boundaries (period starts) counted from ``started_at`` from ``since`` up to,
-    not including, ``until``; a plan with no periods starts once, at ``started_at``."""
-    start = sub.started_at
+    """The starts of the billed periods (boundaries counted from ``started_at``, or
+    from the end of a free trial: the trial is not billed) from ``since`` up to, not
+    including, ``until``; a plan with no periods starts once, at ``started_at``."""
     months = plan_length(sub)
     if not months:
+        start = sub.started_at
         if since <= start < until:
             yield start
         return
+    start = anchor(sub)
     first = period_at(sub, since)[0]
     if first < since:
         first = period_at(sub, first)[1]  # type: ignore[assignment]
+    first = max(first, start)
     if sub.plans:  # a plan changed at a renewal: each period as period_at counts it
         boundary = first
         while boundary < until:
@@ -206,7 +276,8 @@ def period_end_after(sub: Subscription, boundary: datetime) -> datetime:
 
 def boundary_days(since: datetime, until: datetime) -> frozenset[int] | None:
     """The days of the month (of ``started_at``, in UTC) of the subscriptions that can
-    have a period boundary from ``since`` to ``until``; None when every day can.
+    have a period boundary from ``since`` to ``until``; None when every day can. (The
+    paid periods of a free trial count from its end: a store looks those up apart.)
 
     Every boundary falls on the start's day of the month, or on a month's last day
     when that month is shorter: so a boundary on a date x means a start on x's day,
@@ -227,36 +298,55 @@ def boundary_days(since: datetime, until: datetime) -> frozenset[int] | None:
 
 
 def renews_at(sub: Subscription, boundary: datetime) -> bool:
-    """Whether an active subscription starts another period at ``boundary``."""
-    if sub.status != "active" or not plan_length(sub):
+    """Whether the subscription starts another period at ``boundary``: an active one
+    with auto-renew on or inside its commitment, never at or after a fixed end; and one
+    whose renew off or cancellation came too late for its notice period, up to the end
+    recorded then (``ended_at``)."""
+    if sub.status not in ("active", "cancelled") or not plan_length(sub):
+        return False
+    if sub.ends is not None and boundary >= sub.ends:
+        return False
+    if sub.ended_at is not None and boundary < sub.ended_at:  # held by a notice period
+        return True
+    if sub.status != "active":
         return False
     return sub.auto_renew or (sub.commitment_end is not None and boundary < sub.commitment_end)
+
+
+def _capped(end: datetime | None, ends: datetime | None) -> datetime | None:
+    return ends if ends is not None and end is not None and ends < end else end
 
 
 def ends_at(sub: Subscription) -> datetime | None:
     """When service ends if nothing changes, for a record as it stands; None while it
     keeps renewing, and for a suspended one (no end is scheduled)."""
-    if sub.status in ENDED or sub.status == "cancelled":
+    if sub.status in ENDED:
         return sub.ended_at or sub.period_end
+    if sub.status == "cancelled":
+        return _capped(sub.ended_at or sub.period_end, sub.ends)
     if sub.status != "active" or sub.period_end is None:
         return None
     if not plan_length(sub):  # a one-time sale given a period: that period is the end
         return sub.period_end
-    if sub.auto_renew:
+    if sub.auto_renew and sub.ends is None:
         return None
     end = sub.period_end
     while renews_at(sub, end):  # inside a commitment: it renews until the commitment ends
         end = period_end_after(sub, end)
-    return end
+    return _capped(end, sub.ends)
 
 
 def display_status(sub: Subscription, started: bool = True) -> str:
-    """The status as tables show it: never plain "active" when it will not renew."""
+    """The status as tables show it: never plain "active" when it will not renew; an
+    active one inside its free trial that will convert to paid is "trial"."""
     if sub.status == "active":
         if not started:
             return NOT_STARTED
-        if sub.period_end is not None and not sub.auto_renew:
+        if sub.period_end is not None and (
+                not sub.auto_renew or (sub.ends is not None and sub.period_end >= sub.ends)):
             return ENDING
+        if sub.trial is not None and sub.period_start == sub.started_at and plan_length(sub):
+            return TRIAL
     return sub.status
 
 
@@ -274,22 +364,28 @@ def _advance(sub: Subscription, at: datetime, steps: list[Step] | None) -> Subsc
     """The record after every renewal and expiry due by ``at``, in order (each one
     appended to ``steps`` when given; without, renewals that all renew are jumped)."""
     current = sub
-    if current.status == "active" and current.period_end is not None:
+    if current.status in ("active", "cancelled") and current.period_end is not None:
         while current.period_end is not None and current.period_end <= at:
             boundary = current.period_end
             if not renews_at(current, boundary):
-                current = current._replace(status="expired", ended_at=boundary)
-                if steps is not None:
-                    steps.append(Step("expired", boundary, current))
-                return current
-            if steps is None and current.auto_renew:  # renews at every boundary up to ``at``
+                break
+            if steps is None and current.auto_renew and current.ends is None \
+                    and current.ended_at is None:  # renews at every boundary up to ``at``
                 start, end = period_at(current, at)
                 return _with_period(current, max(start, boundary), end)
             current = _with_period(current, boundary, period_end_after(current, boundary))
             if steps is not None:
                 steps.append(Step("renewed", boundary, current))
+    if current.status == "active" and current.period_end is not None \
+            and not renews_at(current, current.period_end):
+        end = _capped(current.period_end, current.ends)
+        if end <= at:  # type: ignore[operator]
+            current = current._replace(status="expired", ended_at=end)
+            if steps is not None:
+                steps.append(Step("expired", end, current))  # type: ignore[arg-type]
+            return current
     if current.status == "cancelled":
-        end = current.ended_at or current.period_end
+        end = _capped(current.ended_at or current.period_end, current.ends)
         if end is not None and end <= at:
             current = current._replace(status="expired", ended_at=end)
             if steps is not None:
@@ -327,7 +423,10 @@ def prices_on(sub: Subscription, day: date) -> set[Decimal]:
 
 
 def billed_price(sub: Subscription) -> Decimal:
-    """The price its current period was billed at: the one in force at its start."""
+    """The price its current period was billed at: the one in force at its start
+    (nothing for a free trial)."""
+    if sub.trial is not None and in_trial(sub, sub.period_start):
+        return sub.price * 0
     return price_at(sub, sub.period_start)
 
 
@@ -361,6 +460,8 @@ def as_recorded_at(sub: Subscription, history: Iterable[Event], at: datetime) ->
                 later = True
     if status == "active" and cancelled_then is not None:  # resumed after ``at``
         status, cancelled_at = "cancelled", cancelled_then
+    if status == "active" and auto_renew and ended_at is not None and later:
+        ended_at = None  # an end set by a late renew off recorded after ``at``
     changed = (status, cancelled_at, ended_at) != (sub.status, sub.cancelled_at, sub.ended_at)
     if not changed and not later:
         return sub
@@ -376,7 +477,9 @@ def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = 
     if history is None:
         end, commitment = sub.period_end, sub.commitment_end
         if sub.auto_renew and sub.status == "active" and end is not None \
-                and sub.period_start <= at < end and sub.started_at <= at and plan_length(sub):
+                and sub.period_start <= at < end and sub.started_at <= at and plan_length(sub) \
+                and sub.ends is None and sub.ended_at is None \
+                and (sub.trial is None or sub.period_start != sub.started_at):
             # most records of a listing: renewing, inside the period recorded; this is
             # as_it_stands(sub, at) for them, without working each part out
             return _state(sub, at, True, True, None, commitment is not None and at < commitment,
@@ -408,10 +511,10 @@ def _stands(sub: Subscription, at: datetime) -> bool:
     if at < sub.period_start or at < sub.started_at:
         return False
     if sub.status == "active":
-        return sub.period_end is None or at < sub.period_end
+        return sub.period_end is None or at < _capped(sub.period_end, sub.ends)  # type: ignore[operator]
     if sub.status == "cancelled":
-        end = sub.ended_at or sub.period_end
-        return end is None or at < end
+        end = _capped(sub.ended_at or sub.period_end, sub.ends)
+        return end is None or at < end and (sub.period_end is None or at < sub.period_end)
     return True
 
 

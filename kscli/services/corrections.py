@@ -14,11 +14,13 @@ from kscli.store.base import Store
 
 
 def edit(store: Store, sub_id: str, now: datetime, plan: str | None = None,
-         match: tuple[str, ...] = (), no_match: tuple[str, ...] = (), **changes: Any) -> Outcome:
+         match: tuple[str, ...] = (), no_match: tuple[str, ...] = (),
+         terms: dict[str, Any] | None = None, **changes: Any) -> Outcome:
     """Correct a subscription's facts (kscli.domain.corrections.EDITABLE), its statement
-    descriptors, and change its plan from the next renewal."""
-    return apply_change(store, sub_id, now,
-                        lambda sub, when: rules.edit(sub, when, changes, plan, match, no_match))
+    descriptors, its free trial, notice period and fixed end (``terms``), and change
+    its plan from the next renewal."""
+    return apply_change(store, sub_id, now, lambda sub, when: rules.edit(
+        sub, when, changes, plan, match, no_match, terms))
 
 
 def resume(store: Store, sub_id: str, now: datetime, *, at_partner: str | None = None,

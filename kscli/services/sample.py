@@ -18,13 +18,19 @@ from kscli.views import sub_view
 def _add(ledger: Ledger, now: datetime, *, started: datetime, plan: str, price: str,
          currency: str, vendor: str, product: str, account: str = "ada@example.com",
          kind: str = "subscription", commitment: int | None = None, auto_renew: bool = True,
-         partner: tuple[str, str] | None = None, region: str | None = None):
+         partner: tuple[str, str] | None = None, region: str | None = None,
+         trial: str | None = None, notice: str | None = None):
+    from kscli.domain.calendar import parse_duration
+
+
     sub = rules.new_subscription(
         ledger.next_id(ids.SUB), account=account, vendor=vendor, product=product,
         plan=plan, kind=kind, price=Decimal(price), currency=currency, started_at=started,
         commitment_months=commitment, auto_renew=auto_renew,
         partner_name=partner[0] if partner else None,
         partner_portal=partner[1] if partner else None, region=region, now=started,
+        trial=parse_duration(trial) if trial else None,
+        notice=parse_duration(notice) if notice else None,
     )
     ledger.add(sub)
     ledger.append_event(sub.id, "created", {"subscription": sub_view(sub)}, now, started)
@@ -81,6 +87,12 @@ def fill_sample(ledger: Ledger, now: datetime) -> None:
     photo = _add(ledger, now, started=now - 5 * day, plan="once", price="149.00",
                  currency="USD", vendor="Wayne Software", product="Photo Editor",
                  kind="software")
+    # A free trial: the first charge falls at its end unless cancelled before.
+    _add(ledger, now, started=now - 5 * day, plan="monthly", price="17.99", currency="USD",
+         vendor="Streamly", product="Family", trial="14d")
+    # A 30-day notice period: renew off must come by its cancel-by day to stop the renewal.
+    _add(ledger, now, started=add_months(now + 45 * day, -12), plan="annual", price="240.00",
+         currency="EUR", vendor="Contoso", product="CRM Team", account="sales", notice="30d")
     # License keys: unactivated, active on a laptop, lapsed, and Photo Editor's key,
     # issued (so that sale is final). Their windows are the built-in policy's.
     fill_sample_keys(ledger, now, photo, years=load_default().activation_years())

@@ -135,9 +135,15 @@ def renewing(store: Store, since: datetime, until: datetime, *,
         else:
             recorded = ledger.subs_stored(status=("active",), period_end_from=since,
                                           period_end_before=until)
+            days = boundary_days(since, until)
             unswept = ((sub, row) for sub, row in ledger.subs_stored(
-                status=("active",), period_end_before=since,
-                started_on_days=boundary_days(since, until)) if sub.period_end != since)
+                status=("active",), period_end_before=since, started_on_days=days)
+                if sub.period_end != since)
+            if days is not None:  # a free trial's paid periods fall on its end's day
+                trials = ((sub, row) for sub, row in ledger.subs_stored(
+                    status=("active",), period_end_before=since, with_trial=True)
+                    if sub.period_end != since and sub.started_at.day not in days)
+                unswept = chain(unswept, trials)
             found = [state for state, _ in states(chain(recorded, unswept), since)
                      if state.status == "active" and state.period_end is not None
                      and since <= state.period_end <= until]

@@ -298,7 +298,8 @@ class Ledger:
                     period_end_before: datetime | None = None,
                     period_end_from: datetime | None = None,
                     started_before: datetime | None = None,
-                    started_on_days: Iterable[int] | None = None) -> list[tuple[str, str, Any]]:
+                    started_on_days: Iterable[int] | None = None,
+                    with_trial: bool = False) -> list[tuple[str, str, Any]]:
         """The conditions of subs() and subs_stored()."""
         where: list[tuple[str, str, Any]] = []
         if status:
@@ -314,6 +315,8 @@ class Ledger:
             where.append(("started_at", "<=", iso(started_before)))
         if started_on_days is not None:
             where.append(("started_at", "day-in", tuple(f"{d:02d}" for d in sorted(started_on_days))))
+        if with_trial:  # the paid periods count from the trial's end, not the start's day
+            where.append(("trial", "!=", None))
         return where
 
     def subs_stored(self, *, order: Sequence[str] = ("id",),

@@ -84,6 +84,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     # how statements write a vendor (`sub add|edit --match`)
     Migration(6, "subs-match", (AddColumn("subs", "matches"),)),
+    # free trials, notice periods and fixed ends (`sub add|edit --trial --notice --ends`)
+    Migration(7, "subs-deadlines", (AddColumn("subs", "trial"), AddColumn("subs", "notice"),
+                                    AddColumn("subs", "ends"))),
 )
 
 # The newest schema this code writes: the version of the last migration.

@@ -13,7 +13,8 @@ from kscli.domain.model import Charge, Event, Subscription
 from kscli.domain.money import MINOR_DIGITS, normalize
 from kscli.domain.statement.lines import StatementLine
 from kscli.domain.statement.matching import _end_day, _natural, _utc_date
-from kscli.domain.timeline import SubState, as_it_stands, period_at, plan_length, state_at
+from kscli.domain.timeline import (SubState, as_it_stands, period_at, plan_length, state_at,
+                                   trial_end)
 
 UTC = timezone.utc
 
@@ -36,7 +37,8 @@ class Finding:
     message: str
 
 
-FINDING_KINDS = ("after-cancellation", "after-renew-off", "after-refund", "duplicate")
+FINDING_KINDS = ("after-cancellation", "after-renew-off", "after-refund", "duplicate",
+                 "in-trial")
 
 
 def _latest(events: Sequence[Event], actions: tuple[str, ...]) -> Event | None:
@@ -142,8 +144,13 @@ def find_unexpected(
             history = [event for event in history if event.at <= at]
         sub = state.sub
         rule = _rule_for(state, history)
+        trial = _trial_days(sub)
         first_in_period: dict[tuple[date, date | None], Charge] = {}
         for charge in sorted(own, key=lambda c: (c.posted_on, _natural(c.id))):
+            if trial is not None and trial[0] <= charge.posted_on < trial[1]:
+                if since is None or charge.posted_on >= since:
+                    findings.append(_in_trial(sub, charge, trial[1]))
+                continue
             period = _period(sub, charge.posted_on)
             first = first_in_period.setdefault(period, charge)
             if since is not None and charge.posted_on < since:
@@ -189,6 +196,22 @@ def _finding(sub: Subscription, charge: Charge, rule: _Rule) -> Finding:
             rule.reference, proof)
     return Finding(rule.kind, sub.id, charge.id, charge.posted_on, charge.amount,
                    charge.currency, rule.end, rule.reference, message)
+
+
+def _trial_days(sub: Subscription) -> tuple[date, date] | None:
+    """The days (first, the day of the first charge) of a free trial: a charge posted
+    before the trial's end day bills a period that costs nothing."""
+    end = trial_end(sub)
+    return None if end is None else (_utc_date(sub.started_at), _utc_date(end))
+
+
+def _in_trial(sub: Subscription, charge: Charge, first_charge: date) -> Finding:
+    message = (f"{sub.id}: charge of {_money(charge)} on {charge.posted_on.isoformat()} came "
+               f"during the free trial, which costs nothing (the first charge is due on "
+               f"{first_charge.isoformat()}) [cancel.trial]; no reference: ask the vendor to "
+               "refund it")
+    return Finding("in-trial", sub.id, charge.id, charge.posted_on, charge.amount,
+                   charge.currency, None, None, message)
 
 
 def _duplicate(
