@@ -384,13 +384,17 @@ def test_by_subscription_rows_add_up_to_the_months(ledger):
                     for row in ROWS if row[1] == currency)
 
 
-def test_a_price_change_and_a_plan_change_bill_from_their_dates(any_store_spec):
+def test_a_price_change_a_plan_change_a_fixed_end_and_a_trial_bill_from_their_dates(any_store_spec):
     """Hand-computed, as of 2026-06-15 (months Apr-Jun, forecast Jul-Aug):
 
     S-1001 monthly 10 USD from 2026-01-10, 12 USD from 2026-05-10: Apr 10, May 12, Jun 12;
         Jul 12, Aug 12 ahead
     S-1002 monthly 20 EUR from 2026-03-05, 3m from the renewal of 2026-05-05 (edited on
         2026-04-10): Apr 20, May 20 (for three months), then Aug 5 20 ahead
+    S-1003 monthly 4 EUR from 2026-01-15, a fixed end on 2026-07-15: Apr 4, May 4, Jun 4;
+        nothing on Jul 15 (its end)
+    S-1004 monthly 8 USD from 2026-05-20 with a one-month free trial: nothing in May, the
+        trial converts on Jun 20 (ahead of the 15th: projected), then Jul 20, Aug 20
     """
     kscli = Kscli(any_store_spec)
     with freeze_time("2026-04-01T09:00:00Z"):
@@ -399,21 +403,32 @@ def test_a_price_change_and_a_plan_change_bill_from_their_dates(any_store_spec):
         kscli.json("sub", "add", "--vendor", "Globex", "--product", "P", "--plan", "monthly",
                    "--price", "20.00", "--currency", "EUR", "--started", "2026-03-05")
         kscli.json("sub", "reprice", "S-1001", "--price", "12.00", "--from", "2026-05-10")
+        kscli.json("sub", "add", "--vendor", "Initech", "--product", "P", "--plan", "monthly",
+                   "--price", "4.00", "--currency", "EUR", "--started", "2026-01-15",
+                   "--ends", "2026-07-15")
     with freeze_time("2026-04-10T09:00:00Z"):
         kscli.json("sub", "edit", "S-1002", "--plan", "3m")
+    with freeze_time("2026-05-20T09:00:00Z"):
+        kscli.json("sub", "add", "--vendor", "Hooli", "--product", "P", "--plan", "monthly",
+                   "--price", "8.00", "--currency", "USD", "--started", "2026-05-20",
+                   "--trial", "1m")
     doc = _report(kscli).json()
     assert [tuple(r[k] for k in KEYS) for r in doc["rows"]] == [
-        ("2026-04", "EUR", "20.00", "0.00", "20.00", "ledger", "past"),
-        ("2026-05", "EUR", "20.00", "0.00", "20.00", "ledger", "past"),
-        ("2026-06", "EUR", "0.00", "0.00", "0.00", "none", "current"),
+        ("2026-04", "EUR", "24.00", "0.00", "24.00", "ledger", "past"),
+        ("2026-05", "EUR", "24.00", "0.00", "24.00", "ledger", "past"),
+        ("2026-06", "EUR", "4.00", "0.00", "4.00", "ledger", "current"),
         ("2026-07", "EUR", "0.00", "0.00", "0.00", "none", "forecast"),
         ("2026-08", "EUR", "0.00", "20.00", "20.00", "ledger", "forecast"),
         ("2026-04", "USD", "10.00", "0.00", "10.00", "ledger", "past"),
         ("2026-05", "USD", "12.00", "0.00", "12.00", "ledger", "past"),
-        ("2026-06", "USD", "12.00", "0.00", "12.00", "ledger", "current"),
-        ("2026-07", "USD", "0.00", "12.00", "12.00", "ledger", "forecast"),
-        ("2026-08", "USD", "0.00", "12.00", "12.00", "ledger", "forecast"),
+        ("2026-06", "USD", "12.00", "8.00", "20.00", "ledger", "current"),
+        ("2026-07", "USD", "0.00", "20.00", "20.00", "ledger", "forecast"),
+        ("2026-08", "USD", "0.00", "20.00", "20.00", "ledger", "forecast"),
     ]
-    # the yearly cost is the one in force: 12 x 12 USD, 4 x 20 EUR
+    # the yearly cost is the one in force: 12 x 12 USD, 4 x 20 EUR, the trial's 12 x 8 USD
+    # once it converts; the plan with a fixed end renews no more
     assert [(t["sub_id"], t["plan"], t["yearly"]) for t in doc["top"]] == [
-        ("S-1002", "3m", "80.00"), ("S-1001", "monthly", "144.00")]
+        ("S-1002", "3m", "80.00"), ("S-1001", "monthly", "144.00"),
+        ("S-1004", "monthly", "96.00")]
+    renewing = [(i["sub_id"], i["renews_at"][:10]) for i in doc["renewing"]["items"]]
+    assert renewing == [("S-1004", "2026-06-20"), ("S-1001", "2026-07-10")]
