@@ -9,7 +9,7 @@ from datetime import datetime
 from kscli.domain import ids
 from kscli.domain.calendar import start_of_day
 from kscli.domain.model import Event, Subscription
-from kscli.domain.statement.discover import Charge, Proposal, discover
+from kscli.domain.statement.discover import Proposal, discover
 from kscli.store.base import Store
 
 EVENT_SUBJECT = "charges"
@@ -19,8 +19,7 @@ ADDED_ACTION = "discovered-added"
 def proposals(store: Store) -> list[Proposal]:
     """The proposals for the stored charges that match no subscription (read-only)."""
     with store.read() as ledger:
-        return discover(Charge(c.id, c.posted_on, c.description, c.amount, c.currency)
-                        for c in ledger.charges(unmatched=True))
+        return discover(ledger.charges(unmatched=True))  # records have Charge's fields
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,7 @@ def add_proposals(store: Store, now: datetime, account: str = "default") -> Adde
 
     with store.write() as ledger:
         unmatched = list(ledger.charges(unmatched=True))
-        found = discover(Charge(c.id, c.posted_on, c.description, c.amount, c.currency)
-                         for c in unmatched)
+        found = discover(unmatched)
         added: list[tuple[Proposal, Subscription, Event]] = []
         skipped: list[Proposal] = []
         for proposal in found:

@@ -63,11 +63,12 @@ _MONTHS = frozenset(
 _DIGIT = re.compile(r"\d")
 _GAP = ""  # where words were dropped
 _WORD = re.compile(r"[^\W_]+")  # the pieces words.words splits a text into
+_ASCII_WORD = re.compile(r"[a-z0-9]+")  # the same, in lower-case ASCII text
 
 
 @dataclass(frozen=True)
 class Charge:
-    """What discovery reads of a stored charge."""
+    """What discovery reads of a charge (a stored Charge record has the same fields)."""
 
     id: str
     posted_on: date
@@ -102,8 +103,11 @@ def _kept(word: str) -> bool:
 
 def merchant_key(description: str) -> tuple[str, ...]:
     """The merchant of a description: its kept words, ``""`` where words were dropped."""
+    # ASCII text (most statements) is split without the Unicode folding: the same words
+    found = _ASCII_WORD.findall(description.lower()) if description.isascii() \
+        else words(description)
     key: list[str] = []
-    for word in words(description):
+    for word in found:
         if _kept(word):
             key.append(word)
         elif key and key[-1] != _GAP:
@@ -153,15 +157,22 @@ def cadence_of(days: Sequence[date]) -> str | None:
     return None
 
 
+def _order(charge: Charge) -> tuple:
+    """A total order of charges (ids of one form in their natural order: C-999 before
+    C-1000), cheaper than ids.natural_key."""
+    return (charge.amount, charge.posted_on, len(charge.id), charge.id)
+
+
 def _bands(charges: list[Charge]) -> list[list[Charge]]:
     """Charges of one merchant in bands of similar amounts (smallest first)."""
-    ordered = sorted(charges, key=lambda c: (c.amount, c.posted_on, natural_key(c.id)))
     bands: list[list[Charge]] = []
-    for charge in ordered:
-        if bands and charge.amount <= bands[-1][0].amount * (1 + SIMILAR):
+    limit = None
+    for charge in sorted(charges, key=_order):
+        if limit is not None and charge.amount <= limit:
             bands[-1].append(charge)
         else:
             bands.append([charge])
+            limit = charge.amount * (1 + SIMILAR)
     return bands
 
 
@@ -178,6 +189,8 @@ def discover(charges: Iterable[Charge]) -> list[Proposal]:
         if len(found) < 2:  # the cheap case first: one charge is never a cadence
             continue
         for band in _bands(found):
+            if len(band) < 2:
+                continue
             proposal = _proposal(band, currency)
             if proposal is not None:
                 proposals.append(proposal)
@@ -186,11 +199,11 @@ def discover(charges: Iterable[Charge]) -> list[Proposal]:
 
 
 def _proposal(band: list[Charge], currency: str) -> Proposal | None:
-    band = sorted(band, key=lambda c: (c.posted_on, natural_key(c.id)))
     days = sorted({c.posted_on for c in band})
     cadence = cadence_of(days)
     if cadence is None:
         return None
+    band = sorted(band, key=lambda c: (c.posted_on, natural_key(c.id)))
     months, _, _, plan = CADENCES[cadence]
     latest = band[-1]
     return Proposal(
