@@ -148,10 +148,10 @@ def map_records(records: Iterable[Mapping[str, object]], *, wallos: bool,
         def currency_of(marker: str | None, explicit: bool) -> str:
             code = marker or currency_text or default_currency
             if code is None:
-                raise _AmountError(": it names no currency (add a currency column, or "
+                raise _AmountError("names no currency (add a currency column, or "
                                    "--currency)", True)
             if code not in MINOR_DIGITS:
-                raise _AmountError(f": {code} is not a currency kscli keeps prices in", True)
+                raise _AmountError(f"is in {code}, a currency kscli keeps no prices in", True)
             return code
 
         if not price_text:
@@ -202,8 +202,9 @@ def map_records(records: Iterable[Mapping[str, object]], *, wallos: bool,
             auto_renew = not renewal or _yes(renewal)
         else:
             auto_renew = True
-        if problems:
-            out.problems.extend(problems)
+        if problems:  # one line for the record, naming each field at fault
+            out.problems.append(f"{where}: " + "; ".join(
+                problem[len(where) + 2:] for problem in problems))
             continue
         account = (get("account") if "account" in roles else "") or "default"
         out.subs.append(NewSub(number, dict(
