@@ -5,8 +5,9 @@ give the same proposals):
 
 1. **Merchant.** A charge's description is read as words (``kscli.domain.words``: case
    and accents folded, split on spaces, punctuation and ``*``). Words that change from
-   one charge of a merchant to the next are dropped: every word holding a digit
-   (reference and invoice numbers, dates, card numbers, long digit runs, ``P1A2B3``)
+   one charge of a merchant to the next are dropped: every word holding a digit, that
+   is anything but letters (reference and invoice numbers, dates, card numbers, long
+   digit runs, ``P1A2B3``)
    and the names of months (English and German, full and three-letter: ``Oktober``,
    ``Nov``). Where words were dropped a gap is kept, so ``SPOTIFY 123 USA`` and
    ``SPOTIFY USA`` are two merchants. Charges with the same remaining words (and gaps)
@@ -60,7 +61,6 @@ _MONTHS = frozenset(
     "january february march april may june july august september october november december "
     "jan feb mar apr jun jul aug sep sept oct nov dec "
     "januar februar marz mai juni juli oktober dezember okt dez".split())
-_DIGIT = re.compile(r"\d")
 _GAP = ""  # where words were dropped
 _WORD = re.compile(r"[^\W_]+")  # the pieces words.words splits a text into
 _ASCII_WORD = re.compile(r"[a-z0-9]+")  # the same, in lower-case ASCII text
@@ -98,7 +98,8 @@ class Proposal:
 
 
 def _kept(word: str) -> bool:
-    return not _DIGIT.search(word) and word not in _MONTHS
+    """A word that stays the same from charge to charge: letters only, no month name."""
+    return word.isalpha() and word not in _MONTHS
 
 
 def merchant_key(description: str) -> tuple[str, ...]:
@@ -108,11 +109,11 @@ def merchant_key(description: str) -> tuple[str, ...]:
         else words(description)
     key: list[str] = []
     for word in found:
-        if _kept(word):
+        if word.isalpha() and word not in _MONTHS:  # _kept, inline: 100,000 charges
             key.append(word)
-        elif key and key[-1] != _GAP:
+        elif key and key[-1]:
             key.append(_GAP)
-    while key and key[-1] == _GAP:  # a gap at the end separates nothing
+    if key and not key[-1]:  # a gap at the end separates nothing
         key.pop()
     return tuple(key)
 
