@@ -121,6 +121,8 @@ def _add(app, found, account: str, yes: bool) -> None:
     confirm_or_refuse(f"Record {count_of(len(addable), 'subscription')} from these charges?",
                       yes)
     result = add_proposals(app.store, app.now, account)
+    for warning in result.warnings if not app.quiet else ():
+        note(f"warning: {warning}")
     added = [{**proposal_view(proposal), "sub_id": sub.id, "reference": event.reference}
              for proposal, sub, event in result.added]
     reference = result.event.reference if result.event else None
@@ -130,7 +132,7 @@ def _add(app, found, account: str, yes: bool) -> None:
         emit_object(app.fmt, {"added": added,
                               "skipped": [proposal_view(p) for p in result.skipped],
                               "matched": result.matched, "reference": reference,
-                              "message": message})
+                              "warnings": list(result.warnings), "message": message})
         return
     if app.quiet:
         return

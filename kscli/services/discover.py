@@ -30,6 +30,7 @@ class Added:
     skipped: list[Proposal]  # those that cannot be recorded (Proposal.why_not)
     matched: list[str]  # the charges that now match one of the new subscriptions
     event: Event | None  # the discovery's own event (None when nothing was added)
+    warnings: tuple[str, ...] = ()  # as `sub add` gives them (one like it is active)
 
 
 def add_proposals(store: Store, now: datetime, account: str = "default") -> Added:
@@ -47,6 +48,7 @@ def add_proposals(store: Store, now: datetime, account: str = "default") -> Adde
         found = discover(unmatched)
         added: list[tuple[Proposal, Subscription, Event]] = []
         skipped: list[Proposal] = []
+        warnings: list[str] = []
         for proposal in found:
             if proposal.plan is None:
                 skipped.append(proposal)
@@ -58,6 +60,7 @@ def add_proposals(store: Store, now: datetime, account: str = "default") -> Adde
                 commitment_months=None, auto_renew=True, partner_name=None,
                 partner_portal=None, region=None, matches=(proposal.vendor,))
             added.append((proposal, outcome.record, outcome.event))
+            warnings.extend(outcome.warnings or ())
         if not added:
             return Added([], skipped, [], None)
         match = VendorIndex([sub for _, sub, _ in added]).match
@@ -73,4 +76,4 @@ def add_proposals(store: Store, now: datetime, account: str = "default") -> Adde
             "subscriptions": [sub.id for _, sub, _ in added],
             "matched": len(matched), "charges": matched[:1000],
             "skipped": len(skipped)}, now)
-    return Added(added, skipped, matched, event)
+    return Added(added, skipped, matched, event, tuple(warnings))
