@@ -49,6 +49,10 @@ def test_a_dropped_word_leaves_a_gap_so_other_words_around_it_are_another_mercha
     assert merchant_key("ACME 123 CLOUD") == ("acme", "", "cloud")
     assert merchant_key("ACME CLOUD") != merchant_key("ACME 123 CLOUD")
     assert merchant_key("4711 0815") == ()
+    # text outside ASCII takes the folding path and gives the same kind of key
+    assert merchant_key("Ärzte 12 Straße") == ("arzte", "", "strasse")
+    assert merchant_key("Rent for MAY, in the market") == ("rent", "for", "", "in", "the",
+                                                            "market")
 
 
 def test_the_vendor_is_the_longest_run_of_kept_words_as_written():

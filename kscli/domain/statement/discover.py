@@ -41,9 +41,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from operator import attrgetter
 
 from kscli.domain.calendar import add_months
-from kscli.domain.ids import natural_key
 from kscli.domain.words import fold, words
 
 SIMILAR = Decimal("0.10")  # an amount up to 10% above a band's smallest is similar
@@ -63,6 +63,7 @@ _MONTHS = frozenset(
     "januar februar marz mai juni juli oktober dezember okt dez".split())
 _GAP = ""  # where words were dropped
 _WORD = re.compile(r"[^\W_]+")  # the pieces words.words splits a text into
+_amount = attrgetter("amount")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")  # the same, in lower-case ASCII text
 
 
@@ -146,29 +147,47 @@ def _step(months: int | None, start: date, k: int) -> date:
     return add_months(datetime.combine(start, time(), timezone.utc), months * k).date()
 
 
+def _schedule(months: int | None, start: date, count: int):
+    """The first ``count`` dates of a schedule from ``start`` (lazily: a check stops at
+    the first date missed)."""
+    if months is None:
+        return (start + timedelta(weeks=k) for k in range(count))
+    base = datetime.combine(start, time(), timezone.utc)
+    return (add_months(base, months * k).date() for k in range(count))
+
+
 def cadence_of(days: Sequence[date]) -> str | None:
     """The cadence the charge days (sorted, distinct) follow, or None."""
+    if len(days) < 2:
+        return None
+    gap = (days[1] - days[0]).days
     for name, (months, tolerance, fewest, _) in CADENCES.items():
         if len(days) < fewest:
             continue
-        first = days[0]
-        if all(abs((day - _step(months, first, k)).days) <= tolerance
-               for k, day in enumerate(days)):
+        # the first gap rules most out before any month is counted: a step is 7 days,
+        # or 28 to 31 days a month
+        shortest, longest = (7, 7) if months is None else (28 * months, 31 * months)
+        if not shortest - 2 * tolerance <= gap <= longest + 2 * tolerance:
+            continue
+        if all(abs((day - due).days) <= tolerance
+               for day, due in zip(days, _schedule(months, days[0], len(days)))):
             return name
     return None
 
 
-def _order(charge: Charge) -> tuple:
-    """A total order of charges (ids of one form in their natural order: C-999 before
-    C-1000), cheaper than ids.natural_key."""
-    return (charge.amount, charge.posted_on, len(charge.id), charge.id)
+def _id_order(charge_id: str) -> tuple:
+    """Ids of one form (C-1001) in their natural order, C-999 before C-1000: cheaper
+    than ids.natural_key, which reads any form."""
+    return (len(charge_id), charge_id)
 
 
 def _bands(charges: list[Charge]) -> list[list[Charge]]:
     """Charges of one merchant in bands of similar amounts (smallest first)."""
     bands: list[list[Charge]] = []
     limit = None
-    for charge in sorted(charges, key=_order):
+    # a band holds amounts from its smallest up: which band a charge joins depends on
+    # its amount alone, so charges of one amount need no further order here
+    for charge in sorted(charges, key=_amount):
         if limit is not None and charge.amount <= limit:
             bands[-1].append(charge)
         else:
@@ -204,11 +223,11 @@ def _proposal(band: list[Charge], currency: str) -> Proposal | None:
     cadence = cadence_of(days)
     if cadence is None:
         return None
-    band = sorted(band, key=lambda c: (c.posted_on, natural_key(c.id)))
+    band = sorted(band, key=lambda c: (c.posted_on, len(c.id), c.id))
     months, _, _, plan = CADENCES[cadence]
     latest = band[-1]
     return Proposal(
         vendor=vendor_text(latest.description), amount=latest.amount, currency=currency,
         cadence=cadence, plan=plan, first=days[0], last=days[-1],
         next_expected=_step(months, days[0], len(days)),
-        charge_ids=tuple(sorted((c.id for c in band), key=natural_key)))
+        charge_ids=tuple(sorted((c.id for c in band), key=_id_order)))
