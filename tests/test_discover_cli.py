@@ -200,3 +200,23 @@ def test_commerzbank_fee_is_proposed_once_the_months_between_are_there(
              p["last_charge"], p["next_expected"], p["charges"]) for p in found] == [
         ("Kontoführung Konto", "10.70", "EUR", "monthly", "2024-12-31", "2025-04-30",
          "2025-05-31", 5)]
+
+
+@freeze_time("2026-12-02T09:00:00Z")
+def test_on_the_sample_ledger_a_year_of_charges_proposes_only_the_forgotten_subscription(
+        kscli, tmp_path):
+    assert kscli("init", "--sample").exit_code == 0
+    rows = []
+    for month in range(1, 12):
+        rows.append(f"2026-{month:02d}-28,ACME CLOUD INC {month:02d}/26 ref 55{month:02d},24.00,USD")
+        rows.append(f"2026-{month:02d}-03,STREAMLY*PREMIUM {4000 + month},12.99,USD")
+    rows += ["2026-03-14,ACME CLOUDBERRY FARM,24.00,USD",  # a look-alike, once
+             "2026-02-11,PINEAPPLE CAFE,3.50,USD", "2026-05-19,PINEAPPLE CAFE,3.70,USD",
+             "2026-05-23,PINEAPPLE CAFE,3.40,USD", "2026-09-30,PINEAPPLE CAFE,3.50,USD",
+             "2026-07-07,BIG TV STORE,899.00,USD"]
+    imported = kscli("charges", "import", "--debits", "positive", statement(tmp_path, rows))
+    assert imported.exit_code == 0, imported.stderr
+    found = kscli.json("charges", "discover")
+    assert [(p["vendor"], p["amount"], p["cadence"], p["first_charge"], p["last_charge"],
+             p["next_expected"], p["charges"]) for p in found] == [
+        ("STREAMLY*PREMIUM", "12.99", "monthly", "2026-01-03", "2026-11-03", "2026-12-03", 11)]
