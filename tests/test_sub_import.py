@@ -176,6 +176,9 @@ def test_importing_the_same_export_twice_adds_nothing_the_second_time(kscli):
     assert "nothing changed" in again.stderr
     assert len(kscli.json("sub", "list")) == 3
     assert len(events(kscli, "subs-imported")) == 1
+    dry = kscli.json("sub", "import", str(OURS / "wallos-export.csv"), "--dry-run")
+    assert dry["subscriptions"] == []
+    assert "record 3 (Old VPN): skipped, S-1003 is already in the ledger" in dry["skipped"]
 
 
 @freeze_time("2026-12-01T09:00:00Z")

@@ -71,7 +71,11 @@ def import_(file, fmt, vendor_col, product_col, plan_col, price_col, currency_co
     from kscli.cli.output import emit_object, note
     from kscli.domain.errors import BadValue
     from kscli.domain.words import count_of
-    from kscli.services.sub_import import import_subscriptions, read_subscriptions
+    from kscli.services.sub_import import (
+        already_there,
+        import_subscriptions,
+        read_subscriptions,
+    )
 
     app = get_app()
     name = getattr(file, "name", "-")
@@ -98,9 +102,14 @@ def import_(file, fmt, vendor_col, product_col, plan_col, price_col, currency_co
              "started_at": new.fields["started_at"].strftime("%Y-%m-%d"),
              "status": "cancelled" if new.cancelled_at else "active"} for new in mapped.subs]
     if dry_run:
+        there = already_there(app.store, app.now, read)
+        rows = [row for row in rows if row["record"] not in there]
+        skipped = [*mapped.skipped, *there.values()]
+        for line in there.values() if not app.quiet else ():
+            note(f"{source}: {line}")
         if app.json:
             emit_object(app.fmt, {"source": source, "format": read.format,
-                                  "subscriptions": rows, "skipped": mapped.skipped,
+                                  "subscriptions": rows, "skipped": skipped,
                                   "reference": None, "dry_run": True})
         elif not app.quiet:
             _table(app, rows)

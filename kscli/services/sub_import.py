@@ -133,6 +133,27 @@ def _already(ledger, sub: Subscription, now: datetime) -> list[Subscription]:
             if same_subscription(other, sub) and other.started_at == sub.started_at]
 
 
+def _there(ledger, new, now: datetime) -> str | None:
+    """The line saying a record is in the ledger already, or None."""
+    from kscli.domain import subscriptions as rules
+
+    there = _already(ledger, rules.new_subscription("S-0", now=now, **new.fields), now)
+    if not there:
+        return None
+    return (f"record {new.record} ({new.fields['vendor']}): skipped, {there[0].id} is "
+            "already in the ledger")
+
+
+def already_there(store: Store, now: datetime, read: Read) -> dict[int, str]:
+    """For a dry run: the records the ledger holds already (by record number), with the
+    line the import would say (read-only; a missing ledger holds none)."""
+    if not read.mapped.subs or not store.exists():
+        return {}
+    with store.read() as ledger:
+        found = {new.record: _there(ledger, new, now) for new in read.mapped.subs}
+    return {record: line for record, line in found.items() if line}
+
+
 def import_subscriptions(store: Store, now: datetime, read: Read, source: str) -> Imported:
     """Record every mapped subscription in one transaction (the caller has checked that
     no record has a problem), and one event for the import."""
@@ -147,10 +168,9 @@ def import_subscriptions(store: Store, now: datetime, read: Read, source: str) -
         notes: dict[str, str] = {}
         skipped = list(read.mapped.skipped)
         for new in read.mapped.subs:
-            there = _already(ledger, rules.new_subscription("S-0", now=now, **new.fields), now)
+            there = _there(ledger, new, now)
             if there:  # imported before (or added by hand): once is enough
-                skipped.append(f"record {new.record} ({new.fields['vendor']}): skipped, "
-                               f"{there[0].id} is already in the ledger")
+                skipped.append(there)
                 continue
             sub = add_in(ledger, now, **new.fields).record
             if new.cancelled_at is not None:
