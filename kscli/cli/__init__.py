@@ -21,7 +21,7 @@ FORMATS = ("table", "plain", "json", "jsonl", "csv")  # --format
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("kscli.cli.ledger", "init", "Create the ledger, optionally with sample data."),
     "sub": ("kscli.cli.sub", "sub", "Subscriptions: add, list, show, cancel, history, dispute, "
-            "edit, reprice, void, resume."),
+            "edit, reprice, void, resume, import."),
     "renew": ("kscli.cli.renew", "renew", "Auto-renewal: turn it off or on, list what renews soon."),
     "license": ("kscli.cli.license", "license", "License keys: add, list, show, activate, "
                 "deactivate, validate, issue, edit, history, revoke, sign, verify, "

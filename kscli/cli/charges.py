@@ -492,3 +492,6 @@ def check(since, as_of):
                       footer=["", *(v["message"] for v in views)])
     note(f"{len(findings)} unexpected charge{'s' if len(findings) != 1 else ''}")
     raise click.exceptions.Exit(1)
+
+
+charges.lazy["discover"] = ("kscli.cli.discover", "discover", "Recurring charges that match no subscription.")  # noqa: E501

@@ -490,3 +490,6 @@ def reprice(sub_id, price, since):
     outcome = reprice_sub(app.store, sub_id, app.now, price, since)
     show_outcome(app, outcome, lambda sub: sub_view(state_at(sub, app.now)), SUB_FIELDS,
                  lambda sub: sub_record(state_at(sub, app.now)))
+
+
+sub.lazy["import"] = ("kscli.cli.sub_import", "import_", "Bring subscriptions in from a CSV list or a Wallos export.")  # noqa: E501

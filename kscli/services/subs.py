@@ -19,10 +19,15 @@ from kscli.views import sub_view
 
 def add_subscription(store: Store, now: datetime, **fields) -> Outcome:
     with store.write() as ledger:
-        sub = rules.new_subscription(ledger.next_id(ids.SUB), now=now, **fields)
-        ledger.add(sub)
-        event = ledger.append_event(sub.id, "created", {"subscription": sub_view(sub)}, now)
-        warnings = _already_there(ledger, sub, now)
+        return add_in(ledger, now, **fields)
+
+
+def add_in(ledger: Ledger, now: datetime, **fields) -> Outcome:
+    """`sub add` inside a write transaction the caller holds (several added at once)."""
+    sub = rules.new_subscription(ledger.next_id(ids.SUB), now=now, **fields)
+    ledger.add(sub)
+    event = ledger.append_event(sub.id, "created", {"subscription": sub_view(sub)}, now)
+    warnings = _already_there(ledger, sub, now)
     return Outcome(sub, f"{sub.id}: added {sub.vendor} {sub.product}", event, warnings)
 
 
