@@ -44,6 +44,7 @@ from decimal import Decimal
 from operator import attrgetter
 
 from kscli.domain.calendar import add_months
+from kscli.domain.ids import natural_key
 from kscli.domain.words import fold, words
 
 SIMILAR = Decimal("0.10")  # an amount up to 10% above a band's smallest is similar
@@ -175,12 +176,6 @@ def cadence_of(days: Sequence[date]) -> str | None:
     return None
 
 
-def _id_order(charge_id: str) -> tuple:
-    """Ids of one form (C-1001) in their natural order, C-999 before C-1000: cheaper
-    than ids.natural_key, which reads any form."""
-    return (len(charge_id), charge_id)
-
-
 def _bands(charges: list[Charge]) -> list[list[Charge]]:
     """Charges of one merchant in bands of similar amounts (smallest first)."""
     bands: list[list[Charge]] = []
@@ -223,11 +218,11 @@ def _proposal(band: list[Charge], currency: str) -> Proposal | None:
     cadence = cadence_of(days)
     if cadence is None:
         return None
-    band = sorted(band, key=lambda c: (c.posted_on, len(c.id), c.id))
+    band = sorted(band, key=lambda c: (c.posted_on, natural_key(c.id)))
     months, _, _, plan = CADENCES[cadence]
     latest = band[-1]
     return Proposal(
         vendor=vendor_text(latest.description), amount=latest.amount, currency=currency,
         cadence=cadence, plan=plan, first=days[0], last=days[-1],
         next_expected=_step(months, days[0], len(days)),
-        charge_ids=tuple(sorted((c.id for c in band), key=_id_order)))
+        charge_ids=tuple(sorted((c.id for c in band), key=natural_key)))
