@@ -92,6 +92,10 @@ def calendar(output, within, alarm, as_of):
     from kscli import __version__, ical
     from kscli.services.deadlines import revisions
 
+    if output not in (None, "-"):
+        from kscli.store.fs import check_place
+
+        check_place(output, writing=True, option="-o", example="kscli.ics")
     app = get_app()
     now = as_of or app.now
     found = _upcoming(app, now, within)
