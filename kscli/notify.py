@@ -103,6 +103,7 @@ def _auth(user: str | None, password: str | None, bearer: bool) -> dict[str, str
 
 def _post(address: str, body: bytes, headers: dict[str, str], *, scheme: str | None = None,
           bearer: bool = False) -> None:
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -121,9 +122,15 @@ def _post(address: str, body: bytes, headers: dict[str, str], *, scheme: str | N
             response.read(65536)
     except urllib.error.HTTPError as exc:
         raise DeliveryFailed(where, f"the server answered {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DeliveryFailed(where, _why(reason)) from None
+    except (ValueError, http.client.InvalidURL):  # its words quote the address, token and all
+        raise DeliveryFailed(where, "the address cannot be sent to (a space or control "
+                                    "character in it?)") from None
+    except http.client.HTTPException as exc:
+        raise DeliveryFailed(where, f"the server's answer could not be read "
+                                    f"({type(exc).__name__})") from None
 
 
 def _why(reason: Any) -> str:

@@ -427,3 +427,18 @@ def test_only_remind_imports_the_network_and_mail_modules(tmp_path):
             "file=sys.stderr)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]" and out.stderr.strip() == ""
+
+
+def test_a_control_character_in_a_name_reaches_the_terminal_as_an_escape(kscli, add_sub):
+    with freeze_time("2026-11-22T10:00:00Z"):
+        add_sub(vendor="Evil\x1b[31mCorp", started="2026-10-25")
+        shown = kscli("remind").stdout
+    assert "\x1b" not in shown and "Evil" in shown and "Corp" in shown
+
+
+def test_an_address_with_a_space_fails_without_quoting_its_token(kscli, add_sub, hook):
+    _renewing_soon(add_sub)
+    result = kscli("--quiet", "remind", "--notify",
+                   f"http://127.0.0.1:{hook.port}/a b?token=tk_hidden")
+    assert result.exit_code == 1 and "tk_hidden" not in result.stderr
+    assert hook.received == [] and _reminders(kscli) == []

@@ -179,7 +179,10 @@ def remind(within, addresses, again):
         title, text = digest(due, now, within)
         if address is None:
             if app.fmt in ("table", "plain"):
-                click.echo(text, nl=False)
+                from kscli.cli.output import clean
+
+                for line in text.splitlines():  # controls in a name shown as escapes
+                    click.echo(clean(line))
             else:
                 _emit(app, due, now, "")
         else:
