@@ -46,9 +46,11 @@ def _emit(app, found, now, empty: str, limit=None, reverse=False) -> None:
 def deadlines(within, limit, reverse, as_of):
     """Every decision date ahead, soonest first: what happens if nothing is done.
 
-    Renewals (and what they charge), service ends (auto-renew off, cancelled),
-    commitment ends, money-back windows closing (the policy's days for the plan and
-    region, as `kscli refund check` counts them) and the last days to activate keys.
+    Free trials ending (the first charge), the last days to cancel before a renewal
+    with a notice period, renewals (and what they charge), service ends (auto-renew
+    off, cancelled) and fixed ends, commitment ends, money-back windows closing (the
+    policy's days for the plan and region, as `kscli refund check` counts them) and
+    the last days to activate keys.
     Each row names the command that acts on it and the policy clause that decides it.
     A deadline counts when its UTC day is from today up to the day --within reaches,
     both included. --format json gives each with a stable `uid`.

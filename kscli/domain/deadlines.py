@@ -25,8 +25,11 @@ record's id, and which occurrence it is, never the date itself:
   A repricing changes that renewal's amount, a plan change (which starts at a
   renewal) the later renewals' dates, a corrected start date every date: the period
   numbers stay, so each event is updated in place;
-- a commitment end, a service end and a key's last day to activate happen once per
-  record: ``commitment-end-S-1001``, ``end-S-1004``, ``activation-L-1002``.
+- a cancel-by day belongs to the renewal it stops, named by that period's number
+  (``cancel-by-S-1011-3``);
+- a commitment end, a service end, a fixed end, a trial's end and a key's last day to
+  activate happen once per record: ``commitment-end-S-1001``, ``end-S-1004``,
+  ``fixed-end-S-1012``, ``trial-end-S-1010``, ``activation-L-1002``.
 
 Ids are per ledger: two ledgers both holding S-1003 give the same uids, so give each
 calendar application one ledger's file per calendar.
@@ -44,8 +47,10 @@ from kscli.domain import licenses as keys_rules
 from kscli.domain.calendar import UTC, iso
 from kscli.domain.model import Event, License, Subscription
 from kscli.domain.policy import Policy
+from kscli.domain.notice import cancel_by_day, notice_closes_at
 from kscli.domain.refund import decide_refund
-from kscli.domain.timeline import SubState, period_starts, plan_length, state_at
+from kscli.domain.timeline import (SubState, duration_of, fixed_end, period_starts, plan_length,
+                                   price_at, state_at, trial_end)
 
 # The kinds of today (other modules may add theirs, see SUB_KINDS).
 RENEWAL = "renewal"
@@ -53,13 +58,19 @@ SERVICE_END = "end"
 COMMITMENT_END = "commitment-end"
 MONEY_BACK = "money-back"
 ACTIVATION = "activation"
+TRIAL_END = "trial-end"
+CANCEL_BY = "cancel-by"
+FIXED_END = "fixed-end"
 
 # A few words for each kind, in a calendar's summary (a kind not listed shows its name).
 TITLES = {RENEWAL: "renews", SERVICE_END: "service ends", COMMITMENT_END: "commitment ends",
-          MONEY_BACK: "last day of the money-back window", ACTIVATION: "last day to activate"}
+          MONEY_BACK: "last day of the money-back window", ACTIVATION: "last day to activate",
+          TRIAL_END: "free trial ends", CANCEL_BY: "last day to cancel before the renewal",
+          FIXED_END: "fixed end"}
 
 # Several deadlines on one day: in this order (a kind not listed goes last).
-KIND_ORDER = (ACTIVATION, MONEY_BACK, COMMITMENT_END, SERVICE_END, RENEWAL)
+KIND_ORDER = (ACTIVATION, CANCEL_BY, MONEY_BACK, TRIAL_END, COMMITMENT_END, FIXED_END,
+              SERVICE_END, RENEWAL)
 
 
 @dataclass(frozen=True)
@@ -181,7 +192,7 @@ def renewals(facts: SubFacts, window: Window, policy: Policy) -> Iterator[Deadli
     """Each renewal ahead: the next period starts and is charged."""
     for renewed in periods_ahead(facts.state, window.until):
         sub, at = renewed.sub, renewed.period_start
-        if not window.holds(_day(at), at):
+        if not window.holds(_day(at), at) or at == trial_end(sub):  # a trial's end: its own
             continue
         number = period_number(sub, at)
         happens = f"renews and charges {_charge(sub)} for the next {sub.plan} period"
@@ -197,16 +208,69 @@ def service_ends(facts: SubFacts, window: Window, policy: Policy) -> Iterator[De
     sub, end = state.sub, state.ends_at
     if end is None or sub.status not in ("active", "cancelled") or not window.holds(_day(end), end):
         return
+    kind, uid = SERVICE_END, f"{SERVICE_END}-{sub.id}"
+    if end == trial_end(sub):  # a trial that will not convert: trial_ends says it
+        return
     if sub.status == "cancelled":
         happens, command = "service ends (cancelled): nothing more is billed", \
             f"kscli sub resume {sub.id}"
+    elif end == fixed_end(sub):
+        kind, uid = FIXED_END, f"{FIXED_END}-{sub.id}"
+        happens, command = "service ends on its fixed end date: no renewal after it", \
+            f"kscli sub edit {sub.id} --no-ends"
     elif not plan_length(sub):
         happens, command = "service ends: the plan has no renewal", f"kscli sub show {sub.id}"
     else:
         happens, command = "service ends (auto-renew is off): nothing more is billed", \
             f"kscli renew on {sub.id}"
-    yield _of_sub(sub, f"{SERVICE_END}-{sub.id}", end, SERVICE_END, happens, command,
-                  "cancel.end-of-term")
+    yield _of_sub(sub, uid, end, kind, happens, command, "cancel.end-of-term")
+
+
+def trial_ends(facts: SubFacts, window: Window, policy: Policy) -> Iterator[Deadline]:
+    """A free trial ends (timeline.trial_end): the first charge, unless the subscription
+    was cancelled or auto-renew turned off before it; then service ends, costing nothing."""
+    state = facts.state
+    sub, end = state.sub, trial_end(state.sub)
+    if end is None or sub.status not in ("active", "cancelled") or not window.holds(_day(end), end):
+        return
+    if sub.status == "active" and sub.auto_renew and (sub.ends is None or end < sub.ends):
+        price = price_at(sub, end)
+        happens = (f"the free trial ends and the first {sub.plan} period is charged: "
+                   f"{price} {sub.currency}")
+        yield _of_sub(sub, f"{TRIAL_END}-{sub.id}", end, TRIAL_END, happens,
+                      f"kscli sub cancel {sub.id}", "cancel.trial", amount=price)
+    else:
+        yield _of_sub(sub, f"{TRIAL_END}-{sub.id}", end, TRIAL_END,
+                      "the free trial ends, and with it the service: nothing is charged",
+                      f"kscli renew on {sub.id}" if sub.status == "active"
+                      else f"kscli sub resume {sub.id}", "cancel.trial")
+
+
+def cancel_by_days(facts: SubFacts, window: Window, policy: Policy) -> Iterator[Deadline]:
+    """The last day to stop each renewal ahead with a notice period (notice.cancel_by_day):
+    after it, that renewal is billed [cancel.notice]. Renewals inside a commitment and a
+    trial's end (no notice applies to it) have none."""
+    state = facts.state
+    notice = duration_of(state.sub.notice)
+    if notice is None or not state.renews or state.period_end is None:
+        return
+    # a cancel-by day inside the window may belong to a renewal up to a notice later
+    ahead = [state] + list(periods_ahead(state, notice.add_to(window.until)))
+    for current in ahead:
+        sub, renewal = current.sub, current.period_end
+        if renewal is None or not current.renews or not sub.auto_renew:
+            break
+        if sub.commitment_end is not None and renewal < sub.commitment_end:
+            continue
+        day, closes = cancel_by_day(sub, renewal), notice_closes_at(sub, renewal)
+        if day is None or closes is None or not window.holds(day, closes):
+            continue
+        price = price_at(sub, renewal)
+        happens = (f"last day to stop the renewal of {_day(renewal).isoformat()} "
+                   f"({sub.notice} notice): from tomorrow it is billed, {price} {sub.currency}")
+        yield _of_sub(sub, f"{CANCEL_BY}-{sub.id}-{period_number(sub, renewal)}", closes,
+                      CANCEL_BY, happens, f"kscli renew off {sub.id}", "cancel.notice", day=day,
+                      amount=price)
 
 
 def commitment_ends(facts: SubFacts, window: Window, policy: Policy) -> Iterator[Deadline]:
@@ -269,7 +333,8 @@ SubKind = Callable[[SubFacts, Window, Policy], Iterable[Deadline]]
 LicenseKind = Callable[[LicenseFacts, Window, Policy], Iterable[Deadline]]
 
 # Every kind, in one place: a new kind is one function added here.
-SUB_KINDS: tuple[SubKind, ...] = (renewals, service_ends, commitment_ends, money_back_windows)
+SUB_KINDS: tuple[SubKind, ...] = (renewals, service_ends, commitment_ends, money_back_windows,
+                                  trial_ends, cancel_by_days)
 LICENSE_KINDS: tuple[LicenseKind, ...] = (activation_last_days,)
 
 
