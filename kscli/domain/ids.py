@@ -37,16 +37,17 @@ def form(prefix: str) -> re.Pattern[str]:
 
 # Crockford's base 32 (no I, L, O, U): read aloud and typed back without doubt
 _SYMBOLS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = tuple(a + b for a in _SYMBOLS for b in _SYMBOLS)  # ten bits, two symbols
 FINDING_FORM = re.compile(re.escape(FINDING) + "[" + _SYMBOLS + "]{10}")
 
 
 def finding(kind: str, line_hash: str) -> str:
     """The id of a finding of ``kind`` about the charge of statement line ``line_hash``:
     ``F-`` and 50 bits of their SHA-256, like ``F-7Q2K9MXA3B``."""
-    import hashlib
+    from hashlib import sha256
 
-    number = int.from_bytes(hashlib.sha256(f"{kind}\0{line_hash}".encode()).digest()[:8], "big")
-    return FINDING + "".join(_SYMBOLS[(number >> (5 * i)) & 31] for i in range(9, -1, -1))
+    number = int.from_bytes(sha256(f"{kind}\0{line_hash}".encode()).digest()[:7], "big") >> 6
+    return FINDING + "".join([_PAIRS[(number >> shift) & 1023] for shift in (40, 30, 20, 10, 0)])
 
 
 def natural_key(ident: Any) -> tuple:

@@ -249,7 +249,7 @@ def _check_input(ledger) -> tuple[list, list[Charge], list[Event], list[Event]]:
     """The subscriptions, charges, the events of the charged subscriptions, and the
     dismissals, as the check reads them."""
     subs = list(ledger.subs())
-    charges = list(ledger.charges())
+    charges = list(ledger.charges(matched=True))  # an unmatched charge is no finding
     if not charges:
         return subs, charges, [], []
     wanted = {c.sub_id for c in charges if c.sub_id is not None}

@@ -13,7 +13,7 @@ from kscli.domain.calendar import start_of_day
 from kscli.domain.model import Charge, Event, Subscription
 from kscli.domain.money import MINOR_DIGITS, normalize
 from kscli.domain.statement.lines import StatementLine
-from kscli.domain.statement.matching import _end_day, _natural, _utc_date, price_gap
+from kscli.domain.statement.matching import _end_day, _utc_date, price_gap
 from kscli.domain.timeline import SubState, as_it_stands, period_at, plan_length, state_at
 
 UTC = timezone.utc
@@ -152,8 +152,11 @@ def find_unexpected(
         rule = _rule_for(state, history)
         started = _utc_date(sub.started_at)
         first_in_period: dict[tuple[date, date | None], Charge] = {}
-        for charge in sorted(own, key=lambda c: (c.posted_on, _natural(c.id))):
-            period = _period(sub, charge.posted_on)
+        period: tuple[date, date | None] | None = None
+        for charge in sorted(own, key=lambda c: (c.posted_on, ids.natural_key(c.id))):
+            day = charge.posted_on
+            if period is None or period[1] is not None and day >= period[1]:
+                period = _period(sub, day)  # (charges in date order: a period at a time)
             first = first_in_period.setdefault(period, charge)
             if since is not None and charge.posted_on < since:
                 continue
@@ -167,7 +170,7 @@ def find_unexpected(
                 price = price_gap(sub, charge.posted_on, charge.amount, tolerance)
                 if price is not None:
                     findings.append(_price_changed(sub, charge, price))
-    findings.sort(key=lambda f: (f.posted_on, _natural(f.sub_id), _natural(f.charge_id)))
+    findings.sort(key=lambda f: (f.posted_on, ids.natural_key(f.sub_id), ids.natural_key(f.charge_id)))
     return findings
 
 

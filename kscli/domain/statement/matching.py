@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from kscli.domain.ids import natural_key
 from kscli.domain.model import BY_HAND, Charge, Subscription
 from kscli.domain.statement.lines import StatementLine
 from kscli.domain.timeline import SubState, as_it_stands, every_price, prices_on
@@ -15,14 +15,9 @@ from kscli.domain.words import words
 UTC = timezone.utc
 
 
-def _natural(ident: str) -> tuple:
-    """Sort key for ids: S-999 before S-1042."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
-                 for part in re.split(r"(\d+)", ident) if part)
-
-
 def _utc_date(when: datetime) -> date:
-    return when.date() if when.tzinfo is None else when.astimezone(UTC).date()
+    zone = when.tzinfo
+    return when.date() if zone is None or zone is UTC else when.astimezone(UTC).date()
 
 
 def _end_day(state: SubState) -> tuple[date, bool] | None:
@@ -84,9 +79,9 @@ class VendorIndex:
         self._service: dict[str, tuple[date, tuple[date, bool] | None]] = {}
         for currencies in self._names.values():
             for by_price, every in currencies.values():
-                every.sort(key=lambda sub: _natural(sub.id))
+                every.sort(key=lambda sub: natural_key(sub.id))
                 for found in by_price.values():
-                    found.sort(key=lambda sub: _natural(sub.id))
+                    found.sort(key=lambda sub: natural_key(sub.id))
                 for sub in every:
                     if sub.id not in self._service:
                         self._service[sub.id] = (_utc_date(sub.started_at),
@@ -123,7 +118,7 @@ class VendorIndex:
             return next((sub.id for sub in exact if self._in_service(sub, day)), exact[0].id)
         return min(every, key=lambda sub: (not self._in_service(sub, day),
                                            abs(_nearest(sub, day, amount) - amount),
-                                           _natural(sub.id))).id
+                                           natural_key(sub.id))).id
 
 
 def _nearest(sub: Subscription, day: date, amount: Decimal) -> Decimal:
@@ -136,7 +131,12 @@ def price_gap(sub: Subscription, day: date, amount: Decimal,
     """None when ``amount`` is what ``sub`` charges on ``day`` (a price in force that
     day, timeline.prices_on, or within ``tolerance`` percent of one: card exchange
     noise); else the price in force it should have been (the closest)."""
-    price = _nearest(sub, day, amount)
+    if not sub.prices:  # (most have no price history: one price in force)
+        if amount == sub.price:
+            return None
+        price = sub.price
+    else:
+        price = _nearest(sub, day, amount)
     if amount == price or abs(amount - price) * 100 <= price * tolerance:
         return None
     return price
