@@ -97,6 +97,7 @@ def dismiss(finding_id, reason):
       kscli charges dismiss F-7Q2K9MXA3B --reason "refunded by the vendor on 2026-11-30"
     """
     from kscli.cli.output import emit_object, note
+    from kscli.domain.calendar import iso
     from kscli.domain.errors import printable
     from kscli.services.charges import dismiss_finding
 
@@ -113,7 +114,7 @@ def dismiss(finding_id, reason):
                            tolerance=app.policy.price_tolerance())
     doc = {"id": finding_id, "kind": done.finding.kind, "charge_id": done.finding.charge_id,
            "sub_id": done.finding.sub_id, "reason": done.event.detail.get("reason"),
-           "reference": done.event.reference, "dismissed_at": done.event.at}
+           "reference": done.event.reference, "dismissed_at": iso(done.event.at)}
     if done.already:
         note(f"{finding_id} was already dismissed ({done.event.reference}: "
              f"{done.event.detail.get('reason')}): nothing changed")

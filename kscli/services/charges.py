@@ -297,6 +297,9 @@ def dismiss_finding(store: Store, now: datetime, finding_id: str, reason: str, *
     NotFound (exit 3); one dismissed before is left as it is (``already``)."""
     from kscli.domain.errors import NotFound
 
+    if not store.exists():  # (nothing to dismiss: and no ledger made for it)
+        raise NotFound(f"no finding {finding_id} in {store.location}",
+                       hint="`kscli charges check --all` shows the ids")
     with store.write() as ledger:
         subs, charges, events, dismissals = _check_input(ledger)
         found = next((f for f in find_unexpected(subs, charges, events, at=now,
@@ -331,6 +334,9 @@ def match_by_hand(store: Store, now: datetime, charge_id: str, sub_id: str | Non
     from kscli.domain.errors import NotFound, Refused
     from kscli.domain.model import BY_HAND, VOID
 
+    if not store.exists():  # (no charge to match: and no ledger made for it)
+        raise NotFound(f"no charge {charge_id} in {store.location}",
+                       hint="`kscli charges list` shows the ids")
     with store.write() as ledger:
         charge = ledger.charge(charge_id)
         if charge is None:

@@ -112,13 +112,13 @@ class VendorIndex:
         by_price, every = subs
         day, amount = line.posted_on, line.amount
         exact = [sub for sub in by_price.get(amount, ()) if amount in prices_on(sub, day)]
-        if not exact and self._tolerance:
-            exact = [sub for sub in every if price_gap(sub, day, amount, self._tolerance) is None]
         if exact:
             return next((sub.id for sub in exact if self._in_service(sub, day)), exact[0].id)
-        return min(every, key=lambda sub: (not self._in_service(sub, day),
-                                           abs(_nearest(sub, day, amount) - amount),
-                                           natural_key(sub.id))).id
+        near = [sub for sub in every if price_gap(sub, day, amount, self._tolerance) is None] \
+            if self._tolerance else []
+        return min(near or every, key=lambda sub: (not self._in_service(sub, day),
+                                                   abs(_nearest(sub, day, amount) - amount),
+                                                   natural_key(sub.id))).id
 
 
 def _nearest(sub: Subscription, day: date, amount: Decimal) -> Decimal:
