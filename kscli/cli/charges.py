@@ -308,7 +308,8 @@ def _show_import(app, report, skipped: dict | None = None) -> None:
     unmatched = report.unmatched
     if unmatched:
         out("")
-        out("unmatched lines (no subscription with that vendor and amount):")
+        out("unmatched lines (no subscription's name or descriptor in the description, in "
+            "that currency):")
         emit_list(app.fmt, unmatched[:SHOW_UNMATCHED],
                   [("Line", "line"), ("Charge", "id"), ("Date", "date"), ("Description", "text"),
                    ("Amount", "amount")],
@@ -318,8 +319,9 @@ def _show_import(app, report, skipped: dict | None = None) -> None:
         if len(unmatched) > SHOW_UNMATCHED:
             out(f"... and {len(unmatched) - SHOW_UNMATCHED} more: "
                 f"kscli charges list --unmatched")
-        note("a line that pays for a subscription needs it in the ledger: add it with "
-             "`kscli sub add`, then import the statement again to match it")
+        note("a line that pays for a subscription needs it in the ledger, or the way the "
+             "statement writes it: `kscli sub add`, or `kscli sub edit ID --match TEXT`, then "
+             "import the statement again (or `kscli charges match CHARGE-ID SUB-ID`)")
 
 
 @charges.command("presets")

@@ -9,10 +9,11 @@ from kscli.cli import params as p
 from kscli.cli.app import get_app
 from kscli.domain import ids
 
-_CHARGE_ID = p.IdType(ids.CHARGE, "charge")
-
-
 def _charge_id(charge_id: str) -> str:
+    """A charge id as typed (``c-1042``, or ``1042``), or a usage error (exit 2)."""
+    charge_id = charge_id.strip().upper()
+    if charge_id.isdigit():
+        charge_id = ids.CHARGE + charge_id
     if not ids.form(ids.CHARGE).fullmatch(charge_id):
         raise click.BadParameter(f"{charge_id!r} is not a charge id like C-1001",
                                  param_hint="CHARGE-ID")
@@ -42,7 +43,7 @@ def _show_hand_match(done) -> None:
 
 
 @click.command("match")
-@click.argument("charge_id", type=_CHARGE_ID, metavar="CHARGE-ID")
+@click.argument("charge_id", metavar="CHARGE-ID")
 @click.argument("sub_id", type=p.SUB_ID, metavar="SUB-ID")
 def match(charge_id, sub_id):
     """Match a charge to a subscription by hand.
@@ -62,7 +63,7 @@ def match(charge_id, sub_id):
 
 
 @click.command("unmatch")
-@click.argument("charge_id", type=_CHARGE_ID, metavar="CHARGE-ID")
+@click.argument("charge_id", metavar="CHARGE-ID")
 def unmatch(charge_id):
     """Unmatch a charge by hand: it pays for no subscription of the ledger.
 
