@@ -212,3 +212,44 @@ def test_dismiss_and_match_on_a_missing_ledger_create_nothing(tmp_path, backend)
     import os
 
     assert not os.path.exists(spec)
+
+
+def test_the_sample_ledger_and_a_realistic_statement_give_only_what_a_person_would(
+        kscli, tmp_path):
+    """The sample ledger, and a statement of its last months: the charges it expects,
+    look-alike merchants, a forgotten subscription, and Acme Cloud's price rise. The
+    check reports the price rise alone, once; dismissed, it is silent."""
+    with freeze_time("2026-12-02T09:00:00Z"):
+        kscli("init", "--sample")
+        started = {s["vendor"]: s["started_at"][:10] for s in kscli.json("sub", "list")}
+    assert started["Acme Cloud"] == "2026-08-31"  # (the sample is dated from today)
+    rows = ["2026-08-31,ACME CLOUD INC 8831,-24.00,USD",
+            "2026-09-30,ACME CLOUD INC 8831,-24.00,USD",
+            "2026-10-31,ACME CLOUD INC 8831,-24.00,USD",
+            "2026-11-30,ACME CLOUD INC 8831,-26.00,USD",  # the price rise
+            "2026-09-02,VANDELAY NOTES,-3.00,USD",
+            "2026-10-23,GLOBEX GMBH,-99.00,EUR",
+            "2026-11-12,INITECH BACKUP,-120.00,USD",
+            "2026-11-22,STARK VPN LTD,-5.99,EUR",
+            # look-alikes: the vendors' names inside other words
+            "2026-09-14,ACMEWARE CLOUDS,-24.00,USD",
+            "2026-10-03,PINEACME CLOUD CAFE,-24.00,USD",
+            "2026-10-09,VANDELAYS DELI,-3.00,USD",
+            "2026-11-02,GLOBEXX TRAVEL,-99.00,EUR",
+            "2026-11-05,STARKVPN RESELLER,-5.99,EUR",
+            # a forgotten subscription
+            *(f"2026-{m:02d}-15,NETFLIX.COM,-15.49,USD" for m in (8, 9, 10, 11))]
+    path = statement(tmp_path, *rows)
+    with freeze_time("2026-12-02T09:05:00Z"):
+        imported = kscli.json("charges", "import", path)
+        result = kscli("charges", "check", fmt="json")
+    assert (imported["matched"], imported["unmatched"]) == (8, 9)
+    assert result.exit_code == 1
+    [finding] = result.json()
+    assert (finding["kind"], finding["sub_id"], finding["amount"], finding["expected_amount"],
+            finding["posted_on"]) == ("price-changed", "S-1001", "26.00", "24.00", "2026-11-30")
+    with freeze_time("2026-12-02T09:10:00Z"):
+        kscli.json("charges", "dismiss", finding["id"], "--reason", "Acme raised the price")
+        assert kscli("charges", "check").exit_code == 0
+        assert kscli("charges", "dismiss", finding["id"], "--reason", "again").exit_code == 0
+        assert len(kscli.json("charges", "check", "--all")) == 1

@@ -137,9 +137,10 @@ def find_unexpected(
     for event in events:
         events_of.setdefault(event.subject, []).append(event)
     charges_of: dict[str, list[Charge]] = {}
+    last_day = None if at is None else _utc_date(at)
     for charge in charges:
         if charge.sub_id is not None and charge.sub_id in by_id and (
-                at is None or charge.posted_on <= _utc_date(at)):
+                last_day is None or charge.posted_on <= last_day):
             charges_of.setdefault(charge.sub_id, []).append(charge)
 
     findings: list[Finding] = []
