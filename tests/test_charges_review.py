@@ -120,6 +120,8 @@ def test_unmatch_and_match_by_hand_are_events_and_survive_a_second_import(
     assert json.loads(event["detail"]) == {"before": {"sub_id": "S-1001"},
                                            "after": {"sub_id": None}}
     assert events_of(kscli, cafe)[0]["action"] == "charge-matched"
+    listed = kscli("charges", "list").stdout
+    assert "S-1001 (by hand)" in listed and "unmatched (by hand)" in listed
     # the same statement again: the import would match the second Apple line again and
     # leave the cafe unmatched; the hands win
     with freeze_time("2026-03-11T09:00:00Z"):

@@ -400,7 +400,9 @@ def list_(unmatched, sub_id, since, limit, reverse, as_of):
         [("ID", "id"), ("Date", "posted_on"), ("Description", "description"),
          ("Amount", "amount"), ("Sub", "sub_id"), ("Statement", "statement")],
         table_row=lambda c: [c.id, c.posted_on.isoformat(), c.description,
-                             f"{c.amount} {c.currency}", c.sub_id or "unmatched", c.statement],
+                             f"{c.amount} {c.currency}",
+                             (c.sub_id or "unmatched") + (" (by hand)" if c.matched_by else ""),
+                             c.statement],
         footer=footer,
         empty="no charges match" if filtered else
               "no charges yet (import a statement with `kscli charges import FILE.csv`)",
