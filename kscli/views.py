@@ -202,12 +202,14 @@ event_view = incident_view = charge_view = record_view
 def finding_view(finding: Finding) -> dict[str, Any]:
     """A charge that should not have happened (`kscli charges check`)."""
     return {
+        "id": finding.id,
         "kind": finding.kind,
         "sub_id": finding.sub_id,
         "charge_id": finding.charge_id,
         "posted_on": finding.posted_on.isoformat(),
         "amount": str(finding.amount),
         "currency": finding.currency,
+        "expected_amount": str(finding.expected) if finding.expected is not None else None,
         "service_ended": finding.service_ended.isoformat() if finding.service_ended else None,
         "reference": finding.reference,
         "message": finding.message,

@@ -293,7 +293,8 @@ def test_charge_after_a_cancellation_is_flagged_with_its_reference_and_exits_1(
     reference = cancelled_sub_with_charges(kscli, add_sub, tmp_path)
     result = kscli("charges", "check")
     assert result.exit_code == 1
-    rows = [line for line in result.stdout.splitlines() if line.startswith("S-1001")]
+    rows = [line for line in result.stdout.splitlines()
+            if line.startswith("F-") and "S-1001" in line]
     assert any("C-1003" in r and "2026-04-16" in r and "2026-04-15" in r and reference in r
                for r in rows)
     messages = [r for r in rows if "show reference" in r]
@@ -359,7 +360,7 @@ def test_charge_after_renew_off_past_the_period_end_is_flagged(kscli, add_sub, t
     assert result.exit_code == 1
     [finding] = result.json()
     assert (finding["kind"], finding["charge_id"], finding["service_ended"],
-            finding["reference"]) == ("after-renew-off", "C-1002", "2026-04-15", reference)
+            finding["reference"]) == ("after-end", "C-1002", "2026-04-15", reference)
     assert reference in finding["message"] and finding["message"].endswith(DISPUTE_NOTE)
 
 
@@ -404,11 +405,16 @@ def test_a_second_charge_in_one_billing_period_is_flagged_as_a_duplicate(
     assert "twice in one period" in result.stdout
     assert "second charge of 9.99 USD on 2026-04-20" in result.stdout
     plain = kscli("charges", "check", fmt="plain").stdout.splitlines()
-    assert plain[0].split("\t")[:3] == ["S-1001", "C-1002", "2026-04-20"]
+    assert plain[0].split("\t")[1:4] == ["S-1001", "C-1002", "2026-04-20"]
+    finding_id = kscli("charges", "check", fmt="json").json()[0]["id"]
+    assert plain[0].split("\t")[0] == finding_id
     assert plain[0].split("\t")[-1].startswith("S-1001: second charge")
     csv = kscli("charges", "check", fmt="csv").stdout.splitlines()
-    assert csv[0] == "kind,sub_id,charge_id,posted_on,amount,currency,service_ended,reference,message"
-    assert csv[1].startswith("duplicate,S-1001,C-1002,2026-04-20,9.99,USD,,,")
+    assert csv[0] == ("id,kind,sub_id,charge_id,posted_on,amount,currency,expected_amount,"
+                      "service_ended,reference,message,dismissed,dismissed_reason,"
+                      "dismissed_reference")
+    assert csv[1].startswith(f"{finding_id},duplicate-in-period,S-1001,C-1002,2026-04-20,9.99,"
+                             "USD,,,")
 
 
 def test_charge_on_or_after_a_refund_is_flagged_with_the_refund_reference(

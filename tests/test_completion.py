@@ -108,9 +108,13 @@ def _id_arguments():
     """(command path, id prefix) for every argument of the tree typed as a record id."""
     out = []
     for node in shipped.walk():
+        before: list[str] = []  # a word for each argument ahead of it (charges match C-1 S-)
         for param in node.command.params:
-            if param.param_type_name == "argument" and isinstance(param.type, IdType):
-                out.append((node.path, param.type.prefix))
+            if param.param_type_name != "argument":
+                continue
+            if isinstance(param.type, IdType):
+                out.append(((*node.path, *before), param.type.prefix))
+            before.append("X-1")
     return out
 
 

@@ -398,8 +398,14 @@ def test_charges_match_the_price_in_force_on_their_date(kscli, add_sub, tmp_path
     with freeze_time("2027-01-20T10:00:00Z"):
         kscli.json("charges", "import", str(path))
         matched = [(c["posted_on"], c["sub_id"]) for c in kscli.json("charges", "list")]
+        check = kscli("charges", "check", fmt="json")
+    # the old price after the new one came in force is still the subscription's line,
+    # and `charges check` reports it as price-changed against the price in force
     assert matched == [("2026-11-15", sub["id"]), ("2026-12-15", sub["id"]),
-                       ("2027-01-15", None)]
+                       ("2027-01-15", sub["id"])]
+    assert check.exit_code == 1
+    assert [(f["kind"], f["posted_on"], f["amount"], f["expected_amount"])
+            for f in check.json()] == [("price-changed", "2027-01-15", "10.00", "12.00")]
 
 
 def test_a_price_history_round_trips_through_export_on_every_backend(any_store_spec, tmp_path):

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from freezegun import freeze_time
 
+from kscli.store.migrations import SCHEMA_VERSION
 from tests.conftest import Kscli
 
 EVERY_BACKEND = True
@@ -435,5 +436,5 @@ def test_an_old_ledger_upgrades_to_the_new_terms(tmp_path, old):
                           for row in before)
     shown = kscli.json("sub", "edit", "S-1001", "--notice", "30d")
     assert shown["notice"] == "30d"
-    assert open_store(spec).schema_version() == 7
+    assert open_store(spec).schema_version() == SCHEMA_VERSION
     assert kscli.json("sub", "show", "S-1001")["notice"] == "30d"

@@ -36,11 +36,11 @@ def warnings(text: str) -> list[Problem]:
 # --- the built-in default -----------------------------------------------------------
 
 
-def test_default_policy_parses_with_exactly_the_seventeen_clauses():
+def test_default_policy_parses_with_exactly_the_eighteen_clauses():
     policy = load_default()
     assert isinstance(policy, Policy)
     assert tuple(policy.clauses) == CLAUSE_IDS
-    assert len(policy.clauses) == 17
+    assert len(policy.clauses) == 18
     assert policy.version == "2026-11-01"
     assert policy.source == "<built-in>"
     raw = tomllib.loads(DEFAULT)

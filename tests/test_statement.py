@@ -463,10 +463,15 @@ def test_vendor_matches_case_insensitively_ignoring_punctuation():
     assert match_line(line("GOOGLE*WORKSPACE ACME", "9.99"), subs) == "S-2"
 
 
-def test_amount_must_equal_the_price():
-    subs = [sub(vendor="Acme", price="9.99")]
-    assert match_line(line("ACME CLOUD", "10.99"), subs) is None
-    assert match_line(line("ACME CLOUD", "9.990"), subs) == "S-1"
+def test_another_amount_still_matches_and_the_price_in_force_is_preferred():
+    # a line of another amount is matched (`charges check` reports price-changed) ...
+    assert match_line(line("ACME CLOUD", "10.99"), [sub(vendor="Acme", price="9.99")]) == "S-1"
+    # ... but a subscription of that name whose price is the amount comes first
+    subs = [sub("S-1", vendor="Acme", price="10.99"), sub("S-2", vendor="Acme", price="9.99")]
+    assert match_line(line("ACME CLOUD", "9.990"), subs) == "S-2"
+    assert match_line(line("ACME CLOUD", "10.99"), subs) == "S-1"
+    # neither: the closest price
+    assert match_line(line("ACME CLOUD", "9.49"), subs) == "S-2"
 
 
 def test_currency_must_equal():
@@ -558,8 +563,8 @@ def test_charge_after_renew_off_on_or_past_the_period_end_is_flagged():
                charge("C-2", "2026-04-16")]
     found = find_unexpected([renew_off_sub()], charges, [RENEW_OFF])
     assert [(f.kind, f.charge_id, f.reference) for f in found] == [
-        ("after-renew-off", "C-1", "KS-20260325-AAAAAA"),
-        ("after-renew-off", "C-2", "KS-20260325-AAAAAA"),
+        ("after-end", "C-1", "KS-20260325-AAAAAA"),
+        ("after-end", "C-2", "KS-20260325-AAAAAA"),
     ]
     assert found[0].service_ended == date(2026, 4, 15)
     assert "2026-04-15" in found[0].message and "KS-20260325-AAAAAA" in found[0].message
@@ -575,7 +580,7 @@ def test_renew_on_after_renew_off_makes_later_charges_expected():
 def test_renew_off_on_an_active_subscription_flags_charges_after_its_period_end():
     active = sub(period_start="2026-03-15", period_end="2026-04-15", auto_renew=False)
     found = find_unexpected([active], [charge("C-1", "2026-04-16")], [RENEW_OFF])
-    assert [f.kind for f in found] == ["after-renew-off"]
+    assert [f.kind for f in found] == ["after-end"]
 
 
 def test_renew_off_inside_a_commitment_expects_charges_until_the_commitment_ends():
@@ -607,7 +612,7 @@ def test_second_charge_in_one_billing_period_is_a_duplicate():
     charges = [charge("C-1", "2026-02-15"), charge("C-2", "2026-03-14"),
                charge("C-3", "2026-03-15")]
     found = find_unexpected([active], charges, [])
-    assert [(f.kind, f.charge_id, f.reference) for f in found] == [("duplicate", "C-2", None)]
+    assert [(f.kind, f.charge_id, f.reference) for f in found] == [("duplicate-in-period", "C-2", None)]
     assert "2026-02-15" in found[0].message and "C-1" in found[0].message
     assert "S-1" in found[0].message and "9.99 USD" in found[0].message
 
@@ -644,7 +649,7 @@ def test_since_still_counts_an_earlier_charge_as_the_first_of_its_period():
     active = sub(started="2026-01-15")
     charges = [charge("C-1", "2026-02-16"), charge("C-2", "2026-02-20")]
     found = find_unexpected([active], charges, [], since=date(2026, 2, 18))
-    assert [(f.kind, f.charge_id) for f in found] == [("duplicate", "C-2")]
+    assert [(f.kind, f.charge_id) for f in found] == [("duplicate-in-period", "C-2")]
 
 
 def test_events_of_other_subscriptions_are_not_used():

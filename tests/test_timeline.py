@@ -327,7 +327,7 @@ def test_every_combination_gives_one_end_date_everywhere(tmp_path):
                                   "USD", f"{sub.id}-{i}", sub.id, "st.csv", T))
     with freeze_time(T):
         result = kscli("charges", "check", "--as-of", "2031-01-01", fmt="json")
-        findings = [f for f in result.json() if f["kind"] != "duplicate"]
+        findings = [f for f in result.json() if f["kind"] != "duplicate-in-period"]
         assert kscli.json("sub", "show", records[0].id)["ends_at"] == shown[records[0].id]["ends_at"]
     flagged = {f["charge_id"]: f for f in findings}
 

@@ -17,14 +17,16 @@ PROGRESS_FROM = 500
 SHOW_UNMATCHED = 50
 
 CHARGE_KEYS = ("id", "posted_on", "description", "amount", "currency", "sub_id", "statement",
-               "imported_at")
-FINDING_KEYS = ("kind", "sub_id", "charge_id", "posted_on", "amount", "currency",
-                "service_ended", "reference", "message")
+               "imported_at", "matched_by")
+FINDING_KEYS = ("id", "kind", "sub_id", "charge_id", "posted_on", "amount", "currency",
+                "expected_amount", "service_ended", "reference", "message", "dismissed",
+                "dismissed_reason", "dismissed_reference")
 _KIND_WORDS = {
     "after-cancellation": "after cancellation",
-    "after-renew-off": "after auto-renew off",
+    "after-end": "after service ended",
     "after-refund": "after refund",
-    "duplicate": "twice in one period",
+    "duplicate-in-period": "twice in one period",
+    "price-changed": "price changed",
     "in-trial": "during a free trial",
 }
 
@@ -33,10 +35,26 @@ _KIND_WORDS = {
 def charges():
     """Bank or card statements held against the ledger: import, list, check.
 
+    A line matches a subscription when the words of its vendor's name, or of one of its
+    descriptors (`sub add|edit --match`), appear as whole words of the description.
+    `charges match` and `charges unmatch` correct a match by hand; `charges dismiss`
+    records that a finding of `charges check` was looked at.
+
     \b
     Example (import a statement, then look for charges that should not have happened):
       kscli charges import statement.csv && kscli charges check
     """
+
+
+# Corrections by hand (kscli.cli.charges_review) and discovery (kscli.cli.discover),
+# loaded when one of them runs.
+charges.lazy.update({
+    "discover": ("kscli.cli.discover", "discover", "Recurring charges that match no subscription."),
+    "match": ("kscli.cli.charges_review", "match", "Match a charge to a subscription by hand."),
+    "unmatch": ("kscli.cli.charges_review", "unmatch", "Unmatch a charge by hand."),
+    "dismiss": ("kscli.cli.charges_review", "dismiss",
+                "Record that a finding of `charges check` was looked at."),
+})
 
 
 def _stderr_is_terminal() -> bool:
@@ -103,8 +121,13 @@ def import_(file, preset, input_format, date_col, description_col, amount_col, c
     """Import a bank or card statement and match its lines to subscriptions.
 
     Reads CSV, OFX/QFX, ISO 20022 CAMT.053 and SWIFT MT940, recognised by content.
-    A line matches a subscription when the vendor's name appears in its description
-    and the amount and currency equal the subscription's price. Only debits are
+    A line matches a subscription when the words of the vendor's name (or of one of
+    its descriptors, `sub add --match`) appear as whole words of its description
+    (case, accents, punctuation and * aside: PINEAPPLE CAFE is not Apple) and the
+    currency is the subscription's; of the subscriptions it names, one whose price in
+    force is the amount comes first (another amount still matches, and `charges check`
+    reports it as price-changed). A charge matched or unmatched by hand keeps its
+    match. Only debits are
     charges: credits, lines of zero, note rows (titles, balances) and pending rows are
     skipped and counted on stderr. The whole file is read first: one bad line stops
     the import with the line and column named, and nothing is imported. Importing the
@@ -288,7 +311,8 @@ def _show_import(app, report, skipped: dict | None = None) -> None:
     unmatched = report.unmatched
     if unmatched:
         out("")
-        out("unmatched lines (no subscription with that vendor and amount):")
+        out("unmatched lines (no subscription's name or descriptor in the description, in "
+            "that currency):")
         emit_list(app.fmt, unmatched[:SHOW_UNMATCHED],
                   [("Line", "line"), ("Charge", "id"), ("Date", "date"), ("Description", "text"),
                    ("Amount", "amount")],
@@ -298,8 +322,9 @@ def _show_import(app, report, skipped: dict | None = None) -> None:
         if len(unmatched) > SHOW_UNMATCHED:
             out(f"... and {len(unmatched) - SHOW_UNMATCHED} more: "
                 f"kscli charges list --unmatched")
-        note("a line that pays for a subscription needs it in the ledger: add it with "
-             "`kscli sub add`, then import the statement again to match it")
+        note("a line that pays for a subscription needs it in the ledger, or the way the "
+             "statement writes it: `kscli sub add`, or `kscli sub edit ID --match TEXT`, then "
+             "import the statement again (or `kscli charges match CHARGE-ID SUB-ID`)")
 
 
 @charges.command("presets")
@@ -378,7 +403,9 @@ def list_(unmatched, sub_id, since, limit, reverse, as_of):
         [("ID", "id"), ("Date", "posted_on"), ("Description", "description"),
          ("Amount", "amount"), ("Sub", "sub_id"), ("Statement", "statement")],
         table_row=lambda c: [c.id, c.posted_on.isoformat(), c.description,
-                             f"{c.amount} {c.currency}", c.sub_id or "unmatched", c.statement],
+                             f"{c.amount} {c.currency}",
+                             (c.sub_id or "unmatched") + (" (by hand)" if c.matched_by else ""),
+                             c.statement],
         footer=footer,
         empty="no charges match" if filtered else
               "no charges yet (import a statement with `kscli charges import FILE.csv`)",
@@ -435,15 +462,24 @@ def remove(charge_ids, import_ref, yes):
 @charges.command("check")
 @click.option("--since", type=p.WHEN, metavar="DATE",
               help="Only report charges posted on or after this date.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also show the findings dismissed with `kscli charges dismiss`, with "
+                   "their reason (they still do not make the check fail).")
 @p.as_of_option
-def check(since, as_of):
+def check(since, show_all, as_of):
     """Report every charge that should not have happened; exit 1 if there is any.
 
-    Flags a charge after a cancellation ended the service, after auto-renew was turned
-    off and the period ended, on or after a refund, or a second charge in one billing
-    period. Each finding names the reference of the cancellation (or refund, or
-    renew-off) to show the bank as proof. A dispute with the bank is not a
-    cancellation. Read-only; exits 0 with "no unexpected charges" when all is well.
+    Each finding has a stable id (F-..., the same on every run and after a statement
+    is imported again) and a kind: after-cancellation (a charge after a cancellation
+    ended the service), after-end (after auto-renew was turned off and the period
+    ended), after-refund (on or after a refund), duplicate-in-period (a second charge
+    in one billing period) or price-changed (the amount is not the price in force that
+    day; the policy's charges.price-changed clause sets a tolerance for card exchange
+    noise, 0 by default). Each finding names the reference of the cancellation (or
+    refund, or renew-off) to show the bank as proof. A dispute with the bank is not a
+    cancellation. A finding dismissed with `kscli charges dismiss ID --reason TEXT` is
+    no longer shown (--all shows it) and no longer makes the check fail. Read-only;
+    exits 0 with "no unexpected charges" when all is well.
 
     The renewal day belongs to the next period: after auto-renew was turned off or a
     cancellation at the end of the term, a charge dated on or after the UTC date on
@@ -454,11 +490,12 @@ def check(since, as_of):
 
     Subscriptions are taken as they stand now (or --as-of: renewals and expiries due
     by then count whether or not `kscli sweep` has recorded them; a charge posted
-    later, or a cancellation recorded later, is left out).
+    later, or a cancellation or dismissal recorded later, is left out).
 
     \b
     Examples:
       kscli charges check --since 2026-01-01
+      kscli charges check --all
       # crontab: silent unless a charge needs a look (then cron mails it)
       30 7 * * *  kscli --quiet sweep && kscli --quiet charges check
     """
@@ -468,30 +505,42 @@ def check(since, as_of):
 
     app = get_app()
     now = as_of or app.now
-    findings = check_charges(app.store, now, since=since.date() if since else None)
-    if not findings:
-        if app.fmt in ("json", "jsonl", "csv"):
-            emit_list(app.fmt, [], [(k, k) for k in FINDING_KEYS])
-        if not app.quiet:
-            note("no unexpected charges")
-        return
-    views = [finding_view(f) for f in findings]
+    checked = check_charges(app.store, now, since=since.date() if since else None,
+                            tolerance=app.policy.price_tolerance())
+    shown = checked.findings if show_all else checked.open
+    dismissed = len(checked.findings) - len(checked.open)
+    views = [_with_dismissal(finding_view(f), checked.dismissed.get(f.id)) for f in shown]
     if app.fmt in ("json", "jsonl", "csv"):
         emit_list(app.fmt, views, [(k, k) for k in FINDING_KEYS])
-    else:
-        cells = lambda v: [v["sub_id"], v["charge_id"], v["posted_on"],  # noqa: E731
+    elif views:
+        cells = lambda v: [v["id"], v["sub_id"], v["charge_id"], v["posted_on"],  # noqa: E731
                            f"{v['amount']} {v['currency']}", v["service_ended"] or "-",
-                           v["reference"] or "-", _KIND_WORDS.get(v["kind"], v["kind"])]
-        columns = [("Sub", "sub_id"), ("Charge", "charge_id"), ("Date", "posted_on"),
-                   ("Amount", "amount"), ("Service ended", "service_ended"),
-                   ("Reference", "reference"), ("What", "kind")]
+                           v["reference"] or "-", _KIND_WORDS.get(v["kind"], v["kind"])
+                           + (" (dismissed)" if v["dismissed"] else "")]
+        columns = [("Finding", "id"), ("Sub", "sub_id"), ("Charge", "charge_id"),
+                   ("Date", "posted_on"), ("Amount", "amount"),
+                   ("Service ended", "service_ended"), ("Reference", "reference"),
+                   ("What", "kind")]
+        messages = lambda v: v["message"] + (  # noqa: E731
+            f" [dismissed {v['dismissed_reference']}: {v['dismissed_reason']}]"
+            if v["dismissed"] else "")
         if app.fmt == "plain":
-            emit_list(app.fmt, views, columns, table_row=lambda v: [*cells(v), v["message"]])
+            emit_list(app.fmt, views, columns, table_row=lambda v: [*cells(v), messages(v)])
         else:
             emit_list(app.fmt, views, columns, table_row=cells,
-                      footer=["", *(v["message"] for v in views)])
-    note(f"{len(findings)} unexpected charge{'s' if len(findings) != 1 else ''}")
-    raise click.exceptions.Exit(1)
+                      footer=["", *(f"{v['id']}  {messages(v)}" for v in views)])
+    if not app.quiet:
+        ignored = f" ({dismissed} dismissed{'' if show_all else ': --all shows them'})" \
+            if dismissed else ""
+        found = len(checked.open)
+        note((f"{found} unexpected charge{'s' if found != 1 else ''}" if found
+              else "no unexpected charges") + ignored)
+    if checked.open:
+        raise click.exceptions.Exit(1)
 
 
-charges.lazy["discover"] = ("kscli.cli.discover", "discover", "Recurring charges that match no subscription.")  # noqa: E501
+def _with_dismissal(view: dict, event) -> dict:
+    """A finding's view with whether, when and why a person dismissed it."""
+    return {**view, "dismissed": event is not None,
+            "dismissed_reason": event.detail.get("reason") if event else None,
+            "dismissed_reference": event.reference if event else None}

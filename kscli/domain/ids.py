@@ -4,6 +4,11 @@ An id is a prefix and a number: ``S-1001`` a subscription, ``L-1001`` a license 
 ``I-1001`` an incident, ``C-1001`` a charge. A ledger numbers each kind from
 ``FIRST`` on; a number has 1 to 9 digits and no leading zero.
 
+A finding of `charges check` is named by what it is about, not numbered: ``F-`` and
+ten symbols of a hash of its kind and its charge's statement line (:func:`finding`),
+so the same finding has the same id on every run and after a statement is imported
+again, and a dismissal (`charges dismiss F-...`) keeps applying to it.
+
 Ids sort naturally: ``S-999`` before ``S-1000``, that is by length, then as text
 (:func:`natural_key`; the SQL stores write the same order as ``length(id), id``).
 """
@@ -17,6 +22,7 @@ SUB = "S-"
 LICENSE = "L-"
 INCIDENT = "I-"
 CHARGE = "C-"
+FINDING = "F-"
 
 # (Each record's description in kscli.domain.model names its prefix from these.)
 
@@ -27,6 +33,21 @@ NUMBER = r"[1-9][0-9]{0,8}"
 def form(prefix: str) -> re.Pattern[str]:
     """The pattern an id of one kind fully matches (``S-1001``, not ``S-01`` or ``s-1``)."""
     return re.compile(re.escape(prefix) + NUMBER)
+
+
+# Crockford's base 32 (no I, L, O, U): read aloud and typed back without doubt
+_SYMBOLS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = tuple(a + b for a in _SYMBOLS for b in _SYMBOLS)  # ten bits, two symbols
+FINDING_FORM = re.compile(re.escape(FINDING) + "[" + _SYMBOLS + "]{10}")
+
+
+def finding(kind: str, line_hash: str) -> str:
+    """The id of a finding of ``kind`` about the charge of statement line ``line_hash``:
+    ``F-`` and 50 bits of their SHA-256, like ``F-7Q2K9MXA3B``."""
+    from hashlib import sha256
+
+    number = int.from_bytes(sha256(f"{kind}\0{line_hash}".encode()).digest()[:7], "big") >> 6
+    return FINDING + "".join([_PAIRS[(number >> shift) & 1023] for shift in (40, 30, 20, 10, 0)])
 
 
 def natural_key(ident: Any) -> tuple:

@@ -98,6 +98,8 @@ def _seats(count: int) -> bool:
 
 
 CHANNELS = ("direct", "partner")
+BY_HAND = "hand"
+MATCHED_BY = (BY_HAND,)  # how a charge was matched, when not by the import (None)
 SECRET_STORES = ("keyring", "ledger", "missing")  # where a key is kept (kscli.secrets)
 
 # The records, field by field (kscli.domain.records says what each part means).
@@ -185,6 +187,9 @@ CHARGE = Record("charges", "id", (
     Field("sub_id", "text", None),
     Field("statement", "text", None),
     Field("imported_at", "dt", None),
+    # "hand" when a person matched it (`charges match`) or unmatched it (`charges
+    # unmatch`): an import then leaves its sub_id as it is; None: matched by the import
+    Field("matched_by", "text", None, choices=MATCHED_BY, since=8),
 ), prefix=ids.CHARGE, unique=("line_hash",), refs=(("sub_id", "subs"),), since=2, noun="charge")
 
 EVENT = Record("events", "reference", (

@@ -42,6 +42,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from kscli.domain.errors import BadValue, printable
@@ -66,6 +67,7 @@ CLAUSE_IDS: tuple[str, ...] = (
     "refund.discretion",
     "refund.timing",
     "license.activation-window",
+    "charges.price-changed",
 )
 
 # Clauses added after policy files were first written: a file without one is still
@@ -193,6 +195,14 @@ class Policy:
             hint="a ground the policy does not list is added to refund.exclusions other_grounds "
                  "(or grounds) of a policy file",
         )
+
+    def price_tolerance(self) -> Decimal:
+        """Percent a charge may differ from the price in force (charges.price-changed)."""
+        from kscli.domain.policy_charges import CLAUSE, tolerance
+
+        clause = self.clauses.get(CLAUSE)
+        return (tolerance(clause.params.get("tolerance_percent", 0)) if clause else None) \
+            or Decimal(0)
 
     def credit_days(self) -> tuple[int, int]:
         params = self.clause("refund.timing").params

@@ -26,6 +26,7 @@ from datetime import date, datetime
 from typing import Any
 
 from kscli.domain.errors import printable
+from kscli.domain.policy_charges import check_price_changed
 from kscli.domain.policy_limits import check_version, limits_broken
 from kscli.domain.policy import (CLAUSE_IDS, ERROR, LATER_CLAUSES, WARNING, Clause, Policy,
                                  PolicyError, Problem, normalize_ground, plan_key)
@@ -36,6 +37,7 @@ MAX_YEARS = 100
 
 # Parameters each clause may carry: name -> required?
 _PARAMS: dict[str, dict[str, bool]] = {
+    "charges.price-changed": {"tolerance_percent": False},
     "cancel.direct": {"grounds": True},
     "refund.exclusions": {"grounds": True, "other_grounds": False},
     "refund.money-back": {"days": True, "regions": False},
@@ -529,6 +531,7 @@ def _activation(check: _Checker, clause_id: str, body: Mapping[str, Any]) -> dic
 
 
 _PARAM_CHECKS = {
+    "charges.price-changed": check_price_changed,
     "cancel.direct": _grounds,
     "refund.exclusions": _grounds,
     "refund.money-back": _money_back,

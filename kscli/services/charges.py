@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 
 from kscli.domain import ids
 from kscli.domain.model import LIVE_STATUSES, Charge, Event
@@ -24,7 +25,7 @@ from kscli.domain.statement import (
 )
 from kscli.domain.statement.formats import read_any
 from kscli.domain.statement.lines import Statement
-from kscli.domain.statement.matching import VendorIndex
+from kscli.domain.statement.matching import VendorIndex, may_rematch
 from kscli.store.base import Store
 
 EVENT_SUBJECT = "charges"
@@ -118,7 +119,7 @@ def _plan(ledger, now: datetime, lines: Sequence[StatementLine], statement: str,
         old = stored.get(line.line_hash)
         if old is not None:
             already += 1
-            if old.sub_id is None:
+            if old.sub_id is None and may_rematch(old):
                 sub_id = matcher(line)
                 if sub_id is not None:
                     old = old._replace(sub_id=sub_id)
@@ -225,17 +226,136 @@ def list_charges(store: Store, *, sub_id: str | None = None, unmatched: bool = F
         return [c for c in charges if until is None or c.posted_on <= until]
 
 
-def check_charges(store: Store, at: datetime, *, since: date | None = None) -> list[Finding]:
+DISMISSED_ACTION = "finding-dismissed"
+MATCHED_ACTION = "charge-matched"
+UNMATCHED_ACTION = "charge-unmatched"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What `charges check` found: every finding, oldest first, and the dismissals
+    (finding id -> its event) of those a person has looked at."""
+
+    findings: list[Finding]
+    dismissed: dict[str, Event]
+
+    @property
+    def open(self) -> list[Finding]:
+        """The findings nobody dismissed (those that make `charges check` exit 1)."""
+        return [f for f in self.findings if f.id not in self.dismissed]
+
+
+def _check_input(ledger) -> tuple[list, list[Charge], list[Event], list[Event]]:
+    """The subscriptions, charges, the events of the charged subscriptions, and the
+    dismissals, as the check reads them."""
+    subs = list(ledger.subs())
+    charges = list(ledger.charges(matched=True))  # an unmatched charge is no finding
+    if not charges:
+        return subs, charges, [], []
+    wanted = {c.sub_id for c in charges if c.sub_id is not None}
+    events, dismissals = [], []
+    for event in ledger.events():
+        if event.subject in wanted:
+            events.append(event)
+        elif event.action == DISMISSED_ACTION:
+            dismissals.append(event)
+    return subs, charges, events, dismissals
+
+
+def check_charges(store: Store, at: datetime, *, since: date | None = None,
+                  tolerance: Decimal = Decimal(0)) -> Checked:
     """Every stored charge that should not have happened, as the subscriptions stand at
-    ``at`` (read-only)."""
+    ``at``, with the dismissals recorded by then (read-only). ``tolerance``: the
+    percent a charge may differ from the price in force (the policy's
+    charges.price-changed)."""
     with store.read() as ledger:
-        subs = list(ledger.subs())
-        charges = list(ledger.charges())
-        if not charges:
-            return []
-        wanted = {c.sub_id for c in charges if c.sub_id is not None}
-        events = [e for e in ledger.events() if e.subject in wanted]
-    return find_unexpected(subs, charges, events, since=since, at=at)
+        subs, charges, events, dismissals = _check_input(ledger)
+    if not charges:
+        return Checked([], {})
+    dismissed: dict[str, Event] = {}
+    for event in dismissals:
+        if event.at <= at:
+            dismissed.setdefault(event.subject, event)
+    found = find_unexpected(subs, charges, events, since=since, at=at, tolerance=tolerance)
+    return Checked(found, dismissed)
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    """A finding a person looked at (`charges dismiss`): the finding, its event, and
+    whether it had been dismissed before (then ``event`` is that first dismissal)."""
+
+    finding: Finding
+    event: Event
+    already: bool
+
+
+def dismiss_finding(store: Store, now: datetime, finding_id: str, reason: str, *,
+                    tolerance: Decimal = Decimal(0)) -> Dismissal:
+    """Record that a person looked at a finding of `charges check` (an event with the
+    reason): it no longer counts. A finding `charges check` does not make now is
+    NotFound (exit 3); one dismissed before is left as it is (``already``)."""
+    from kscli.domain.errors import NotFound
+
+    if not store.exists():  # (nothing to dismiss: and no ledger made for it)
+        raise NotFound(f"no finding {finding_id} in {store.location}",
+                       hint="`kscli charges check --all` shows the ids")
+    with store.write() as ledger:
+        subs, charges, events, dismissals = _check_input(ledger)
+        found = next((f for f in find_unexpected(subs, charges, events, at=now,
+                                                 tolerance=tolerance) if f.id == finding_id),
+                     None)
+        if found is None:
+            raise NotFound(f"no finding {finding_id} in {ledger.location}",
+                           hint="`kscli charges check --all` shows the ids")
+        first = next((e for e in dismissals if e.subject == finding_id), None)
+        if first is not None:
+            return Dismissal(found, first, True)
+        event = ledger.append_event(finding_id, DISMISSED_ACTION, {
+            "kind": found.kind, "charge_id": found.charge_id, "sub_id": found.sub_id,
+            "reason": reason}, now)
+    return Dismissal(found, event, False)
+
+
+@dataclass(frozen=True)
+class HandMatch:
+    """A charge matched or unmatched by hand, and its event (None: it already stood so)."""
+
+    charge: Charge
+    before: str | None
+    event: Event | None
+
+
+def match_by_hand(store: Store, now: datetime, charge_id: str, sub_id: str | None) -> HandMatch:
+    """Match a charge to a subscription by hand (``sub_id`` None: unmatch it). The
+    charge is marked as matched by hand, so that importing its statement again leaves
+    it as it is; an event records before and after. An unknown charge or subscription
+    is NotFound (exit 3); a void subscription is refused (exit 4)."""
+    from kscli.domain.errors import NotFound, Refused
+    from kscli.domain.model import BY_HAND, VOID
+
+    if not store.exists():  # (no charge to match: and no ledger made for it)
+        raise NotFound(f"no charge {charge_id} in {store.location}",
+                       hint="`kscli charges list` shows the ids")
+    with store.write() as ledger:
+        charge = ledger.charge(charge_id)
+        if charge is None:
+            raise NotFound(f"no charge {charge_id} in {ledger.location}",
+                           hint="`kscli charges list` shows the ids")
+        if sub_id is not None:
+            sub = ledger.require_sub(sub_id)
+            if sub.status == VOID:
+                raise Refused(f"{sub_id} is void (entered by mistake): a charge cannot pay "
+                              "for it", code="void")
+        before = charge.sub_id
+        if before == sub_id and charge.matched_by == BY_HAND:
+            return HandMatch(charge, before, None)
+        charge = charge._replace(sub_id=sub_id, matched_by=BY_HAND)
+        ledger.save(charge)
+        event = ledger.append_event(
+            charge_id, MATCHED_ACTION if sub_id else UNMATCHED_ACTION,
+            {"before": {"sub_id": before}, "after": {"sub_id": sub_id}}, now)
+    return HandMatch(charge, before, event)
 
 
 # Presets --------------------------------------------------------------------------

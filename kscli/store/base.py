@@ -387,12 +387,14 @@ class Ledger:
         return self._get("charges", charge_id)
 
     def charges(self, *, sub_id: str | None = None, unmatched: bool = False,
-                since: date | None = None) -> Iterator[Charge]:
+                since: date | None = None, matched: bool = False) -> Iterator[Charge]:
         where: list[tuple[str, str, Any]] = []
         if sub_id:
             where.append(("sub_id", "=", sub_id))
         if unmatched:
             where.append(("sub_id", "=", None))
+        if matched:  # (matched to some subscription)
+            where.append(("sub_id", "!=", None))
         if since is not None:
             where.append(("posted_on", ">=", since.isoformat()))
         return self._select("charges", where, order=("posted_on", "id"))

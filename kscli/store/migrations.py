@@ -87,6 +87,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # free trials, notice periods and fixed ends (`sub add|edit --trial --notice --ends`)
     Migration(7, "subs-deadlines", (AddColumn("subs", "trial"), AddColumn("subs", "notice"),
                                     AddColumn("subs", "ends"))),
+    # how a charge was matched: by hand (`charges match|unmatch`) or by the import
+    Migration(8, "charges-matched-by", (AddColumn("charges", "matched_by"),)),
 )
 
 # The newest schema this code writes: the version of the last migration.

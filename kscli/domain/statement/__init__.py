@@ -5,10 +5,12 @@ Three pure steps behind ``kscli charges``:
 - ``reading`` (CSV) and the readers of OFX, CAMT.053 and MT940 turn the bytes of an
   export into ``StatementLine`` records (all or nothing: one bad line raises
   ``StatementError`` naming the line and the column, and nothing is returned);
-- ``matching`` finds the subscription a line pays for (vendor name in the description,
-  same amount, same currency), through an index of vendor names;
+- ``matching`` finds the subscription a line pays for (the words of its vendor's name
+  or of a descriptor among the description's words, the same currency, the price in
+  force preferred), through an index of those words;
 - ``checks`` holds the recorded charges against the ledger and reports every charge
-  that should not have happened, with the reference to show the bank.
+  that should not have happened (or not at that amount), with a stable id and the
+  reference to show the bank.
 
 The public names are re-exported here.
 """

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+from kscli.domain import ids
 from kscli.domain.calendar import start_of_day
 from kscli.domain.model import Charge, Event, Subscription
 from kscli.domain.money import MINOR_DIGITS, normalize
 from kscli.domain.statement.lines import StatementLine
-from kscli.domain.statement.matching import _end_day, _natural, _utc_date
+from kscli.domain.statement.matching import _end_day, _utc_date, price_gap
 from kscli.domain.timeline import (SubState, as_it_stands, period_at, plan_length, state_at,
                                    trial_end)
 
@@ -24,9 +25,9 @@ DISPUTE_NOTE = "a dispute with the bank is not a cancellation"
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """A charge that should not have happened, and why."""
+    """A charge that should not have happened (or not at that amount), and why."""
 
-    kind: str  # after-cancellation, after-renew-off, after-refund, duplicate
+    kind: str  # one of FINDING_KINDS
     sub_id: str
     charge_id: str
     posted_on: date
@@ -35,10 +36,12 @@ class Finding:
     service_ended: date | None
     reference: str | None
     message: str
+    id: str  # ids.finding: the same finding keeps it across runs and imports
+    expected: Decimal | None = None  # price-changed: the price in force that day
 
 
-FINDING_KINDS = ("after-cancellation", "after-renew-off", "after-refund", "duplicate",
-                 "in-trial")
+FINDING_KINDS = ("after-cancellation", "after-end", "after-refund", "duplicate-in-period",
+                 "price-changed", "in-trial")
 
 
 def _latest(events: Sequence[Event], actions: tuple[str, ...]) -> Event | None:
@@ -92,7 +95,7 @@ def _rule_for(state: SubState, events: Sequence[Event]) -> _Rule | None:
     end = _end_day(state)
     if end is None:
         return None
-    return _Rule("after-renew-off", end[0], end[1],
+    return _Rule("after-end", end[0], end[1],
                  toggle.reference if renew_off and toggle else None, "auto-renew off")
 
 
@@ -113,13 +116,17 @@ def find_unexpected(
     *,
     since: date | None = None,
     at: datetime | None = None,
+    tolerance: Decimal = Decimal(0),
 ) -> list[Finding]:
     """Every charge that should not have happened, oldest first.
 
     A charge on the day service ended is expected (a last renewal may post that day);
     one the day after is not. On a refunded subscription, a charge on or after the day
     of the refund is unexpected. A second charge in one billing period is a duplicate.
-    A charge matched to no subscription is not a finding. With ``since``, only charges
+    A charge of another amount than the price in force on its day (matching.price_gap,
+    ``tolerance`` percent allowed) is ``price-changed``, when nothing else is wrong with
+    it and it is posted on or after the subscription's start (the ledger knows no price
+    before). A charge matched to no subscription is not a finding. With ``since``, only charges
     posted on or after that day are reported (earlier ones still count as the first
     charge of a period). With ``at``, each subscription is taken as it stands at that
     moment (renewals and expiries due by then count whether or not they were swept;
@@ -131,9 +138,10 @@ def find_unexpected(
     for event in events:
         events_of.setdefault(event.subject, []).append(event)
     charges_of: dict[str, list[Charge]] = {}
+    last_day = None if at is None else _utc_date(at)
     for charge in charges:
         if charge.sub_id is not None and charge.sub_id in by_id and (
-                at is None or charge.posted_on <= _utc_date(at)):
+                last_day is None or charge.posted_on <= last_day):
             charges_of.setdefault(charge.sub_id, []).append(charge)
 
     findings: list[Finding] = []
@@ -144,14 +152,18 @@ def find_unexpected(
             history = [event for event in history if event.at <= at]
         sub = state.sub
         rule = _rule_for(state, history)
+        started = _utc_date(sub.started_at)
         trial = _trial_days(sub)
         first_in_period: dict[tuple[date, date | None], Charge] = {}
-        for charge in sorted(own, key=lambda c: (c.posted_on, _natural(c.id))):
-            if trial is not None and trial[0] <= charge.posted_on < trial[1]:
-                if since is None or charge.posted_on >= since:
+        period: tuple[date, date | None] | None = None
+        for charge in sorted(own, key=lambda c: (c.posted_on, ids.natural_key(c.id))):
+            day = charge.posted_on
+            if trial is not None and trial[0] <= day < trial[1]:
+                if since is None or day >= since:
                     findings.append(_in_trial(sub, charge, trial[1]))
                 continue
-            period = _period(sub, charge.posted_on)
+            if period is None or period[1] is not None and day >= period[1]:
+                period = _period(sub, day)  # (charges in date order: a period at a time)
             first = first_in_period.setdefault(period, charge)
             if since is not None and charge.posted_on < since:
                 continue
@@ -161,13 +173,18 @@ def find_unexpected(
                 findings.append(_finding(sub, charge, rule))
             elif first is not charge:
                 findings.append(_duplicate(state, charge, first, period))
-    findings.sort(key=lambda f: (f.posted_on, _natural(f.sub_id), _natural(f.charge_id)))
+            elif charge.currency == sub.currency and charge.posted_on >= started:
+                price = price_gap(sub, charge.posted_on, charge.amount, tolerance)
+                if price is not None:
+                    findings.append(_price_changed(sub, charge, price))
+    findings.sort(key=lambda f: (f.posted_on, ids.natural_key(f.sub_id), ids.natural_key(f.charge_id)))
     return findings
 
 
-def _money(charge: Charge) -> str:
-    amount = normalize(charge.amount, charge.currency) if charge.currency in MINOR_DIGITS \
-        else charge.amount
+def _money(charge: Charge, amount: Decimal | None = None) -> str:
+    amount = charge.amount if amount is None else amount
+    if charge.currency in MINOR_DIGITS:
+        amount = normalize(amount, charge.currency)
     return f"{amount} {charge.currency}"
 
 
@@ -195,7 +212,8 @@ def _finding(sub: Subscription, charge: Charge, rule: _Rule) -> Finding:
         message = f"{sub.id}: charge of {money} on {day} came {when} ({why})" + _proof(
             rule.reference, proof)
     return Finding(rule.kind, sub.id, charge.id, charge.posted_on, charge.amount,
-                   charge.currency, rule.end, rule.reference, message)
+                   charge.currency, rule.end, rule.reference, message,
+                   ids.finding(rule.kind, charge.line_hash))
 
 
 def _trial_days(sub: Subscription) -> tuple[date, date] | None:
@@ -211,7 +229,7 @@ def _in_trial(sub: Subscription, charge: Charge, first_charge: date) -> Finding:
                f"{first_charge.isoformat()}) [cancel.trial]; no reference: ask the vendor to "
                "refund it")
     return Finding("in-trial", sub.id, charge.id, charge.posted_on, charge.amount,
-                   charge.currency, None, None, message)
+                   charge.currency, None, None, message, ids.finding("in-trial", charge.line_hash))
 
 
 def _duplicate(
@@ -230,8 +248,21 @@ def _duplicate(
         f"{span} (the first, {first.id}, was on {first.posted_on.isoformat()}); {status}; "
         "no reference: ask the vendor to refund one of them"
     )
-    return Finding("duplicate", sub.id, charge.id, charge.posted_on, charge.amount,
-                   charge.currency, ended, None, message)
+    return Finding("duplicate-in-period", sub.id, charge.id, charge.posted_on, charge.amount,
+                   charge.currency, ended, None, message,
+                   ids.finding("duplicate-in-period", charge.line_hash))
+
+
+def _price_changed(sub: Subscription, charge: Charge, price: Decimal) -> Finding:
+    day = charge.posted_on.isoformat()
+    message = (
+        f"{sub.id}: {sub.vendor} charged {_money(charge)} on {day}, the ledger says "
+        f"{_money(charge, price)}; if the price changed, record it with `kscli sub reprice "
+        f"{sub.id} --price {charge.amount} --from {day}`, else ask the vendor why"
+    )
+    return Finding("price-changed", sub.id, charge.id, charge.posted_on, charge.amount,
+                   charge.currency, None, None, message,
+                   ids.finding("price-changed", charge.line_hash), price)
 
 
 

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from kscli.domain.model import Subscription
+from kscli.domain.ids import natural_key
+from kscli.domain.model import BY_HAND, Charge, Subscription
 from kscli.domain.statement.lines import StatementLine
 from kscli.domain.timeline import SubState, as_it_stands, every_price, prices_on
+from kscli.domain.words import words
 
 UTC = timezone.utc
 
 
-def _match_text(text: str) -> str:
-    """Lower case, accents and punctuation and spaces dropped: 'Acme, Inc.' -> 'acmeinc'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(
-        ch for ch in decomposed.casefold() if ch.isalnum() and not unicodedata.combining(ch)
-    )
-
-
-def _natural(ident: str) -> tuple:
-    """Sort key for ids: S-999 before S-1042."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
-                 for part in re.split(r"(\d+)", ident) if part)
-
-
 def _utc_date(when: datetime) -> date:
-    return when.date() if when.tzinfo is None else when.astimezone(UTC).date()
+    zone = when.tzinfo
+    return when.date() if zone is None or zone is UTC else when.astimezone(UTC).date()
 
 
 def _end_day(state: SubState) -> tuple[date, bool] | None:
@@ -54,37 +41,51 @@ def _within(start: date, end: tuple[date, bool] | None, day: date) -> bool:
     return start <= day and (end is None or day < end[0] or (day == end[0] and not end[1]))
 
 
-
 class VendorIndex:
-    """The subscriptions by price and currency, and within those by vendor name, so
-    that a line is looked up, not held against every subscription.
+    """The subscriptions by the words of their vendor names and descriptors, so that a
+    line is looked up by its words, not held against every subscription.
 
-    The vendor's name (or one of its descriptors, ``matches``) must appear in the description (case, accents, spaces and
-    punctuation ignored), the price in force on the line's day (timeline.prices_on: a
-    price history counts) must equal the amount and the currencies must be the same. The longest vendor name wins; then one in service on the line's date;
-    then the lowest id. A lookup reads the description's substrings of the lengths the
-    vendor names of that price have: its cost does not grow with the ledger.
+    A subscription's name is its vendor's name or one of its descriptors (``matches``,
+    ``sub add|edit --match``); it matches a line when its words appear, consecutive and
+    whole, among the words of the description (kscli.domain.words owns the words:
+    case and accents folded, split on spaces, punctuation and ``*``): ``PINEAPPLE CAFE``
+    does not name ``Apple``, ``PAYPAL *NETFLIX`` names ``Netflix``. The currencies
+    must be the same. The longest name (in words, then letters) wins; among the
+    subscriptions it names, one whose price in force on the line's day
+    (timeline.prices_on, within ``tolerance`` percent: ``price_gap``) is the amount
+    comes first (one in service on the line's date before one not, then the lowest id),
+    then, the amount not a price in force, one started by the line's date: in service
+    first, then the closest price, then the lowest id. A line of another amount is
+    still matched (`charges check` reports it as ``price-changed``), unless it is dated
+    before every such subscription started. A lookup reads the
+    description's runs of words of the lengths the names have: its cost does not grow
+    with the ledger.
     """
 
-    def __init__(self, subs: Sequence[Subscription]) -> None:
-        # (currency, price) -> {name length: {name: [subscriptions]}}
-        self._by_price: dict[tuple[str, Decimal], dict[int, dict[str, list[Subscription]]]] = {}
+    def __init__(self, subs: Sequence[Subscription], tolerance: Decimal = Decimal(0)) -> None:
+        self._tolerance = tolerance
+        # name (its words) -> currency -> {price it had: [subscriptions]}, and every
+        # subscription of that name and currency
+        self._names: dict[tuple[str, ...], dict[str, tuple[dict[Decimal, list[Subscription]],
+                                                           list[Subscription]]]] = {}
         for sub in subs:
-            # the vendor's name, and each way statements write it (`sub add --match`)
-            names = {name for name in (_match_text(sub.vendor), *map(_match_text, sub.matches))
-                     if name}
-            for price in every_price(sub):  # each price it had: the one in force is checked
-                lengths = self._by_price.setdefault((sub.currency, price), {})
-                for name in names:
-                    lengths.setdefault(len(name), {}).setdefault(name, []).append(sub)
-        # each name's subscriptions in id order, with the days they are in service
-        # (worked out once here, not once per line)
+            names = {words(name) for name in (sub.vendor, *sub.matches)} - {()}
+            for name in names:
+                by_price, every = self._names.setdefault(name, {}).setdefault(
+                    sub.currency, ({}, []))
+                every.append(sub)
+                for price in every_price(sub):  # each price it had: the one in force is checked
+                    by_price.setdefault(price, []).append(sub)
+        self._lengths = sorted({len(name) for name in self._names}, reverse=True)
+        # the days each subscription is in service (worked out once here, not per line)
         self._service: dict[str, tuple[date, tuple[date, bool] | None]] = {}
-        for lengths in self._by_price.values():
-            for names in lengths.values():
-                for name, found in names.items():
-                    found.sort(key=lambda sub: _natural(sub.id))
-                    for sub in found:
+        for currencies in self._names.values():
+            for by_price, every in currencies.values():
+                every.sort(key=lambda sub: natural_key(sub.id))
+                for found in by_price.values():
+                    found.sort(key=lambda sub: natural_key(sub.id))
+                for sub in every:
+                    if sub.id not in self._service:
                         self._service[sub.id] = (_utc_date(sub.started_at),
                                                  _end_day(as_it_stands(sub)))
 
@@ -94,27 +95,74 @@ class VendorIndex:
 
     def match(self, line: StatementLine) -> str | None:
         """The id of the subscription ``line`` pays for, or None."""
-        lengths = self._by_price.get((line.currency, line.amount))
-        if not lengths:
-            return None
-        text = _match_text(line.description)
-        for length in sorted(lengths, reverse=True):  # the longest name wins
-            names = lengths[length]
-            found = {text[i:i + length] for i in range(len(text) - length + 1)} & names.keys()
-            if not found:
-                continue
-            subs = [sub for name in sorted(found) for sub in names[name]
-                    if line.amount in prices_on(sub, line.posted_on)]  # the price that day
-            if not subs:
-                continue
-            if len(found) > 1:
-                subs.sort(key=lambda sub: _natural(sub.id))
-            return next((sub.id for sub in subs if self._in_service(sub, line.posted_on)),
-                        subs[0].id)
+        have = words(line.description)
+        for length in self._lengths:  # the longest name wins
+            runs = {have[i:i + length] for i in range(len(have) - length + 1)}
+            found = sorted(name for name in runs if name in self._names)
+            found.sort(key=lambda name: -len("".join(name)))
+            for name in found:
+                chosen = self._choose(self._names[name].get(line.currency), line)
+                if chosen is not None:
+                    return chosen
         return None
 
+    def _choose(self, subs, line: StatementLine) -> str | None:
+        """Of one name's subscriptions in the line's currency (None: none), the one it
+        pays for."""
+        if subs is None:
+            return None
+        by_price, every = subs
+        day, amount = line.posted_on, line.amount
+        priced = by_price.get(amount, ())  # in id order: the first in service wins
+        for sub in priced:
+            if self._in_service(sub, day) and amount in prices_on(sub, day):
+                return sub.id
+        for sub in priced:
+            if amount in prices_on(sub, day):
+                return sub.id
+        # another amount than a price in force: only a subscription started by then (a
+        # charge from before it began at another price is not its own, and stays
+        # unmatched for `charges discover`)
+        started = [sub for sub in every if self._service[sub.id][0] <= day]
+        if not started:
+            return None
+        near = [sub for sub in started
+                if price_gap(sub, day, amount, self._tolerance) is None] \
+            if self._tolerance else []
+        return min(near or started, key=lambda sub: (not self._in_service(sub, day),
+                                                     abs(_nearest(sub, day, amount) - amount),
+                                                     natural_key(sub.id))).id
 
-def match_line(line: StatementLine, subs: Sequence[Subscription]) -> str | None:
+
+def _nearest(sub: Subscription, day: date, amount: Decimal) -> Decimal:
+    """Of the prices in force on ``day``, the one closest to ``amount``."""
+    return min(prices_on(sub, day), key=lambda price: (abs(price - amount), price))
+
+
+def price_gap(sub: Subscription, day: date, amount: Decimal,
+              tolerance: Decimal = Decimal(0)) -> Decimal | None:
+    """None when ``amount`` is what ``sub`` charges on ``day`` (a price in force that
+    day, timeline.prices_on, or within ``tolerance`` percent of one: card exchange
+    noise); else the price in force it should have been (the closest)."""
+    if not sub.prices:  # (most have no price history: one price in force)
+        if amount == sub.price:
+            return None
+        price = sub.price
+    else:
+        price = _nearest(sub, day, amount)
+    if amount == price or abs(amount - price) * 100 <= price * tolerance:
+        return None
+    return price
+
+
+def may_rematch(charge: Charge) -> bool:
+    """Whether an import may match a stored charge again: not when a person matched or
+    unmatched it by hand (`charges match|unmatch`)."""
+    return charge.matched_by != BY_HAND
+
+
+def match_line(line: StatementLine, subs: Sequence[Subscription],
+               tolerance: Decimal = Decimal(0)) -> str | None:
     """The id of the subscription a statement line pays for, or None (the rule is
     ``VendorIndex``'s)."""
-    return VendorIndex(subs).match(line)
+    return VendorIndex(subs, tolerance).match(line)
