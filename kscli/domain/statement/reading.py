@@ -43,15 +43,19 @@ import codecs
 import csv
 import functools
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+import itertools
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from typing import BinaryIO
 
 from kscli.domain.money import MoneyError
 from kscli.domain.statement.amounts import (
     _AmountError,
     _file_decimal_mark,
+    _mark_of,
     _number_or_empty,
     currency_code,
     read_amount,
@@ -62,8 +66,9 @@ from kscli.domain.statement.lines import (
     Statement,
     StatementError,
     StatementLine,
+    Tally,
+    _hash_text,
     _show,
-    build_statement,
 )
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -123,10 +128,20 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
 def decode_statement(data: bytes, encoding: str | None = None) -> str:
     """The text of a statement file: UTF-8, or UTF-16 with its byte-order mark, or in
     ``encoding`` (a byte-order mark is dropped either way)."""
-    name = None
+    name, skip = statement_encoding(data[:4], encoding)
+    try:
+        return data[skip:].decode(name)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(exc, data.count(b"\n", skip, skip + exc.start), encoding) from None
+
+
+def statement_encoding(head: bytes, encoding: str | None = None) -> tuple[str, int]:
+    """The codec of a statement whose file starts with ``head`` (its first 4 bytes or
+    more), and the length of the byte-order mark to skip."""
+    name, skip = None, 0
     for bom, bom_name in _BOMS:
-        if data.startswith(bom):
-            data, name = data[len(bom):], bom_name
+        if head.startswith(bom):
+            name, skip = bom_name, len(bom)
             break
     if encoding is not None:
         try:
@@ -135,19 +150,73 @@ def decode_statement(data: bytes, encoding: str | None = None) -> str:
             raise StatementError(
                 f"'{_show(encoding)}' is not an encoding Python knows: use one like utf-8, "
                 "latin-1, cp1252 or utf-16") from None
-    try:
-        return data.decode(name or "utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad = data[exc.start : exc.start + 1].hex()
-        if encoding is None:
-            advice = ("it may be Latin-1 or Windows-1252): import it with --encoding latin-1 "
-                      "(or cp1252), or re-save it as UTF-8")
-            raise StatementError(f"the statement is not UTF-8 (byte 0x{bad} cannot be read; "
-                                 + advice, line=line) from None
-        raise StatementError(
-            f"the statement is not {encoding} (byte 0x{bad} cannot be read): give its "
-            "encoding with --encoding", line=line) from None
+    return name or "utf-8", skip
+
+
+def _undecodable(exc: UnicodeDecodeError, newlines_before: int,
+                 encoding: str | None) -> StatementError:
+    """The error of a byte the codec cannot read (``newlines_before`` it in the file)."""
+    line = newlines_before + 1
+    bad = exc.object[exc.start : exc.start + 1].hex()
+    if encoding is None:
+        advice = ("it may be Latin-1 or Windows-1252): import it with --encoding latin-1 "
+                  "(or cp1252), or re-save it as UTF-8")
+        return StatementError(f"the statement is not UTF-8 (byte 0x{bad} cannot be read; "
+                              + advice, line=line)
+    return StatementError(
+        f"the statement is not {encoding} (byte 0x{bad} cannot be read): give its "
+        "encoding with --encoding", line=line)
+
+
+# How many bytes a streamed statement is decoded at a time when an undecodable byte
+# is looked for.
+_CHUNK = 1 << 20
+
+
+def statement_text(open_binary: Callable[[], BinaryIO], head: bytes,
+                   encoding: str | None = None) -> TextSource:
+    """A statement file read as text, a line at a time, as often as asked: each call of
+    the answer opens the file again (``open_binary``) and gives its lines, split and
+    decoded as ``decode_statement`` would (a byte the codec cannot read raises its
+    StatementError, naming the line)."""
+    name, skip = statement_encoding(head, encoding)
+    error = _first_undecodable(open_binary, skip, name, encoding)
+    if error is not None:  # said before anything else, as decode_statement does
+        raise error
+
+    def lines() -> Iterator[str]:
+        handle = open_binary()
+        handle.read(skip)
+        text = io.TextIOWrapper(handle, encoding=name, newline="")
+        try:
+            yield from text
+        except UnicodeDecodeError:  # the file changed since it was checked
+            raise _first_undecodable(open_binary, skip, name, encoding) or \
+                StatementError("the statement cannot be decoded") from None
+        finally:
+            text.close()
+
+    return lines
+
+
+def _first_undecodable(open_binary: Callable[[], BinaryIO], skip: int, name: str,
+                       encoding: str | None) -> StatementError | None:
+    """The error of the first byte of the file the codec cannot read, or None."""
+    decoder = codecs.getincrementaldecoder(name)()
+    newlines = 0
+    with open_binary() as handle:
+        handle.read(skip)
+        while True:
+            chunk = handle.read(_CHUNK)
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                before = newlines - pending.count(b"\n") + exc.object.count(b"\n", 0, exc.start)
+                return _undecodable(exc, before, encoding)
+            if not chunk:
+                return None
+            newlines += chunk.count(b"\n")
 
 
 def parse_statement(
@@ -160,74 +229,180 @@ def parse_statement(
 def read_csv(text: str, columns: Columns = Columns(),
              default_currency: str | None = None) -> Statement:
     """What a CSV statement holds; raises StatementError on any bad row."""
-    default = _check_default_currency(default_currency)
-    delimiter = _check_columns(columns)
-    if not text.strip():
-        raise StatementError(
-            "the statement is empty: export it again with a header line and one line per "
-            "transaction",
-            line=1,
-        )
-    header_line, header, rows, used = _find_header(text, columns, delimiter)
-    index = _column_index(header, header_line, columns)
-    width = len(header) if columns.header else max((len(row) for _, row in rows), default=0)
-    amount_roles = [role for role in ("amount", "debit", "credit") if role in index]
-    rows = [(line_no, row) for line_no, row in rows if any(cell.strip() for cell in row)]
-    file_mark = _file_decimal_mark([
-        _number_or_empty(row[index[role]]) for _, row in rows for role in amount_roles
-        if index[role] < len(row)])
-    pending = {word.casefold() for word in columns.pending_dates}
-    entries: list[Entry] = []
-    signs: list[int] = []
-    warnings: list[str] = []
-    notes = waiting = 0
-    for line_no, row in rows:
-        if columns.header and len(row) > width and any(cell.strip() for cell in row[width:]):
-            sep = "a TAB" if used == "\t" else f"'{used}'"
-            raise StatementError(
-                f"{len(row)} fields but the header has {width} (a value that holds {sep} "
-                "must be in quotes, or pick the delimiter with --delimiter)",
-                line=line_no,
-            )
-        date_text = _cell(row, index["date"])
-        if pending and date_text is not None and date_text.casefold() in pending:
-            waiting += 1
-            continue
-        posted_on = _try_date(date_text, columns.date_format)
-        if posted_on is None and not any(
-                _number_or_empty(_cell(row, index[role]) or "") for role in amount_roles):
-            notes += 1
-            continue
-        row_index = index
-        if columns.header and len(row) < width:
-            row_index = _short_row_index(row, index, width, amount_roles)
-            if row_index is not index:
-                warnings.append(f"note: line {line_no} has {len(row)} of the header's {width} "
-                                "fields; its amount and the columns after it were read from "
-                                "the end of the line")
-        entry, sign = _parse_row(line_no, row, row_index, columns, default, file_mark,
-                                 posted_on)
-        entries.append(entry)
-        signs.append(sign)
+    stream = CsvStatement(lambda: io.StringIO(text, newline=""), columns, default_currency,
+                          size=len(text))
+    lines = list(stream.lines())
+    return replace(stream.summary, lines=lines)
 
-    hint: str | None = None
-    if "amount" in index and "type" not in index:
+
+# A statement file's lines, read again from its start at each call.
+TextSource = Callable[[], Iterable[str]]
+
+
+class CsvStatement:
+    """A CSV statement read as a stream, in two passes over its text.
+
+    Made, it has read the file once without parsing its values: the header, the
+    delimiter, the decimal mark the amounts agree on, how many rows hold data, and
+    which rows may equal another (see ``_alike``). ``lines()`` then reads it again and
+    gives its charge lines one at a time; a bad row raises StatementError there, so a
+    caller that writes as it reads does so inside a transaction it can drop. Once
+    ``lines()`` is done, ``summary`` holds the counts and warnings (with no lines).
+
+    With neither ``debits`` nor a type column, a file with no negative amount is read
+    as all charges: ``lines()`` reads it as a bank's first (its lines are then all
+    credits, and none is given) and again as a card's when no amount was negative.
+    """
+
+    format = "csv"
+
+    def __init__(self, text: TextSource, columns: Columns = Columns(),
+                 default_currency: str | None = None, size: int = 0) -> None:
+        self._text = text
+        self.columns = columns
+        self._default = _check_default_currency(default_currency)
+        delimiter = _check_columns(columns)
+        self._header_line, header, self._delimiter = _find_header(text, columns, delimiter)
+        self._index = _column_index(header, self._header_line, columns)
+        self._width = len(header)
+        self._amount_roles = [role for role in ("amount", "debit", "credit")
+                              if role in self._index]
+        self.summary: Statement | None = None
+        self.rows_read = 0
+        # the first pass: the decimal mark, the rows, and the rows that may be alike
+        bits = 1 << max(16, max(size, 1).bit_length())
+        seen = bytearray(bits >> 3)
+        mask = bits - 1
+        self._alike: set[int] = set()
+        marks: dict[str | None, str] = {}
+        self.rows = 0
+        for _, row in self._rows():
+            self.rows += 1
+            for role in self._amount_roles:
+                position = self._index[role]
+                if position < len(row):
+                    number = _number_or_empty(row[position])
+                    marks.setdefault(_mark_of(number), number)
+            row_index = self._row_index(row, None)
+            key = self._likeness(row, row_index, _hash_text(_description(row, row_index)))
+            slot, bit = (key & mask) >> 3, 1 << (key & 7)
+            if seen[slot] & bit:
+                self._alike.add(key)
+            else:
+                seen[slot] |= bit
+        self._file_mark = _file_decimal_mark(list(marks.values()))
+
+    def _rows(self) -> Iterator[tuple[int, list[str]]]:
+        """The rows after the header (after ``skip_rows`` without one) that hold
+        something."""
+        rows = _read(self._text(), self._delimiter)
+        if self.columns.header:
+            after = self._header_line
+            rows = ((line_no, row) for line_no, row in rows if line_no > after)
+        else:
+            rows = itertools.islice(rows, self.columns.skip_rows, None)
+        return ((line_no, row) for line_no, row in rows if any(cell.strip() for cell in row))
+
+    def _row_index(self, row: list[str], warn: list[str] | None,
+                   line_no: int = 0) -> dict[str, int]:
+        index, width = self._index, self._width
+        if self.columns.header and len(row) < width:
+            row_index = _short_row_index(row, index, width, self._amount_roles)
+            if row_index is not index and warn is not None:
+                warn.append(f"note: line {line_no} has {len(row)} of the header's {width} "
+                            "fields; its amount and the columns after it were read from "
+                            "the end of the line")
+            return row_index
+        return index
+
+    def _likeness(self, row: list[str], index: dict[str, int], text: str) -> int:
+        """What two rows that read as equal charge lines (same day, text, amount and
+        currency) have in common, hashed: the text of the description and the digits
+        1 to 9 of the amount cells, in order (``1.234,50`` and ``1234.5`` alike). Rows
+        whose likeness is found once in the file are equal to no other row."""
+        return hash((text, "".join(_nonzero_digits(row[index[role]]) for role in
+                                   self._amount_roles if index[role] < len(row))))
+
+    def lines(self) -> Iterator[StatementLine]:
+        """The charge lines, in file order (StatementError on the first bad row)."""
+        columns, index = self.columns, self._index
         mode = columns.debits
-        if mode is None:
-            mode = "negative"
-            if entries and not any(sign < 0 for sign in signs):
-                mode = "positive"
+        signs_decide = "amount" in index and "type" not in index
+        while True:
+            tally = Tally("csv")
+            warnings: list[str] = []
+            notes = waiting = 0
+            negative = False
+            self.rows_read = 0
+            pending = {word.casefold() for word in columns.pending_dates}
+            want = 1 if mode == "positive" else -1
+            alike = self._alike
+            for line_no, row in self._rows():
+                self.rows_read += 1
+                if columns.header and len(row) > self._width and \
+                        any(cell.strip() for cell in row[self._width:]):
+                    sep = "a TAB" if self._delimiter == "\t" else f"'{self._delimiter}'"
+                    raise StatementError(
+                        f"{len(row)} fields but the header has {self._width} (a value that "
+                        f"holds {sep} must be in quotes, or pick the delimiter with "
+                        "--delimiter)",
+                        line=line_no,
+                    )
+                date_text = _cell(row, index["date"])
+                if pending and date_text is not None and date_text.casefold() in pending:
+                    waiting += 1
+                    continue
+                posted_on = _try_date(date_text, columns.date_format)
+                if posted_on is None and not any(
+                        _number_or_empty(_cell(row, index[role]) or "")
+                        for role in self._amount_roles):
+                    notes += 1
+                    continue
+                row_index = self._row_index(row, warnings, line_no)
+                entry, sign = _parse_row(line_no, row, row_index, columns, self._default,
+                                         self._file_mark, posted_on)
+                if signs_decide:
+                    negative = negative or sign < 0
+                    entry = Entry(entry.line_no, entry.posted_on, entry.description,
+                                  entry.amount, entry.currency, sign == want)
+                text = _hash_text(entry.description)
+                line = tally.add(entry, text,
+                                 track=self._likeness(row, row_index, text) in alike)
+                if line is not None:
+                    yield line
+            if signs_decide and mode is None and tally.transactions and not negative:
+                mode = "positive"  # no line was a charge: read it again as a card's
+                continue
+            break
+        hint: str | None = None
+        if signs_decide:
+            if columns.debits is None and mode == "positive":
                 warnings.append(
                     "note: no amount in it is negative, so every line was read as a charge "
                     "(if its positive lines are credits, import it with --debits negative)")
-        hint = "--debits negative" if mode == "positive" else "--debits positive"
-        want = -1 if mode == "negative" else 1
-        entries = [Entry(e.line_no, e.posted_on, e.description, e.amount, e.currency,
-                         sign == want) for e, sign in zip(entries, signs)]
-    elif "type" in index:
-        hint = "--debit-value (the type that marks a charge)"
-    return build_statement("csv", entries, notes=notes, pending=waiting, warnings=warnings,
-                           sign_hint=hint)
+            hint = "--debits negative" if mode == "positive" else "--debits positive"
+        elif "type" in index:
+            hint = "--debit-value (the type that marks a charge)"
+        self.summary = tally.statement([], notes=notes, pending=waiting, warnings=warnings,
+                                       sign_hint=hint)
+
+
+def _description(row: list[str], index: dict[str, int]) -> str:
+    """The description a row's cells make (``_parse_row`` reads it so)."""
+    parts = [" ".join(row[index[role]].split()) if index[role] < len(row) else ""
+             for role in _description_roles(index)]
+    return " ".join(part for part in parts if part)
+
+
+_ASCII_NONZERO = {code: None for code in range(128) if chr(code) not in "123456789"}
+
+
+def _nonzero_digits(cell: str) -> str:
+    """The digits 1 to 9 of a cell, in order (any script's digits, as ASCII)."""
+    if cell.isascii():
+        return cell.translate(_ASCII_NONZERO)
+    return "".join(str(unicodedata.decimal(ch)) for ch in cell
+                   if ch.isdecimal() and unicodedata.decimal(ch))
 
 
 def _short_row_index(row: list[str], index: dict[str, int], width: int,
@@ -335,76 +510,79 @@ def _key(name: str) -> str:
     return name.replace("\ufeff", "").strip().casefold()
 
 
-def _read(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def _read(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """(first file line of the row, fields) for every row; StatementError on broken CSV."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"',
+    reader = csv.reader(lines, delimiter=delimiter, quotechar='"',
                         skipinitialspace=True, strict=True)
     last = 0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise StatementError(
-                f"the CSV cannot be read ({exc}): check the quotes on this line",
-                line=last + 1,
-            ) from None
-        yield last + 1, row
-        last = reader.line_num
+    try:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise StatementError(
+                    f"the CSV cannot be read ({exc}): check the quotes on this line",
+                    line=last + 1,
+                ) from None
+            yield last + 1, row
+            last = reader.line_num
+    finally:
+        close = getattr(lines, "close", None)
+        if close is not None:
+            close()
 
 
 def _is_header(row: list[str], wanted: set[str]) -> bool:
     return wanted <= {_key(cell) for cell in row} if wanted else any(c.strip() for c in row)
 
 
-def _find_header(
-    text: str, columns: Columns, delimiter: str | None
-) -> tuple[int, list[str], list[tuple[int, list[str]]], str]:
-    """The header's line, its names, the data rows after it, and the delimiter.
+def _find_header(text: TextSource, columns: Columns,
+                 delimiter: str | None) -> tuple[int, list[str], str]:
+    """The header's line, its names, and the delimiter.
 
-    Without a header row, the header is empty and every row after ``skip_rows`` is
-    data; the delimiter is then the candidate that splits the first row most.
+    Without a header row, the header is empty (its line is the first data row's) and
+    the delimiter is the candidate that splits the first row after ``skip_rows`` most.
     """
+    if not any(line.strip() for line in _closing(text())):
+        raise StatementError(
+            "the statement is empty: export it again with a header line and one line per "
+            "transaction",
+            line=1,
+        )
     wanted = {_key(name) for name in _names(columns).values() if not _position(name)}
     candidates = [delimiter] if delimiter else list(DELIMITERS)
     broken: StatementError | None = None
-    found: list[tuple[int, tuple[int, list[str]] | None, list, str]] = []
+    found: list[tuple[int, int, str]] = []
     for candidate in candidates:
-        rows: list[tuple[int, list[str]]] = []
-        header: tuple[int, list[str]] | None = None
         skipped = 0
         try:
-            for line_no, row in _read(text, candidate):
+            for line_no, row in _read(text(), candidate):
                 if skipped < columns.skip_rows:
                     skipped += 1
                 elif not columns.header:
-                    rows.append((line_no, row))
-                elif header is None:
-                    if _is_header(row, wanted):
-                        header = (line_no, row)
-                else:
-                    rows.append((line_no, row))
+                    if any(c.strip() for c in row):
+                        found.append((len(row), line_no, candidate))
+                        break
+                elif _is_header(row, wanted):
+                    return line_no, row, candidate
+            else:
+                if not columns.header:
+                    found.append((0, 1, candidate))
         except StatementError as exc:
-            if header is not None or (not columns.header and rows):
-                raise
             broken = broken or exc  # before any header: this delimiter cannot be it
             continue
-        if not columns.header:
-            first = next((row for _, row in rows if any(c.strip() for c in row)), [])
-            found.append((len(first), None, rows, candidate))
-        elif header is not None:
-            return header[0], header[1], rows, candidate
     if found:
-        _, _, rows, candidate = max(found, key=lambda item: item[0])
-        return (rows[0][0] if rows else 1), [], rows, candidate
+        _, line_no, candidate = max(found, key=lambda item: item[0])
+        return line_no, [], candidate
 
     # No row names every column: report the first non-blank line's names, split the
     # way that gives the most columns.
     best: tuple[int, list[str]] | None = None
     for candidate in candidates:
         try:
-            for line_no, row in _read(text, candidate):
+            for line_no, row in _read(text(), candidate):
                 if any(cell.strip() for cell in row):
                     if best is None or len(row) > len(best[1]):
                         best = (line_no, row)
@@ -416,6 +594,16 @@ def _find_header(
     line_no, row = best if best is not None else (1, [])
     _column_index(row, line_no, columns)  # raises, naming the missing column
     raise StatementError("the header cannot be read", line=line_no)  # pragma: no cover
+
+
+def _closing(lines: Iterable[str]) -> Iterator[str]:
+    """``lines``, closed when left early."""
+    try:
+        yield from lines
+    finally:
+        close = getattr(lines, "close", None)
+        if close is not None:
+            close()
 
 
 def _column_index(header: list[str], line_no: int, columns: Columns) -> dict[str, int]:
