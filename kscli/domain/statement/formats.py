@@ -10,13 +10,9 @@ from kscli.domain.statement.camt import looks_like_camt, read_camt
 from kscli.domain.statement.lines import Statement, StatementLine
 from kscli.domain.statement.mt940 import decode_mt940, looks_like_mt940, read_mt940
 from kscli.domain.statement.ofx import decode_ofx, looks_like_ofx, read_ofx
-from kscli.domain.statement.reading import (
-    Columns,
-    CsvStatement,
-    decode_statement,
-    read_csv,
-    statement_text,
-)
+from kscli.domain.statement.columns import Columns
+from kscli.domain.statement.decoding import decode_statement, statement_text
+from kscli.domain.statement.reading import CsvStatement, read_csv
 
 INPUT_FORMATS = ("csv", "ofx", "camt", "mt940")
 
@@ -57,7 +53,8 @@ class WholeStatement:
         self.rows_read = 0
 
     def lines(self) -> Iterator[StatementLine]:
-        for self.rows_read, line in enumerate(self.summary.lines, 1):
+        for number, line in enumerate(self.summary.lines, 1):
+            self.rows_read = number
             yield line
 
 

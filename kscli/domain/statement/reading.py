@@ -1,8 +1,9 @@
 """Reading CSV statements (see the package docstring for the conventions).
 
-``decode_statement`` turns the bytes of an export into text, ``read_csv`` the text into
-a ``Statement`` (all or nothing: one bad row raises ``StatementError`` naming the line
-and the column, and nothing is returned).
+``read_csv`` turns the text of an export into a ``Statement`` (all or nothing: one bad
+row raises ``StatementError`` naming the line and the column, and nothing is returned);
+``CsvStatement`` reads a file of any size as a stream, in two passes and bounded memory
+(``decoding`` reads the bytes as text, ``columns`` finds the header).
 
 Conventions chosen here (the README repeats them):
 
@@ -39,19 +40,27 @@ Conventions chosen here (the README repeats them):
 
 from __future__ import annotations
 
-import codecs
-import csv
-import functools
 import io
 import itertools
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from typing import BinaryIO
 
 from kscli.domain.money import MoneyError
+from kscli.domain.statement.columns import (
+    _COLUMN_OPTIONS,
+    Columns,
+    _check_columns,
+    _check_default_currency,
+    _column_index,
+    _description_roles,
+    _find_header,
+    _names_of,
+    _read,
+)
+from kscli.domain.statement.decoding import TextSource
 from kscli.domain.statement.amounts import (
     _AmountError,
     _file_decimal_mark,
@@ -67,156 +76,8 @@ from kscli.domain.statement.lines import (
     StatementError,
     StatementLine,
     Tally,
-    _hash_text,
     _show,
 )
-
-DELIMITERS = (",", ";", "\t", "|")
-_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-DEBIT_SIGNS = ("negative", "positive")
-
-# The command-line options named in advice (kscli charges import).
-_COLUMN_OPTIONS = {
-    "date": "--date-col",
-    "description": "--description-col",
-    "amount": "--amount-col",
-    "currency": "--currency-col",
-    "debit": "--debit-col",
-    "credit": "--credit-col",
-    "type": "--type-col",
-}
-
-_CURRENCY_COLUMN = "currency"  # optional in the file under this default name
-
-
-@dataclass(frozen=True, slots=True)
-class Columns:
-    """Which columns of a CSV statement hold what, and how it is written.
-
-    ``currency`` is optional in the file when left at its default; a currency column
-    named explicitly must exist; None ignores any currency column. ``description``
-    may name several columns, joined with a space. A name of digits that no header
-    cell has is a position (1 is the first column).
-    """
-
-    date: str = "date"
-    description: str | tuple[str, ...] = "description"
-    amount: str = "amount"
-    currency: str | None = _CURRENCY_COLUMN
-    date_format: str | None = None  # a strptime format; None = ISO 8601
-    delimiter: str | None = None  # None = sniff among , ; TAB |
-    debits: str | None = None  # negative | positive; None = negative, or all if none is
-    debit_col: str | None = None
-    credit_col: str | None = None
-    type_col: str | None = None
-    debit_value: str | None = None
-    credit_value: str | None = None
-    encoding: str | None = None  # None = UTF-8 (byte-order marks recognised)
-    header: bool = True
-    skip_rows: int = 0
-    pending_dates: tuple[str, ...] = ()
-
-    @property
-    def descriptions(self) -> tuple[str, ...]:
-        return (self.description,) if isinstance(self.description, str) else self.description
-
-
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))
-
-
-def decode_statement(data: bytes, encoding: str | None = None) -> str:
-    """The text of a statement file: UTF-8, or UTF-16 with its byte-order mark, or in
-    ``encoding`` (a byte-order mark is dropped either way)."""
-    name, skip = statement_encoding(data[:4], encoding)
-    try:
-        return data[skip:].decode(name)
-    except UnicodeDecodeError as exc:
-        raise _undecodable(exc, data.count(b"\n", skip, skip + exc.start), encoding) from None
-
-
-def statement_encoding(head: bytes, encoding: str | None = None) -> tuple[str, int]:
-    """The codec of a statement whose file starts with ``head`` (its first 4 bytes or
-    more), and the length of the byte-order mark to skip."""
-    name, skip = None, 0
-    for bom, bom_name in _BOMS:
-        if head.startswith(bom):
-            name, skip = bom_name, len(bom)
-            break
-    if encoding is not None:
-        try:
-            name = codecs.lookup(encoding).name
-        except LookupError:
-            raise StatementError(
-                f"'{_show(encoding)}' is not an encoding Python knows: use one like utf-8, "
-                "latin-1, cp1252 or utf-16") from None
-    return name or "utf-8", skip
-
-
-def _undecodable(exc: UnicodeDecodeError, newlines_before: int,
-                 encoding: str | None) -> StatementError:
-    """The error of a byte the codec cannot read (``newlines_before`` it in the file)."""
-    line = newlines_before + 1
-    bad = exc.object[exc.start : exc.start + 1].hex()
-    if encoding is None:
-        advice = ("it may be Latin-1 or Windows-1252): import it with --encoding latin-1 "
-                  "(or cp1252), or re-save it as UTF-8")
-        return StatementError(f"the statement is not UTF-8 (byte 0x{bad} cannot be read; "
-                              + advice, line=line)
-    return StatementError(
-        f"the statement is not {encoding} (byte 0x{bad} cannot be read): give its "
-        "encoding with --encoding", line=line)
-
-
-# How many bytes a streamed statement is decoded at a time when an undecodable byte
-# is looked for.
-_CHUNK = 1 << 20
-
-
-def statement_text(open_binary: Callable[[], BinaryIO], head: bytes,
-                   encoding: str | None = None) -> TextSource:
-    """A statement file read as text, a line at a time, as often as asked: each call of
-    the answer opens the file again (``open_binary``) and gives its lines, split and
-    decoded as ``decode_statement`` would (a byte the codec cannot read raises its
-    StatementError, naming the line)."""
-    name, skip = statement_encoding(head, encoding)
-    error = _first_undecodable(open_binary, skip, name, encoding)
-    if error is not None:  # said before anything else, as decode_statement does
-        raise error
-
-    def lines() -> Iterator[str]:
-        handle = open_binary()
-        handle.read(skip)
-        text = io.TextIOWrapper(handle, encoding=name, newline="")
-        try:
-            yield from text
-        except UnicodeDecodeError:  # the file changed since it was checked
-            raise _first_undecodable(open_binary, skip, name, encoding) or \
-                StatementError("the statement cannot be decoded") from None
-        finally:
-            text.close()
-
-    return lines
-
-
-def _first_undecodable(open_binary: Callable[[], BinaryIO], skip: int, name: str,
-                       encoding: str | None) -> StatementError | None:
-    """The error of the first byte of the file the codec cannot read, or None."""
-    decoder = codecs.getincrementaldecoder(name)()
-    newlines = 0
-    with open_binary() as handle:
-        handle.read(skip)
-        while True:
-            chunk = handle.read(_CHUNK)
-            pending = decoder.getstate()[0]
-            try:
-                decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                before = newlines - pending.count(b"\n") + exc.object.count(b"\n", 0, exc.start)
-                return _undecodable(exc, before, encoding)
-            if not chunk:
-                return None
-            newlines += chunk.count(b"\n")
 
 
 def parse_statement(
@@ -233,10 +94,6 @@ def read_csv(text: str, columns: Columns = Columns(),
                           size=len(text))
     lines = list(stream.lines())
     return replace(stream.summary, lines=lines)
-
-
-# A statement file's lines, read again from its start at each call.
-TextSource = Callable[[], Iterable[str]]
 
 
 class CsvStatement:
@@ -267,6 +124,7 @@ class CsvStatement:
         self._width = len(header)
         self._amount_roles = [role for role in ("amount", "debit", "credit")
                               if role in self._index]
+        self._description_roles = _description_roles(self._index)
         self.summary: Statement | None = None
         self.rows_read = 0
         # the first pass: the decimal mark, the rows, and the rows that may be alike
@@ -283,8 +141,7 @@ class CsvStatement:
                 if position < len(row):
                     number = _number_or_empty(row[position])
                     marks.setdefault(_mark_of(number), number)
-            row_index = self._row_index(row, None)
-            key = self._likeness(row, row_index, _hash_text(_description(row, row_index)))
+            key = self._likeness(row, self._row_index(row, None))
             slot, bit = (key & mask) >> 3, 1 << (key & 7)
             if seen[slot] & bit:
                 self._alike.add(key)
@@ -298,10 +155,17 @@ class CsvStatement:
         rows = _read(self._text(), self._delimiter)
         if self.columns.header:
             after = self._header_line
-            rows = ((line_no, row) for line_no, row in rows if line_no > after)
+            for line_no, row in rows:
+                if line_no > after:
+                    break
+            else:
+                return
+            rows = itertools.chain([(line_no, row)], rows)
         else:
             rows = itertools.islice(rows, self.columns.skip_rows, None)
-        return ((line_no, row) for line_no, row in rows if any(cell.strip() for cell in row))
+        for line_no, row in rows:
+            if "".join(row).strip():
+                yield line_no, row
 
     def _row_index(self, row: list[str], warn: list[str] | None,
                    line_no: int = 0) -> dict[str, int]:
@@ -315,13 +179,18 @@ class CsvStatement:
             return row_index
         return index
 
-    def _likeness(self, row: list[str], index: dict[str, int], text: str) -> int:
+    def _likeness(self, row: list[str], index: dict[str, int]) -> int:
         """What two rows that read as equal charge lines (same day, text, amount and
-        currency) have in common, hashed: the text of the description and the digits
-        1 to 9 of the amount cells, in order (``1.234,50`` and ``1234.5`` alike). Rows
-        whose likeness is found once in the file are equal to no other row."""
-        return hash((text, "".join(_nonzero_digits(row[index[role]]) for role in
-                                   self._amount_roles if index[role] < len(row))))
+        currency) have in common, hashed: the words of the description (as
+        ``_hash_text`` compares them, spaces left out) and the digits 1 to 9 of the
+        amount cells, in order (``1.234,50`` and ``1234.5`` alike). Rows whose
+        likeness is found once in the file are equal to no other row."""
+        size = len(row)
+        words = "".join([_words(row[index[role]]) if index[role] < size else ""
+                         for role in self._description_roles])
+        digits = "".join([_nonzero_digits(row[index[role]]) if index[role] < size else ""
+                          for role in self._amount_roles])
+        return hash((words, digits))
 
     def lines(self) -> Iterator[StatementLine]:
         """The charge lines, in file order (StatementError on the first bad row)."""
@@ -336,11 +205,12 @@ class CsvStatement:
             self.rows_read = 0
             pending = {word.casefold() for word in columns.pending_dates}
             want = 1 if mode == "positive" else -1
-            alike = self._alike
+            alike, likeness, width = self._alike, self._likeness, self._width
+            if not columns.header:
+                width = 0
             for line_no, row in self._rows():
                 self.rows_read += 1
-                if columns.header and len(row) > self._width and \
-                        any(cell.strip() for cell in row[self._width:]):
+                if width and len(row) > width and "".join(row[width:]).strip():
                     sep = "a TAB" if self._delimiter == "\t" else f"'{self._delimiter}'"
                     raise StatementError(
                         f"{len(row)} fields but the header has {self._width} (a value that "
@@ -358,18 +228,20 @@ class CsvStatement:
                         for role in self._amount_roles):
                     notes += 1
                     continue
-                row_index = self._row_index(row, warnings, line_no)
+                row_index = index if len(row) >= width else \
+                    self._row_index(row, warnings, line_no)
                 entry, sign = _parse_row(line_no, row, row_index, columns, self._default,
                                          self._file_mark, posted_on)
                 if signs_decide:
-                    negative = negative or sign < 0
-                    entry = Entry(entry.line_no, entry.posted_on, entry.description,
-                                  entry.amount, entry.currency, sign == want)
-                text = _hash_text(entry.description)
-                line = tally.add(entry, text,
-                                 track=self._likeness(row, row_index, text) in alike)
-                if line is not None:
-                    yield line
+                    if sign < 0:
+                        negative = True
+                    if entry.debit != (sign == want):
+                        entry = Entry(entry.line_no, entry.posted_on, entry.description,
+                                      entry.amount, entry.currency, sign == want)
+                if entry.debit and entry.amount:
+                    yield tally.add(entry, track=likeness(row, row_index) in alike)
+                else:
+                    tally.add(entry)
             if signs_decide and mode is None and tally.transactions and not negative:
                 mode = "positive"  # no line was a charge: read it again as a card's
                 continue
@@ -387,11 +259,11 @@ class CsvStatement:
                                        sign_hint=hint)
 
 
-def _description(row: list[str], index: dict[str, int]) -> str:
-    """The description a row's cells make (``_parse_row`` reads it so)."""
-    parts = [" ".join(row[index[role]].split()) if index[role] < len(row) else ""
-             for role in _description_roles(index)]
-    return " ".join(part for part in parts if part)
+def _words(cell: str) -> str:
+    """The words of a cell as ``_hash_text`` compares them, without the spaces."""
+    if cell.isascii():
+        return "".join(cell.lower().split())
+    return "".join(unicodedata.normalize("NFC", cell).casefold().split())
 
 
 _ASCII_NONZERO = {code: None for code in range(128) if chr(code) not in "123456789"}
@@ -423,226 +295,6 @@ def _short_row_index(row: list[str], index: dict[str, int], width: int,
 
 def _cell(row: list[str], position: int) -> str | None:
     return row[position].strip() if position < len(row) else None
-
-
-def _check_default_currency(code: str | None) -> str | None:
-    if code is None:
-        return None
-    try:
-        return currency_code(code)
-    except MoneyError:
-        raise StatementError(
-            f"the default currency '{_show(code)}' is not an ISO 4217 code: use one like USD, "
-            "EUR or JPY"
-        ) from None
-
-
-def _check_columns(columns: Columns) -> str | None:
-    for role, name in (("date", columns.date), ("description", columns.descriptions[:1]
-                                                 and columns.descriptions[0]),
-                       ("amount", columns.amount if columns.debit_col is None else "-")):
-        if not (name or "").strip():
-            raise StatementError(
-                f"the {role} column has no name: name it with {_COLUMN_OPTIONS[role]}"
-            )
-    if columns.debits is not None and columns.debits not in DEBIT_SIGNS:
-        raise StatementError(f"--debits takes negative or positive, not '{_show(columns.debits)}'")
-    if columns.credit_col is not None and columns.debit_col is None:
-        raise StatementError("--credit-col needs --debit-col: name the column of the charges too")
-    if columns.type_col is not None and not (columns.debit_value or columns.credit_value):
-        raise StatementError(
-            "--type-col needs --debit-value: say which text in that column marks a charge")
-    if (columns.debit_value or columns.credit_value) and columns.type_col is None:
-        raise StatementError("--debit-value needs --type-col: name the column that holds it")
-    if columns.type_col is not None and columns.debit_col is not None:
-        raise StatementError("use either --type-col or --debit-col/--credit-col, not both")
-    if columns.skip_rows < 0:
-        raise StatementError("--skip-rows takes a number of rows, 0 or more")
-    if not columns.header:
-        for name in _names(columns).values():
-            if not _position(name):
-                raise StatementError(
-                    f"without a header row, columns are named by position (1 is the first): "
-                    f"'{_show(name)}' is not a position, e.g. --date-col 1")
-    if columns.delimiter is None:
-        return None
-    delimiter = _DELIMITER_NAMES.get(columns.delimiter.lower(), columns.delimiter)
-    if len(delimiter) != 1 or delimiter in "\"\r\n" or delimiter.isalnum():
-        raise StatementError(
-            f"'{_show(columns.delimiter)}' cannot separate columns: use one character such as "
-            ", ; | or 'tab'"
-        )
-    return delimiter
-
-
-def _names(columns: Columns) -> dict[str, str]:
-    """role -> column name, for every column the statement must have."""
-    names = {"date": columns.date}
-    for number, name in enumerate(columns.descriptions):
-        names[f"description{number}" if number else "description"] = name
-    if columns.debit_col is not None:
-        names["debit"] = columns.debit_col
-        if columns.credit_col is not None:
-            names["credit"] = columns.credit_col
-    else:
-        names["amount"] = columns.amount
-    if columns.type_col is not None:
-        names["type"] = columns.type_col
-    return names
-
-
-@functools.lru_cache(maxsize=8)
-def _names_of(columns: Columns) -> dict[str, str]:
-    """``_names``, worked out once per statement rather than once per row."""
-    return _names(columns)
-
-
-def _description_roles(index: dict[str, int]) -> list[str]:
-    return [role for role in index if role.startswith("description")]
-
-
-def _position(name: str) -> int | None:
-    text = name.strip()
-    return int(text) if text.isdigit() and 0 < int(text) <= 1000 else None
-
-
-def _key(name: str) -> str:
-    return name.replace("\ufeff", "").strip().casefold()
-
-
-def _read(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(first file line of the row, fields) for every row; StatementError on broken CSV."""
-    reader = csv.reader(lines, delimiter=delimiter, quotechar='"',
-                        skipinitialspace=True, strict=True)
-    last = 0
-    try:
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise StatementError(
-                    f"the CSV cannot be read ({exc}): check the quotes on this line",
-                    line=last + 1,
-                ) from None
-            yield last + 1, row
-            last = reader.line_num
-    finally:
-        close = getattr(lines, "close", None)
-        if close is not None:
-            close()
-
-
-def _is_header(row: list[str], wanted: set[str]) -> bool:
-    return wanted <= {_key(cell) for cell in row} if wanted else any(c.strip() for c in row)
-
-
-def _find_header(text: TextSource, columns: Columns,
-                 delimiter: str | None) -> tuple[int, list[str], str]:
-    """The header's line, its names, and the delimiter.
-
-    Without a header row, the header is empty (its line is the first data row's) and
-    the delimiter is the candidate that splits the first row after ``skip_rows`` most.
-    """
-    if not any(line.strip() for line in _closing(text())):
-        raise StatementError(
-            "the statement is empty: export it again with a header line and one line per "
-            "transaction",
-            line=1,
-        )
-    wanted = {_key(name) for name in _names(columns).values() if not _position(name)}
-    candidates = [delimiter] if delimiter else list(DELIMITERS)
-    broken: StatementError | None = None
-    found: list[tuple[int, int, str]] = []
-    for candidate in candidates:
-        skipped = 0
-        try:
-            for line_no, row in _read(text(), candidate):
-                if skipped < columns.skip_rows:
-                    skipped += 1
-                elif not columns.header:
-                    if any(c.strip() for c in row):
-                        found.append((len(row), line_no, candidate))
-                        break
-                elif _is_header(row, wanted):
-                    return line_no, row, candidate
-            else:
-                if not columns.header:
-                    found.append((0, 1, candidate))
-        except StatementError as exc:
-            broken = broken or exc  # before any header: this delimiter cannot be it
-            continue
-    if found:
-        _, line_no, candidate = max(found, key=lambda item: item[0])
-        return line_no, [], candidate
-
-    # No row names every column: report the first non-blank line's names, split the
-    # way that gives the most columns.
-    best: tuple[int, list[str]] | None = None
-    for candidate in candidates:
-        try:
-            for line_no, row in _read(text(), candidate):
-                if any(cell.strip() for cell in row):
-                    if best is None or len(row) > len(best[1]):
-                        best = (line_no, row)
-                    break
-        except StatementError:
-            continue
-    if best is None and broken is not None:
-        raise broken
-    line_no, row = best if best is not None else (1, [])
-    _column_index(row, line_no, columns)  # raises, naming the missing column
-    raise StatementError("the header cannot be read", line=line_no)  # pragma: no cover
-
-
-def _closing(lines: Iterable[str]) -> Iterator[str]:
-    """``lines``, closed when left early."""
-    try:
-        yield from lines
-    finally:
-        close = getattr(lines, "close", None)
-        if close is not None:
-            close()
-
-
-def _column_index(header: list[str], line_no: int, columns: Columns) -> dict[str, int]:
-    """role -> position; description roles are description, description1, ..."""
-    keys = [_key(cell) for cell in header]
-    shown = ", ".join(_show(cell.strip()) for cell in header if cell.strip()) or "none"
-    index: dict[str, int] = {}
-    for role, name in _names(columns).items():
-        if _key(name) in keys:
-            index[role] = keys.index(_key(name))
-            continue
-        position = _position(name)
-        if position is not None:
-            index[role] = position - 1
-            continue
-        option = _COLUMN_OPTIONS[role.rstrip("0123456789")]
-        raise StatementError(
-            f"the statement has no column '{_show(name)}' (its columns are: {shown}): "
-            f"name it with {option}",
-            line=line_no,
-            column=name,
-            column_in_message=True,
-        )
-    if columns.currency is not None and columns.currency.strip():
-        position = _position(columns.currency)
-        if _key(columns.currency) in keys:
-            index["currency"] = keys.index(_key(columns.currency))
-        elif position is not None:
-            index["currency"] = position - 1
-        elif _key(columns.currency) != _key(_CURRENCY_COLUMN):
-            raise StatementError(
-                f"the statement has no column '{_show(columns.currency)}' (its columns are: "
-                f"{shown}): name it with --currency-col, or leave that out to read the "
-                "currency from the amounts",
-                line=line_no,
-                column=columns.currency,
-                column_in_message=True,
-            )
-    return index
 
 
 def _parse_row(
