@@ -168,7 +168,8 @@ def import_statement(store: Store, now: datetime,
     first = list(itertools.islice(stream, CHUNK))
     if not first:  # nothing to store: leave the ledger as it is (and uncreated)
         return ImportReport(statement, 0, [], 0, [], None)
-    if len(first) == CHUNK and hasattr(lines, "lines") and not store.exists():
+    if len(first) == CHUNK and hasattr(lines, "lines") and not dry_run \
+            and not store.exists():
         for _ in stream:  # check every line before the ledger is made
             pass
         stream = iter(read())

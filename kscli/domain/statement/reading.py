@@ -43,6 +43,7 @@ from __future__ import annotations
 import io
 import itertools
 import unicodedata
+from array import array
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -101,7 +102,7 @@ class CsvStatement:
 
     Made, it has read the file once without parsing its values: the header, the
     delimiter, the decimal mark the amounts agree on, how many rows hold data, and
-    which rows may equal another (see ``_alike``). ``lines()`` then reads it again and
+    which rows may equal another (see ``_likeness``). ``lines()`` then reads it again and
     gives its charge lines one at a time; a bad row raises StatementError there, so a
     caller that writes as it reads does so inside a transaction it can drop. Once
     ``lines()`` is done, ``summary`` holds the counts and warnings (with no lines).
@@ -131,22 +132,28 @@ class CsvStatement:
         bits = 1 << max(16, max(size, 1).bit_length())
         seen = bytearray(bits >> 3)
         mask = bits - 1
-        self._alike: set[int] = set()
+        alike: set[int] = set()
+        likenesses = array("q")  # each row's, 8 bytes a row while the pass lasts
         marks: dict[str | None, str] = {}
-        self.rows = 0
+        amounts = [self._index[role] for role in self._amount_roles]
+        likeness, row_index = self._likeness, self._row_index
         for _, row in self._rows():
-            self.rows += 1
-            for role in self._amount_roles:
-                position = self._index[role]
+            for position in amounts:
                 if position < len(row):
                     number = _number_or_empty(row[position])
                     marks.setdefault(_mark_of(number), number)
-            key = self._likeness(row, self._row_index(row, None))
+            key = likeness(row, row_index(row, None))
+            likenesses.append(key)
             slot, bit = (key & mask) >> 3, 1 << (key & 7)
             if seen[slot] & bit:
-                self._alike.add(key)
+                alike.add(key)
             else:
                 seen[slot] |= bit
+        self.rows = len(likenesses)
+        # the rows (counted from 0) whose likeness another row shares, or may share
+        self._alike = {number for number, key in enumerate(likenesses) if key in alike} \
+            if alike else set()
+        del likenesses, seen
         self._file_mark = _file_decimal_mark(list(marks.values()))
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
@@ -186,11 +193,11 @@ class CsvStatement:
         amount cells, in order (``1.234,50`` and ``1234.5`` alike). Rows whose
         likeness is found once in the file are equal to no other row."""
         size = len(row)
-        words = "".join([_words(row[index[role]]) if index[role] < size else ""
-                         for role in self._description_roles])
-        digits = "".join([_nonzero_digits(row[index[role]]) if index[role] < size else ""
-                          for role in self._amount_roles])
-        return hash((words, digits))
+        words = [_words(row[index[role]]) if index[role] < size else ""
+                 for role in self._description_roles]
+        digits = [_nonzero_digits(row[index[role]]) if index[role] < size else ""
+                  for role in self._amount_roles]
+        return hash(("".join(words), "".join(digits)))
 
     def lines(self) -> Iterator[StatementLine]:
         """The charge lines, in file order (StatementError on the first bad row)."""
@@ -205,7 +212,7 @@ class CsvStatement:
             self.rows_read = 0
             pending = {word.casefold() for word in columns.pending_dates}
             want = 1 if mode == "positive" else -1
-            alike, likeness, width = self._alike, self._likeness, self._width
+            alike, width = self._alike, self._width
             if not columns.header:
                 width = 0
             for line_no, row in self._rows():
@@ -239,7 +246,7 @@ class CsvStatement:
                         entry = Entry(entry.line_no, entry.posted_on, entry.description,
                                       entry.amount, entry.currency, sign == want)
                 if entry.debit and entry.amount:
-                    yield tally.add(entry, track=likeness(row, row_index) in alike)
+                    yield tally.add(entry, track=self.rows_read - 1 in alike)
                 else:
                     tally.add(entry)
             if signs_decide and mode is None and tally.transactions and not negative:
