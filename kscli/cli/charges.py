@@ -145,7 +145,7 @@ def import_(file, preset, input_format, date_col, description_col, amount_col, c
     import os
 
     from kscli.domain.statement import Columns
-    from kscli.services.charges import import_statement, read_statement
+    from kscli.services.charges import import_statement, open_statement
 
     app = get_app()
     name = getattr(file, "name", "-")
@@ -174,24 +174,28 @@ def import_(file, preset, input_format, date_col, description_col, amount_col, c
         pending_dates=tuple(settings.get("pending-dates") or ()),
         **({"currency": settings["currency-col"]}
            if settings["currency-col"] is not None else {}))
-    read = read_statement(file.read(), statement, columns, settings["currency"],
-                          settings["input-format"])
-    lines = read.lines
+    opener, size = _reopener(file)
+    source = open_statement(opener, statement, columns, settings["currency"],
+                            settings["input-format"], size)
     from kscli.cli.output import note
     from kscli.domain.statement import future_warning
 
+    # a table shows the first charges; JSON lists every one
+    keep = None if app.fmt in ("json", "jsonl") else max(SHOW_DRY_RUN, SHOW_UNMATCHED)
+    if source.rows >= PROGRESS_FROM and not app.quiet and _stderr_is_terminal() and not dry_run:
+        with click.progressbar(length=source.rows, label=f"importing {statement}",
+                               file=sys.stderr) as bar:
+            report = import_statement(app.store, app.now, source, statement,
+                                      progress=bar.update, keep=keep)
+    else:
+        report = import_statement(app.store, app.now, source, statement, dry_run=dry_run,
+                                  keep=keep)
+    read = source.summary
     for warning in read.warnings:
         note(f"{statement}: {warning}")
-    warning = future_warning(lines, app.now)
+    warning = future_warning(report.late, app.now)
     if warning:
         note(f"{statement}: {warning}")
-
-    if len(lines) >= PROGRESS_FROM and not app.quiet and _stderr_is_terminal() and not dry_run:
-        with click.progressbar(length=len(lines), label=f"importing {statement}",
-                               file=sys.stderr) as bar:
-            report = import_statement(app.store, app.now, lines, statement, progress=bar.update)
-    else:
-        report = import_statement(app.store, app.now, lines, statement, dry_run=dry_run)
     if not app.quiet:
         note(_read_summary(read, report, dry_run))
     skipped = {"format": read.format, "credits": read.credits,
@@ -203,6 +207,28 @@ def import_(file, preset, input_format, date_col, description_col, amount_col, c
         _show_dry_run(app, report, skipped)
         return
     _show_import(app, report, skipped)
+
+
+def _reopener(file):
+    """A function that opens the statement again from its start (each caller reads it
+    on its own), and its size in bytes; standard input or a pipe is read into memory."""
+    import io
+    import os
+
+    try:
+        fd = file.fileno() if file.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd is None:
+        data = file.read()
+        return (lambda: io.BytesIO(data)), len(data)
+
+    def opener():
+        handle = os.fdopen(os.dup(fd), "rb")
+        handle.seek(0)
+        return handle
+
+    return opener, os.fstat(fd).st_size
 
 
 def _with_preset(preset: str | None, given: dict) -> dict:
@@ -319,8 +345,8 @@ def _show_import(app, report, skipped: dict | None = None) -> None:
                   table_row=lambda item: [str(item[0]), item[1].id,
                                           item[1].posted_on.isoformat(), item[1].description,
                                           f"{item[1].amount} {item[1].currency}"])
-        if len(unmatched) > SHOW_UNMATCHED:
-            out(f"... and {len(unmatched) - SHOW_UNMATCHED} more: "
+        if counts["unmatched"] > SHOW_UNMATCHED:
+            out(f"... and {counts['unmatched'] - SHOW_UNMATCHED} more: "
                 f"kscli charges list --unmatched")
         note("a line that pays for a subscription needs it in the ledger, or the way the "
              "statement writes it: `kscli sub add`, or `kscli sub edit ID --match TEXT`, then "

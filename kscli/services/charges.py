@@ -9,10 +9,12 @@ ledger, read-only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
+from typing import BinaryIO
 
 from kscli.domain import ids
 from kscli.domain.model import LIVE_STATUSES, Charge, Event
@@ -21,9 +23,10 @@ from kscli.domain.statement import (
     Finding,
     StatementError,
     StatementLine,
+    dated_after,
     find_unexpected,
 )
-from kscli.domain.statement.formats import read_any
+from kscli.domain.statement.formats import open_any, read_any
 from kscli.domain.statement.lines import Statement
 from kscli.domain.statement.matching import VendorIndex, may_rematch
 from kscli.store.base import Store
@@ -41,47 +44,112 @@ def read_statement(data: bytes, source: str, columns: Columns,
     try:
         return read_any(data, fmt, columns, default_currency)
     except StatementError as exc:
-        error = StatementError(f"{source}: {exc.message}; nothing was imported")
-        error.line, error.column = exc.line, exc.column
-        raise error from None
+        raise _named(exc, source) from None
+
+
+def open_statement(open_binary: Callable[[], BinaryIO], source: str, columns: Columns,
+                   default_currency: str | None = None, fmt: str | None = None,
+                   size: int = 0) -> StatementSource:
+    """The statement in the file ``open_binary`` opens (again at each call): a CSV
+    statement streams, so that a file of any size is read in bounded memory. What can
+    be told without reading the values (the header, the CSV itself) is checked here; a
+    bad value stops ``lines()``. Either way StatementError (exit 2) names the line."""
+    try:
+        return _Named(open_any(open_binary, fmt, columns, default_currency, size), source)
+    except StatementError as exc:
+        raise _named(exc, source) from None
+
+
+def _named(exc: StatementError, source: str) -> StatementError:
+    error = StatementError(f"{source}: {exc.message}; nothing was imported")
+    error.line, error.column = exc.line, exc.column
+    return error
+
+
+class _Named:
+    """A statement whose errors name its file."""
+
+    def __init__(self, statement, source: str) -> None:
+        self._statement = statement
+        self.format = statement.format
+        self.source = source
+
+    @property
+    def rows(self) -> int:
+        return self._statement.rows
+
+    @property
+    def rows_read(self) -> int:
+        return self._statement.rows_read
+
+    @property
+    def summary(self) -> Statement:
+        return self._statement.summary
+
+    def lines(self) -> Iterator[StatementLine]:
+        try:
+            yield from self._statement.lines()
+        except StatementError as exc:
+            raise _named(exc, self.source) from None
+
+
+# What `import_statement` takes: the lines, or a statement that gives them (``lines()``).
+StatementSource = _Named
 
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import did: the charges it added, and what it left as it was."""
+    """What an import did: the charges it added, and what it left as it was.
+
+    ``imported`` and ``rematched`` hold every charge, or the first ``keep`` of them
+    when the import was told to keep so many; the counts are of all of them.
+    """
 
     statement: str
     lines: int  # charge lines in the file
-    imported: list[tuple[int, Charge]]  # (file line, charge) for every new charge
+    imported: list[tuple[int, Charge]]  # (file line, charge) for new charges
     already_present: int
     rematched: list[Charge]  # stored unmatched charges that now match a subscription
     event: Event | None
+    totals: tuple[int, int, int] | None = None  # imported, matched, rematched, if cut short
+    unmatched_kept: list[tuple[int, Charge]] | None = None  # the first unmatched, if cut short
+    late: list[StatementLine] = field(default_factory=list)  # lines dated in the future
 
     @property
     def matched(self) -> int:
+        if self.totals is not None:
+            return self.totals[1]
         return sum(1 for _, charge in self.imported if charge.sub_id is not None)
 
     @property
     def unmatched(self) -> list[tuple[int, Charge]]:
+        if self.unmatched_kept is not None:
+            return self.unmatched_kept
         return [(line, charge) for line, charge in self.imported if charge.sub_id is None]
 
     @property
     def counts(self) -> dict[str, int]:
+        imported, matched, rematched = self.totals if self.totals is not None else (
+            len(self.imported), self.matched, len(self.rematched))
         return {
             "lines": self.lines,
-            "imported": len(self.imported),
-            "matched": self.matched,
-            "unmatched": len(self.unmatched),
+            "imported": imported,
+            "matched": matched,
+            "unmatched": imported - matched,
             "already_present": self.already_present,
-            "rematched": len(self.rematched),
+            "rematched": rematched,
         }
 
 
-def import_statement(store: Store, now: datetime, lines: Sequence[StatementLine],
-                     statement: str,
+# How many lines an import matches and writes at a time.
+CHUNK = 2000
+
+
+def import_statement(store: Store, now: datetime,
+                     lines: Sequence[StatementLine] | StatementSource, statement: str,
                      progress: Callable[[int], None] | None = None,
-                     dry_run: bool = False) -> ImportReport:
-    """Match and store a parsed statement in one transaction.
+                     dry_run: bool = False, keep: int | None = None) -> ImportReport:
+    """Match and store a statement's lines in one transaction.
 
     A line whose hash is already stored adds nothing (importing a statement twice, or
     two statements that overlap, stores each charge once); a stored charge that matched
@@ -89,76 +157,132 @@ def import_statement(store: Store, now: datetime, lines: Sequence[StatementLine]
     the statement again fills it in. ``progress(n)`` is told after every n lines.
     With ``dry_run`` the ledger is only read: the report says what would be stored
     (the charge ids are the ones the next import would give) and nothing is written.
+
+    ``lines`` may be a statement that streams its lines (``open_statement``): they are
+    then matched and written a chunk at a time, and a bad line met on the way drops the
+    transaction (nothing is written). Into a ledger not yet created, a statement longer
+    than a chunk is read through once first, so that a bad line leaves it uncreated.
+    ``keep`` bounds how many charges the report holds (None: all of them).
     """
-    if not lines:  # nothing to store: leave the ledger as it is (and uncreated)
+    read = lines.lines if hasattr(lines, "lines") else (lambda: lines)
+    stream = iter(read())
+    first = list(itertools.islice(stream, CHUNK))
+    if not first:  # nothing to store: leave the ledger as it is (and uncreated)
         return ImportReport(statement, 0, [], 0, [], None)
+    if len(first) == CHUNK and hasattr(lines, "lines") and not dry_run \
+            and not store.exists():
+        for _ in stream:  # check every line before the ledger is made
+            pass
+        stream = iter(read())
+        first = []
+    chunks = itertools.chain(first, stream)
+    rows = getattr(lines, "rows", None)
     if dry_run and not store.exists():
-        return _plan(None, now, lines, statement, progress, dry_run)[0]
+        return _plan(None, now, chunks, statement, progress, dry_run, keep, rows, lines)[0]
     with (store.read() if dry_run else store.write()) as ledger:
-        report, write = _plan(ledger, now, lines, statement, progress, dry_run)
+        report, write = _plan(ledger, now, chunks, statement, progress, dry_run, keep, rows,
+                              lines)
         if write is None:
             return report
         event = write()
     return replace(report, event=event)
 
 
-def _plan(ledger, now: datetime, lines: Sequence[StatementLine], statement: str,
-          progress: Callable[[int], None] | None, dry_run: bool):
+def _plan(ledger, now: datetime, lines: Iterable[StatementLine], statement: str,
+          progress: Callable[[int], None] | None, dry_run: bool, keep: int | None,
+          rows: int | None, source):
     """The import's report, and (unless a dry run or nothing changes) the function that
-    writes it and returns its event."""
+    writes its last charges and returns its event. Charges are written a chunk at a
+    time as they are matched (never in a dry run)."""
     matcher = VendorIndex(list(ledger.subs(status=LIVE_STATUSES))  # never a void one
                           if ledger is not None else []).match
-    stored = {charge.line_hash: charge for charge in ledger.charges()} \
-        if ledger is not None else {}
-    next_number = 0
-    imported: list[tuple[int, Charge]] = []
+    limit = keep if keep is not None else -1
+    kept: list[tuple[int, Charge]] = []
+    unmatched_kept: list[tuple[int, Charge]] = []
     rematched: list[Charge] = []
-    already = 0
-    done = 0
-    for line in lines:
-        old = stored.get(line.line_hash)
-        if old is not None:
-            already += 1
-            if old.sub_id is None and may_rematch(old):
-                sub_id = matcher(line)
-                if sub_id is not None:
-                    old = old._replace(sub_id=sub_id)
-                    if not dry_run:
-                        ledger.save(old)
-                    rematched.append(old)
+    late: list[StatementLine] = []
+    imported = matched = rematched_count = already = done = told = 0
+    first_id = last_id = None
+    pending: list[Charge] = []  # matched, not yet written
+
+    def tell() -> None:
+        nonlocal told
+        if progress is None:
+            return
+        at = getattr(source, "rows_read", done) if rows is not None else done
+        if at > told:
+            progress(at - told)
+            told = at
+
+    for chunk in _chunks(lines, CHUNK):
+        stored = ledger.charges_by_hashes([line.line_hash for line in chunk]) \
+            if ledger is not None else {}
+        new = len({line.line_hash for line in chunk} - stored.keys())
+        if dry_run or ledger is None:
+            numbers = range(imported + 1, imported + new + 1)
+            charge_ids = iter([f"(new {number})" for number in numbers])
         else:
-            if dry_run:
-                next_number += 1
-                charge_id = f"(new {next_number})"
+            charge_ids = iter(ledger.next_ids(ids.CHARGE, new))
+        late.extend(dated_after(chunk, now))
+        for line in chunk:
+            old = stored.get(line.line_hash)
+            if old is not None:
+                already += 1
+                if old.sub_id is None and may_rematch(old):  # unmatched, not by hand: again
+                    sub_id = matcher(line)
+                    if sub_id is not None:
+                        old = old._replace(sub_id=sub_id)
+                        if not dry_run:
+                            ledger.save(old)
+                        rematched_count += 1
+                        if rematched_count <= limit or limit < 0:
+                            rematched.append(old)
             else:
-                charge_id = ledger.next_id(ids.CHARGE)
-            charge = Charge(
-                id=charge_id, posted_on=line.posted_on,
-                description=line.description, amount=line.amount, currency=line.currency,
-                line_hash=line.line_hash, sub_id=matcher(line), statement=statement,
-                imported_at=now,
-            )
-            stored[line.line_hash] = charge
-            imported.append((line.line_no, charge))
-        done += 1
-        if progress is not None and done % 100 == 0:
-            progress(100)
-    if progress is not None and done % 100:
-        progress(done % 100)
-    report = ImportReport(statement, len(lines), imported, already, rematched, None)
-    if dry_run or (not imported and not rematched):
+                charge = Charge(
+                    id=next(charge_ids), posted_on=line.posted_on,
+                    description=line.description, amount=line.amount,
+                    currency=line.currency, line_hash=line.line_hash, sub_id=matcher(line),
+                    statement=statement, imported_at=now,
+                )
+                stored[line.line_hash] = charge  # the same line twice is stored once
+                imported += 1
+                first_id = first_id or charge.id
+                last_id = charge.id
+                if charge.sub_id is not None:
+                    matched += 1
+                elif len(unmatched_kept) < limit or limit < 0:
+                    unmatched_kept.append((line.line_no, charge))
+                if len(kept) < limit or limit < 0:
+                    kept.append((line.line_no, charge))
+                pending.append(charge)
+            done += 1
+            if progress is not None and done % 100 == 0:
+                tell()
+        if pending and not dry_run:
+            ledger.add_many(pending, "charges")
+            ledger.check_written()  # what this chunk wrote, checked while it is at hand
+        pending = []
+    tell()
+    report = ImportReport(statement, done, kept, already, rematched, None,
+                          totals=(imported, matched, rematched_count),
+                          unmatched_kept=unmatched_kept, late=late)
+    if dry_run or (not imported and not rematched_count):
         return report, None
 
     def write() -> Event:
-        if imported:
-            ledger.add_many((charge for _, charge in imported), "charges")
         detail: dict = {"statement": statement, **report.counts}
         if imported:
-            detail["first_id"] = imported[0][1].id
-            detail["last_id"] = imported[-1][1].id
+            detail["first_id"] = first_id
+            detail["last_id"] = last_id
         return ledger.append_event(EVENT_SUBJECT, EVENT_ACTION, detail, now)
 
     return report, write
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,10 @@ def new_reference(now: datetime) -> str:
     return f"KS-{now.strftime('%Y%m%d')}-{tail}"
 
 
+# How many line hashes one lookup names (SQLite takes at most 999 parameters before 3.32).
+HASH_LOOKUP = 500
+
+
 class Tx(ABC):
     """One backend transaction over rows (tuples in the table's column order)."""
 
@@ -89,9 +93,18 @@ class Tx(ABC):
     @abstractmethod
     def count(self, table: str) -> int: ...
 
-    @abstractmethod
     def next_number(self, name: str, first: int) -> int:
         """The next value of a named counter (``first`` when it was never used)."""
+        return self.next_numbers(name, first, 1)
+
+    @abstractmethod
+    def next_numbers(self, name: str, first: int, count: int) -> int:
+        """Reserve the next ``count`` values of a named counter in one update, and give
+        the first of them (``first`` when it was never used)."""
+
+    def find(self, table: str, column: str, values: Sequence[Any]) -> Iterator[tuple]:
+        """The rows whose ``column`` (a unique one) holds one of ``values``."""
+        return self.select(table, [(column, "in", tuple(values))])
 
     def load(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Add a whole table, rows keyed by column (inside ``bulk``)."""
@@ -121,6 +134,14 @@ class Ledger:
     # ids and events -------------------------------------------------------------
     def next_id(self, prefix: str) -> str:
         return f"{prefix}{self.tx.next_number(prefix, ids.FIRST)}"
+
+    def next_ids(self, prefix: str, count: int) -> list[str]:
+        """``count`` new ids, reserved in one counter update (the ids ``count`` calls
+        of ``next_id`` would give)."""
+        if count <= 0:
+            return []
+        first = self.tx.next_numbers(prefix, ids.FIRST, count)
+        return [f"{prefix}{number}" for number in range(first, first + count)]
 
     def append_event(self, subject: str, action: str, detail: dict[str, Any], now: datetime,
                      at: datetime | None = None) -> Event:
@@ -382,6 +403,21 @@ class Ledger:
         for charge in self._select("charges", [("line_hash", "=", line_hash)], limit=1):
             return charge
         return None
+
+    def charges_by_hashes(self, line_hashes: Sequence[str]) -> dict[str, Charge]:
+        """The stored charges of these statement-line hashes, by hash (a few hundred
+        at a time: the store looks each up in its index on line_hash)."""
+        found: dict[str, Charge] = {}
+        decode = CODECS["charges"].from_row
+        for start in range(0, len(line_hashes), HASH_LOOKUP):
+            for row in self.tx.find("charges", "line_hash",
+                                    line_hashes[start:start + HASH_LOOKUP]):
+                try:
+                    charge = decode(row)
+                except _DAMAGE:
+                    raise self._damaged("charges", row) from None
+                found[charge.line_hash] = charge
+        return found
 
     def charge(self, charge_id: str) -> Charge | None:
         return self._get("charges", charge_id)

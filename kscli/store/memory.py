@@ -110,12 +110,18 @@ class MemoryTx(Tx):
     def count(self, table: str) -> int:
         return len(self.tables[table])
 
-    def next_number(self, name: str, first: int) -> int:
+    def next_numbers(self, name: str, first: int, count: int) -> int:
         row = self.tables["counters"].get(name)
-        value = first if row is None else row[1] + 1
-        self.tables["counters"][name] = (name, value)
+        start = first if row is None else row[1] + 1
+        self.tables["counters"][name] = (name, start + count - 1)
         self.dirty = True
-        return value
+        return start
+
+    def find(self, table: str, column: str, values: Sequence[Any]) -> Iterator[tuple]:
+        if column not in TABLES[table].unique:
+            return super().find(table, column, values)
+        index, rows = self._unique_index(table, column), self.tables[table]
+        return iter([rows[index[value]] for value in values if value in index])
 
 
 def empty_ledger(location: str) -> Ledger:

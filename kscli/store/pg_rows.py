@@ -169,9 +169,9 @@ class PgTx(Tx):
     def count(self, table: str) -> int:
         return self.cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
-    def next_number(self, name: str, first: int) -> int:
+    def next_numbers(self, name: str, first: int, count: int) -> int:
         return self.cur.execute(
             "INSERT INTO counters (name, value) VALUES (%s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
-            (name, first),
-        ).fetchone()[0]
+            "ON CONFLICT (name) DO UPDATE SET value = counters.value + %s RETURNING value",
+            (name, first + count - 1, count),
+        ).fetchone()[0] - count + 1

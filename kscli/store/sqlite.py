@@ -99,14 +99,16 @@ class SqliteTx(Tx):
     def count(self, table: str) -> int:
         return self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
-    def next_number(self, name: str, first: int) -> int:
+    def next_numbers(self, name: str, first: int, count: int) -> int:
         row = self.conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
-        value = first if row is None else row[0] + 1
+        start = first if row is None else row[0] + 1
         if row is None:
-            self.conn.execute("INSERT INTO counters (name, value) VALUES (?, ?)", (name, value))
+            self.conn.execute("INSERT INTO counters (name, value) VALUES (?, ?)",
+                              (name, start + count - 1))
         else:
-            self.conn.execute("UPDATE counters SET value = ? WHERE name = ?", (value, name))
-        return value
+            self.conn.execute("UPDATE counters SET value = ? WHERE name = ?",
+                              (start + count - 1, name))
+        return start
 
 
 # SQLite's primary result codes of a write that failed for a reason outside the ledger

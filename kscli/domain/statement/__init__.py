@@ -26,7 +26,9 @@ from kscli.domain.statement.checks import (
 )
 from kscli.domain.statement.lines import StatementError, StatementLine
 from kscli.domain.statement.matching import match_line
-from kscli.domain.statement.reading import DELIMITERS, Columns, decode_statement, parse_statement
+from kscli.domain.statement.columns import DELIMITERS, Columns
+from kscli.domain.statement.decoding import decode_statement
+from kscli.domain.statement.reading import parse_statement
 
 __all__ = [
     "DELIMITERS",

@@ -109,39 +109,72 @@ def line_hash(posted_on: date, description: str, amount: Decimal, currency: str,
 
 def build_statement(fmt: str, entries: Iterable[Entry], *, notes: int = 0, pending: int = 0,
                     warnings: Iterable[str] = (), sign_hint: str | None = None) -> Statement:
-    """The statement of ``entries``: debits become charge lines, the rest is counted.
+    """The statement of ``entries``: debits become charge lines, the rest is counted
+    (``Tally`` says how)."""
+    tally = Tally(fmt)
+    out = [line for line in map(tally.add, entries) if line is not None]
+    return tally.statement(out, notes=notes, pending=pending, warnings=warnings,
+                           sign_hint=sign_hint)
 
-    ``sign_hint`` names the option that reads the signs the other way; it is given when
-    the reader took the sign convention from an option or a default, and it is said
-    when nearly every line came out a credit (a card statement read with the bank's
-    sign convention looks like that).
-    """
-    seen: dict[tuple, int] = {}
-    out: list[StatementLine] = []
-    credits = zero = transactions = 0
-    totals: dict[str, Decimal] = {}
-    for entry in entries:
-        transactions += 1
+
+class Tally:
+    """A statement built one entry at a time: debits become charge lines, the rest is
+    counted. A reader that streams its file adds each entry as it reads it."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.seen: dict[tuple, int] = {}
+        self.charges = self.credits = self.zero = self.transactions = 0
+        self.totals: dict[str, Decimal] = {}
+
+    def add(self, entry: Entry, text: str | None = None, *, track: bool = True
+            ) -> StatementLine | None:
+        """The charge line of ``entry``, or None for a credit or a line of zero.
+
+        Equal lines (same day, text, amount and currency) are told apart by their
+        occurrence in the file. ``track=False`` says the caller knows no other line of
+        the file is equal to this one (its occurrence is 0, and it is not remembered);
+        ``text`` is ``_hash_text(entry.description)`` when the caller has it.
+        """
+        self.transactions += 1
         if entry.amount == 0:
-            zero += 1
-            continue
+            self.zero += 1
+            return None
         if not entry.debit:
-            credits += 1
-            totals[entry.currency] = totals.get(entry.currency, Decimal(0)) + entry.amount
-            continue
-        text = _hash_text(entry.description)
-        key = (entry.posted_on, text, entry.amount, entry.currency)
-        occurrence = seen.get(key, 0)
-        seen[key] = occurrence + 1
-        out.append(StatementLine(entry.line_no, entry.posted_on, entry.description,
-                                 entry.amount, entry.currency,
-                                 line_hash(entry.posted_on, entry.description, entry.amount,
-                                           entry.currency, occurrence, hashed_text=text)))
-    said = list(warnings)
-    if sign_hint is not None and credits >= 2 and len(out) * 3 <= credits:
-        said.append(
-            f"warning: {credits} of {transactions} lines were read as credits and skipped, "
-            f"{len(out)} as charges: if this statement writes charges the other way round "
-            f"(card statements often write them as positive numbers), import it again with "
-            f"{sign_hint}")
-    return Statement(fmt, out, transactions, credits, totals, zero, notes, pending, said)
+            self.credits += 1
+            self.totals[entry.currency] = self.totals.get(entry.currency, Decimal(0)) \
+                + entry.amount
+            return None
+        if text is None:
+            text = _hash_text(entry.description)
+        occurrence = 0
+        if track:
+            key = (entry.posted_on, text, entry.amount, entry.currency)
+            occurrence = self.seen.get(key, 0)
+            self.seen[key] = occurrence + 1
+        self.charges += 1
+        return StatementLine(entry.line_no, entry.posted_on, entry.description,
+                             entry.amount, entry.currency,
+                             line_hash(entry.posted_on, entry.description, entry.amount,
+                                       entry.currency, occurrence, hashed_text=text))
+
+    def statement(self, lines: list[StatementLine], *, notes: int = 0, pending: int = 0,
+                  warnings: Iterable[str] = (), sign_hint: str | None = None) -> Statement:
+        """What was added, as a Statement holding ``lines`` (all of the charge lines, or
+        none when they were handed on as they were read).
+
+        ``sign_hint`` names the option that reads the signs the other way; it is given
+        when the reader took the sign convention from an option or a default, and it is
+        said when nearly every line came out a credit (a card statement read with the
+        bank's sign convention looks like that).
+        """
+        said = list(warnings)
+        credits, charges = self.credits, self.charges
+        if sign_hint is not None and credits >= 2 and charges * 3 <= credits:
+            said.append(
+                f"warning: {credits} of {self.transactions} lines were read as credits and "
+                f"skipped, {charges} as charges: if this statement writes charges the other "
+                f"way round (card statements often write them as positive numbers), import "
+                f"it again with {sign_hint}")
+        return Statement(self.fmt, lines, self.transactions, credits, dict(self.totals),
+                         self.zero, notes, pending, said)

@@ -1,8 +1,9 @@
 """Reading CSV statements (see the package docstring for the conventions).
 
-``decode_statement`` turns the bytes of an export into text, ``read_csv`` the text into
-a ``Statement`` (all or nothing: one bad row raises ``StatementError`` naming the line
-and the column, and nothing is returned).
+``read_csv`` turns the text of an export into a ``Statement`` (all or nothing: one bad
+row raises ``StatementError`` naming the line and the column, and nothing is returned);
+``CsvStatement`` reads a file of any size as a stream, in two passes and bounded memory
+(``decoding`` reads the bytes as text, ``columns`` finds the header).
 
 Conventions chosen here (the README repeats them):
 
@@ -39,19 +40,32 @@ Conventions chosen here (the README repeats them):
 
 from __future__ import annotations
 
-import codecs
-import csv
-import functools
 import io
+import itertools
+import unicodedata
+from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 from kscli.domain.money import MoneyError
+from kscli.domain.statement.columns import (
+    _COLUMN_OPTIONS,
+    Columns,
+    _check_columns,
+    _check_default_currency,
+    _column_index,
+    _description_roles,
+    _find_header,
+    _names_of,
+    _read,
+)
+from kscli.domain.statement.decoding import TextSource
 from kscli.domain.statement.amounts import (
     _AmountError,
     _file_decimal_mark,
+    _mark_of,
     _number_or_empty,
     currency_code,
     read_amount,
@@ -62,92 +76,9 @@ from kscli.domain.statement.lines import (
     Statement,
     StatementError,
     StatementLine,
+    Tally,
     _show,
-    build_statement,
 )
-
-DELIMITERS = (",", ";", "\t", "|")
-_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-DEBIT_SIGNS = ("negative", "positive")
-
-# The command-line options named in advice (kscli charges import).
-_COLUMN_OPTIONS = {
-    "date": "--date-col",
-    "description": "--description-col",
-    "amount": "--amount-col",
-    "currency": "--currency-col",
-    "debit": "--debit-col",
-    "credit": "--credit-col",
-    "type": "--type-col",
-}
-
-_CURRENCY_COLUMN = "currency"  # optional in the file under this default name
-
-
-@dataclass(frozen=True, slots=True)
-class Columns:
-    """Which columns of a CSV statement hold what, and how it is written.
-
-    ``currency`` is optional in the file when left at its default; a currency column
-    named explicitly must exist; None ignores any currency column. ``description``
-    may name several columns, joined with a space. A name of digits that no header
-    cell has is a position (1 is the first column).
-    """
-
-    date: str = "date"
-    description: str | tuple[str, ...] = "description"
-    amount: str = "amount"
-    currency: str | None = _CURRENCY_COLUMN
-    date_format: str | None = None  # a strptime format; None = ISO 8601
-    delimiter: str | None = None  # None = sniff among , ; TAB |
-    debits: str | None = None  # negative | positive; None = negative, or all if none is
-    debit_col: str | None = None
-    credit_col: str | None = None
-    type_col: str | None = None
-    debit_value: str | None = None
-    credit_value: str | None = None
-    encoding: str | None = None  # None = UTF-8 (byte-order marks recognised)
-    header: bool = True
-    skip_rows: int = 0
-    pending_dates: tuple[str, ...] = ()
-
-    @property
-    def descriptions(self) -> tuple[str, ...]:
-        return (self.description,) if isinstance(self.description, str) else self.description
-
-
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))
-
-
-def decode_statement(data: bytes, encoding: str | None = None) -> str:
-    """The text of a statement file: UTF-8, or UTF-16 with its byte-order mark, or in
-    ``encoding`` (a byte-order mark is dropped either way)."""
-    name = None
-    for bom, bom_name in _BOMS:
-        if data.startswith(bom):
-            data, name = data[len(bom):], bom_name
-            break
-    if encoding is not None:
-        try:
-            name = codecs.lookup(encoding).name
-        except LookupError:
-            raise StatementError(
-                f"'{_show(encoding)}' is not an encoding Python knows: use one like utf-8, "
-                "latin-1, cp1252 or utf-16") from None
-    try:
-        return data.decode(name or "utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad = data[exc.start : exc.start + 1].hex()
-        if encoding is None:
-            advice = ("it may be Latin-1 or Windows-1252): import it with --encoding latin-1 "
-                      "(or cp1252), or re-save it as UTF-8")
-            raise StatementError(f"the statement is not UTF-8 (byte 0x{bad} cannot be read; "
-                                 + advice, line=line) from None
-        raise StatementError(
-            f"the statement is not {encoding} (byte 0x{bad} cannot be read): give its "
-            "encoding with --encoding", line=line) from None
 
 
 def parse_statement(
@@ -160,74 +91,197 @@ def parse_statement(
 def read_csv(text: str, columns: Columns = Columns(),
              default_currency: str | None = None) -> Statement:
     """What a CSV statement holds; raises StatementError on any bad row."""
-    default = _check_default_currency(default_currency)
-    delimiter = _check_columns(columns)
-    if not text.strip():
-        raise StatementError(
-            "the statement is empty: export it again with a header line and one line per "
-            "transaction",
-            line=1,
-        )
-    header_line, header, rows, used = _find_header(text, columns, delimiter)
-    index = _column_index(header, header_line, columns)
-    width = len(header) if columns.header else max((len(row) for _, row in rows), default=0)
-    amount_roles = [role for role in ("amount", "debit", "credit") if role in index]
-    rows = [(line_no, row) for line_no, row in rows if any(cell.strip() for cell in row)]
-    file_mark = _file_decimal_mark([
-        _number_or_empty(row[index[role]]) for _, row in rows for role in amount_roles
-        if index[role] < len(row)])
-    pending = {word.casefold() for word in columns.pending_dates}
-    entries: list[Entry] = []
-    signs: list[int] = []
-    warnings: list[str] = []
-    notes = waiting = 0
-    for line_no, row in rows:
-        if columns.header and len(row) > width and any(cell.strip() for cell in row[width:]):
-            sep = "a TAB" if used == "\t" else f"'{used}'"
-            raise StatementError(
-                f"{len(row)} fields but the header has {width} (a value that holds {sep} "
-                "must be in quotes, or pick the delimiter with --delimiter)",
-                line=line_no,
-            )
-        date_text = _cell(row, index["date"])
-        if pending and date_text is not None and date_text.casefold() in pending:
-            waiting += 1
-            continue
-        posted_on = _try_date(date_text, columns.date_format)
-        if posted_on is None and not any(
-                _number_or_empty(_cell(row, index[role]) or "") for role in amount_roles):
-            notes += 1
-            continue
-        row_index = index
-        if columns.header and len(row) < width:
-            row_index = _short_row_index(row, index, width, amount_roles)
-            if row_index is not index:
-                warnings.append(f"note: line {line_no} has {len(row)} of the header's {width} "
-                                "fields; its amount and the columns after it were read from "
-                                "the end of the line")
-        entry, sign = _parse_row(line_no, row, row_index, columns, default, file_mark,
-                                 posted_on)
-        entries.append(entry)
-        signs.append(sign)
+    stream = CsvStatement(lambda: io.StringIO(text, newline=""), columns, default_currency,
+                          size=len(text))
+    lines = list(stream.lines())
+    return replace(stream.summary, lines=lines)
 
-    hint: str | None = None
-    if "amount" in index and "type" not in index:
+
+class CsvStatement:
+    """A CSV statement read as a stream, in two passes over its text.
+
+    Made, it has read the file once without parsing its values: the header, the
+    delimiter, the decimal mark the amounts agree on, how many rows hold data, and
+    which rows may equal another (see ``_likeness``). ``lines()`` then reads it again and
+    gives its charge lines one at a time; a bad row raises StatementError there, so a
+    caller that writes as it reads does so inside a transaction it can drop. Once
+    ``lines()`` is done, ``summary`` holds the counts and warnings (with no lines).
+
+    With neither ``debits`` nor a type column, a file with no negative amount is read
+    as all charges: ``lines()`` reads it as a bank's first (its lines are then all
+    credits, and none is given) and again as a card's when no amount was negative.
+    """
+
+    format = "csv"
+
+    def __init__(self, text: TextSource, columns: Columns = Columns(),
+                 default_currency: str | None = None, size: int = 0) -> None:
+        self._text = text
+        self.columns = columns
+        self._default = _check_default_currency(default_currency)
+        delimiter = _check_columns(columns)
+        self._header_line, header, self._delimiter = _find_header(text, columns, delimiter)
+        self._index = _column_index(header, self._header_line, columns)
+        self._width = len(header)
+        self._amount_roles = [role for role in ("amount", "debit", "credit")
+                              if role in self._index]
+        self._description_roles = _description_roles(self._index)
+        self.summary: Statement | None = None
+        self.rows_read = 0
+        # the first pass: the decimal mark, the rows, and the rows that may be alike
+        bits = 1 << max(16, max(size, 1).bit_length())
+        seen = bytearray(bits >> 3)
+        mask = bits - 1
+        alike: set[int] = set()
+        likenesses = array("q")  # each row's, 8 bytes a row while the pass lasts
+        marks: dict[str | None, str] = {}
+        amounts = [self._index[role] for role in self._amount_roles]
+        likeness, row_index = self._likeness, self._row_index
+        for _, row in self._rows():
+            for position in amounts:
+                if position < len(row):
+                    number = _number_or_empty(row[position])
+                    marks.setdefault(_mark_of(number), number)
+            key = likeness(row, row_index(row, None))
+            likenesses.append(key)
+            slot, bit = (key & mask) >> 3, 1 << (key & 7)
+            if seen[slot] & bit:
+                alike.add(key)
+            else:
+                seen[slot] |= bit
+        self.rows = len(likenesses)
+        # the rows (counted from 0) whose likeness another row shares, or may share
+        self._alike = {number for number, key in enumerate(likenesses) if key in alike} \
+            if alike else set()
+        del likenesses, seen
+        self._file_mark = _file_decimal_mark(list(marks.values()))
+
+    def _rows(self) -> Iterator[tuple[int, list[str]]]:
+        """The rows after the header (after ``skip_rows`` without one) that hold
+        something."""
+        rows = _read(self._text(), self._delimiter)
+        if self.columns.header:
+            after = self._header_line
+            for line_no, row in rows:
+                if line_no > after:
+                    break
+            else:
+                return
+            rows = itertools.chain([(line_no, row)], rows)
+        else:
+            rows = itertools.islice(rows, self.columns.skip_rows, None)
+        for line_no, row in rows:
+            if "".join(row).strip():
+                yield line_no, row
+
+    def _row_index(self, row: list[str], warn: list[str] | None,
+                   line_no: int = 0) -> dict[str, int]:
+        index, width = self._index, self._width
+        if self.columns.header and len(row) < width:
+            row_index = _short_row_index(row, index, width, self._amount_roles)
+            if row_index is not index and warn is not None:
+                warn.append(f"note: line {line_no} has {len(row)} of the header's {width} "
+                            "fields; its amount and the columns after it were read from "
+                            "the end of the line")
+            return row_index
+        return index
+
+    def _likeness(self, row: list[str], index: dict[str, int]) -> int:
+        """What two rows that read as equal charge lines (same day, text, amount and
+        currency) have in common, hashed: the words of the description (as
+        ``_hash_text`` compares them, spaces left out) and the digits 1 to 9 of the
+        amount cells, in order (``1.234,50`` and ``1234.5`` alike). Rows whose
+        likeness is found once in the file are equal to no other row."""
+        size = len(row)
+        words = [_words(row[index[role]]) if index[role] < size else ""
+                 for role in self._description_roles]
+        digits = [_nonzero_digits(row[index[role]]) if index[role] < size else ""
+                  for role in self._amount_roles]
+        return hash(("".join(words), "".join(digits)))
+
+    def lines(self) -> Iterator[StatementLine]:
+        """The charge lines, in file order (StatementError on the first bad row)."""
+        columns, index = self.columns, self._index
         mode = columns.debits
-        if mode is None:
-            mode = "negative"
-            if entries and not any(sign < 0 for sign in signs):
-                mode = "positive"
+        signs_decide = "amount" in index and "type" not in index
+        while True:
+            tally = Tally("csv")
+            warnings: list[str] = []
+            notes = waiting = 0
+            negative = False
+            self.rows_read = 0
+            pending = {word.casefold() for word in columns.pending_dates}
+            want = 1 if mode == "positive" else -1
+            alike, width = self._alike, self._width
+            if not columns.header:
+                width = 0
+            for line_no, row in self._rows():
+                self.rows_read += 1
+                if width and len(row) > width and "".join(row[width:]).strip():
+                    sep = "a TAB" if self._delimiter == "\t" else f"'{self._delimiter}'"
+                    raise StatementError(
+                        f"{len(row)} fields but the header has {self._width} (a value that "
+                        f"holds {sep} must be in quotes, or pick the delimiter with "
+                        "--delimiter)",
+                        line=line_no,
+                    )
+                date_text = _cell(row, index["date"])
+                if pending and date_text is not None and date_text.casefold() in pending:
+                    waiting += 1
+                    continue
+                posted_on = _try_date(date_text, columns.date_format)
+                if posted_on is None and not any(
+                        _number_or_empty(_cell(row, index[role]) or "")
+                        for role in self._amount_roles):
+                    notes += 1
+                    continue
+                row_index = index if len(row) >= width else \
+                    self._row_index(row, warnings, line_no)
+                entry, sign = _parse_row(line_no, row, row_index, columns, self._default,
+                                         self._file_mark, posted_on)
+                if signs_decide:
+                    if sign < 0:
+                        negative = True
+                    if entry.debit != (sign == want):
+                        entry = Entry(entry.line_no, entry.posted_on, entry.description,
+                                      entry.amount, entry.currency, sign == want)
+                if entry.debit and entry.amount:
+                    yield tally.add(entry, track=self.rows_read - 1 in alike)
+                else:
+                    tally.add(entry)
+            if signs_decide and mode is None and tally.transactions and not negative:
+                mode = "positive"  # no line was a charge: read it again as a card's
+                continue
+            break
+        hint: str | None = None
+        if signs_decide:
+            if columns.debits is None and mode == "positive":
                 warnings.append(
                     "note: no amount in it is negative, so every line was read as a charge "
                     "(if its positive lines are credits, import it with --debits negative)")
-        hint = "--debits negative" if mode == "positive" else "--debits positive"
-        want = -1 if mode == "negative" else 1
-        entries = [Entry(e.line_no, e.posted_on, e.description, e.amount, e.currency,
-                         sign == want) for e, sign in zip(entries, signs)]
-    elif "type" in index:
-        hint = "--debit-value (the type that marks a charge)"
-    return build_statement("csv", entries, notes=notes, pending=waiting, warnings=warnings,
-                           sign_hint=hint)
+            hint = "--debits negative" if mode == "positive" else "--debits positive"
+        elif "type" in index:
+            hint = "--debit-value (the type that marks a charge)"
+        self.summary = tally.statement([], notes=notes, pending=waiting, warnings=warnings,
+                                       sign_hint=hint)
+
+
+def _words(cell: str) -> str:
+    """The words of a cell as ``_hash_text`` compares them, without the spaces."""
+    if cell.isascii():
+        return "".join(cell.lower().split())
+    return "".join(unicodedata.normalize("NFC", cell).casefold().split())
+
+
+_ASCII_NONZERO = {code: None for code in range(128) if chr(code) not in "123456789"}
+
+
+def _nonzero_digits(cell: str) -> str:
+    """The digits 1 to 9 of a cell, in order (any script's digits, as ASCII)."""
+    if cell.isascii():
+        return cell.translate(_ASCII_NONZERO)
+    return "".join(str(unicodedata.decimal(ch)) for ch in cell
+                   if ch.isdecimal() and unicodedata.decimal(ch))
 
 
 def _short_row_index(row: list[str], index: dict[str, int], width: int,
@@ -248,213 +302,6 @@ def _short_row_index(row: list[str], index: dict[str, int], width: int,
 
 def _cell(row: list[str], position: int) -> str | None:
     return row[position].strip() if position < len(row) else None
-
-
-def _check_default_currency(code: str | None) -> str | None:
-    if code is None:
-        return None
-    try:
-        return currency_code(code)
-    except MoneyError:
-        raise StatementError(
-            f"the default currency '{_show(code)}' is not an ISO 4217 code: use one like USD, "
-            "EUR or JPY"
-        ) from None
-
-
-def _check_columns(columns: Columns) -> str | None:
-    for role, name in (("date", columns.date), ("description", columns.descriptions[:1]
-                                                 and columns.descriptions[0]),
-                       ("amount", columns.amount if columns.debit_col is None else "-")):
-        if not (name or "").strip():
-            raise StatementError(
-                f"the {role} column has no name: name it with {_COLUMN_OPTIONS[role]}"
-            )
-    if columns.debits is not None and columns.debits not in DEBIT_SIGNS:
-        raise StatementError(f"--debits takes negative or positive, not '{_show(columns.debits)}'")
-    if columns.credit_col is not None and columns.debit_col is None:
-        raise StatementError("--credit-col needs --debit-col: name the column of the charges too")
-    if columns.type_col is not None and not (columns.debit_value or columns.credit_value):
-        raise StatementError(
-            "--type-col needs --debit-value: say which text in that column marks a charge")
-    if (columns.debit_value or columns.credit_value) and columns.type_col is None:
-        raise StatementError("--debit-value needs --type-col: name the column that holds it")
-    if columns.type_col is not None and columns.debit_col is not None:
-        raise StatementError("use either --type-col or --debit-col/--credit-col, not both")
-    if columns.skip_rows < 0:
-        raise StatementError("--skip-rows takes a number of rows, 0 or more")
-    if not columns.header:
-        for name in _names(columns).values():
-            if not _position(name):
-                raise StatementError(
-                    f"without a header row, columns are named by position (1 is the first): "
-                    f"'{_show(name)}' is not a position, e.g. --date-col 1")
-    if columns.delimiter is None:
-        return None
-    delimiter = _DELIMITER_NAMES.get(columns.delimiter.lower(), columns.delimiter)
-    if len(delimiter) != 1 or delimiter in "\"\r\n" or delimiter.isalnum():
-        raise StatementError(
-            f"'{_show(columns.delimiter)}' cannot separate columns: use one character such as "
-            ", ; | or 'tab'"
-        )
-    return delimiter
-
-
-def _names(columns: Columns) -> dict[str, str]:
-    """role -> column name, for every column the statement must have."""
-    names = {"date": columns.date}
-    for number, name in enumerate(columns.descriptions):
-        names[f"description{number}" if number else "description"] = name
-    if columns.debit_col is not None:
-        names["debit"] = columns.debit_col
-        if columns.credit_col is not None:
-            names["credit"] = columns.credit_col
-    else:
-        names["amount"] = columns.amount
-    if columns.type_col is not None:
-        names["type"] = columns.type_col
-    return names
-
-
-@functools.lru_cache(maxsize=8)
-def _names_of(columns: Columns) -> dict[str, str]:
-    """``_names``, worked out once per statement rather than once per row."""
-    return _names(columns)
-
-
-def _description_roles(index: dict[str, int]) -> list[str]:
-    return [role for role in index if role.startswith("description")]
-
-
-def _position(name: str) -> int | None:
-    text = name.strip()
-    return int(text) if text.isdigit() and 0 < int(text) <= 1000 else None
-
-
-def _key(name: str) -> str:
-    return name.replace("\ufeff", "").strip().casefold()
-
-
-def _read(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(first file line of the row, fields) for every row; StatementError on broken CSV."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"',
-                        skipinitialspace=True, strict=True)
-    last = 0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise StatementError(
-                f"the CSV cannot be read ({exc}): check the quotes on this line",
-                line=last + 1,
-            ) from None
-        yield last + 1, row
-        last = reader.line_num
-
-
-def _is_header(row: list[str], wanted: set[str]) -> bool:
-    return wanted <= {_key(cell) for cell in row} if wanted else any(c.strip() for c in row)
-
-
-def _find_header(
-    text: str, columns: Columns, delimiter: str | None
-) -> tuple[int, list[str], list[tuple[int, list[str]]], str]:
-    """The header's line, its names, the data rows after it, and the delimiter.
-
-    Without a header row, the header is empty and every row after ``skip_rows`` is
-    data; the delimiter is then the candidate that splits the first row most.
-    """
-    wanted = {_key(name) for name in _names(columns).values() if not _position(name)}
-    candidates = [delimiter] if delimiter else list(DELIMITERS)
-    broken: StatementError | None = None
-    found: list[tuple[int, tuple[int, list[str]] | None, list, str]] = []
-    for candidate in candidates:
-        rows: list[tuple[int, list[str]]] = []
-        header: tuple[int, list[str]] | None = None
-        skipped = 0
-        try:
-            for line_no, row in _read(text, candidate):
-                if skipped < columns.skip_rows:
-                    skipped += 1
-                elif not columns.header:
-                    rows.append((line_no, row))
-                elif header is None:
-                    if _is_header(row, wanted):
-                        header = (line_no, row)
-                else:
-                    rows.append((line_no, row))
-        except StatementError as exc:
-            if header is not None or (not columns.header and rows):
-                raise
-            broken = broken or exc  # before any header: this delimiter cannot be it
-            continue
-        if not columns.header:
-            first = next((row for _, row in rows if any(c.strip() for c in row)), [])
-            found.append((len(first), None, rows, candidate))
-        elif header is not None:
-            return header[0], header[1], rows, candidate
-    if found:
-        _, _, rows, candidate = max(found, key=lambda item: item[0])
-        return (rows[0][0] if rows else 1), [], rows, candidate
-
-    # No row names every column: report the first non-blank line's names, split the
-    # way that gives the most columns.
-    best: tuple[int, list[str]] | None = None
-    for candidate in candidates:
-        try:
-            for line_no, row in _read(text, candidate):
-                if any(cell.strip() for cell in row):
-                    if best is None or len(row) > len(best[1]):
-                        best = (line_no, row)
-                    break
-        except StatementError:
-            continue
-    if best is None and broken is not None:
-        raise broken
-    line_no, row = best if best is not None else (1, [])
-    _column_index(row, line_no, columns)  # raises, naming the missing column
-    raise StatementError("the header cannot be read", line=line_no)  # pragma: no cover
-
-
-def _column_index(header: list[str], line_no: int, columns: Columns) -> dict[str, int]:
-    """role -> position; description roles are description, description1, ..."""
-    keys = [_key(cell) for cell in header]
-    shown = ", ".join(_show(cell.strip()) for cell in header if cell.strip()) or "none"
-    index: dict[str, int] = {}
-    for role, name in _names(columns).items():
-        if _key(name) in keys:
-            index[role] = keys.index(_key(name))
-            continue
-        position = _position(name)
-        if position is not None:
-            index[role] = position - 1
-            continue
-        option = _COLUMN_OPTIONS[role.rstrip("0123456789")]
-        raise StatementError(
-            f"the statement has no column '{_show(name)}' (its columns are: {shown}): "
-            f"name it with {option}",
-            line=line_no,
-            column=name,
-            column_in_message=True,
-        )
-    if columns.currency is not None and columns.currency.strip():
-        position = _position(columns.currency)
-        if _key(columns.currency) in keys:
-            index["currency"] = keys.index(_key(columns.currency))
-        elif position is not None:
-            index["currency"] = position - 1
-        elif _key(columns.currency) != _key(_CURRENCY_COLUMN):
-            raise StatementError(
-                f"the statement has no column '{_show(columns.currency)}' (its columns are: "
-                f"{shown}): name it with --currency-col, or leave that out to read the "
-                "currency from the amounts",
-                line=line_no,
-                column=columns.currency,
-                column_in_message=True,
-            )
-    return index
 
 
 def _parse_row(
