@@ -145,3 +145,19 @@ def test_month_length_is_the_gregorian_calendar_s():
     for year in (*range(1, 30), *range(1890, 2110), 2100, 2400, 9999):
         for month in range(1, 13):
             assert month_length(year, month) == calendar.monthrange(year, month)[1], (year, month)
+
+
+def test_minus_zero_is_a_price_of_zero_as_every_check_reads_it():
+    """`--price -0` was accepted by the price parser and refused by the stored-value
+    check (a text starting with '-'), after the ledger file had been made."""
+    from decimal import Decimal
+
+    from kscli.domain.model import SUBSCRIPTION
+    from kscli.domain.money import parse_price
+
+    for text in ("-0", "-0.00", "-0.0", "0"):
+        price = parse_price(text, "USD")
+        assert str(price) == "0.00" and price == Decimal(0)
+    assert str(parse_price("-0", "JPY")) == "0"
+    price_field = next(f for f in SUBSCRIPTION.fields if f.name == "price")
+    assert price_field.check(str(parse_price("-0.00", "EUR")))

@@ -46,7 +46,8 @@ def parse_price(text: str, currency: str) -> Decimal:
         raise MoneyError(
             f"price {shown(raw)[1:-1]} has more decimals than {currency} has ({digits}): round it to {digits}"
         )
-    return amount.quantize(quantum(currency))
+    amount = amount.quantize(quantum(currency))
+    return amount.copy_abs() if amount == 0 else amount  # -0 is 0 (stored as 0.00)
 
 
 def normalize(amount: Decimal, currency: str) -> Decimal:
