@@ -255,3 +255,13 @@ def test_the_sample_ledger_and_a_realistic_statement_give_only_what_a_person_wou
         assert kscli("charges", "check").exit_code == 0
         assert kscli("charges", "dismiss", finding["id"], "--reason", "again").exit_code == 0
         assert len(kscli.json("charges", "check", "--all")) == 1
+        # and the one recurring merchant no subscription pays for is the forgotten one
+        proposed = kscli.json("charges", "discover")
+    assert [(p["vendor"], p["amount"], p["currency"], p["cadence"], p["first_charge"],
+             p["last_charge"], p["next_expected"], p["charges"]) for p in proposed] == [
+        ("NETFLIX.COM", "15.49", "USD", "monthly", "2026-08-15", "2026-11-15", "2026-12-15", 4)]
+    with freeze_time("2026-12-02T09:15:00Z"):
+        added = kscli("charges", "discover", "--add", "--yes", fmt="json")
+        assert added.exit_code == 0, added.stderr
+        assert kscli.json("charges", "discover") == []
+        assert kscli("charges", "check").exit_code == 0  # its own charges are as expected
