@@ -7,9 +7,11 @@ import os
 from datetime import date, timedelta
 
 import pytest
+
+from tests.conftest import require_module
 from freezegun import freeze_time
 
-icalendar = pytest.importorskip("icalendar")
+icalendar = require_module("icalendar", "test")
 
 from kscli.ical import escape_text, fold  # noqa: E402
 

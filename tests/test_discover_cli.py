@@ -11,7 +11,7 @@ from freezegun import freeze_time
 from kscli.domain.statement import Columns
 from kscli.domain.statement.discover import Charge, discover
 from kscli.domain.statement.formats import read_any
-from tests.conftest import ledger_created
+from tests.conftest import ledger_created, require_module
 from tests.helpers import REF
 from tests.statement_fixtures import real_statements  # noqa: F401 - a fixture
 from tests.test_statement_real import CSV_FILES, OFX_FILES, preset_columns
@@ -166,9 +166,9 @@ def _read(folder, name, preset):
 @pytest.mark.parametrize("name, preset", REAL, ids=[name for name, _ in REAL])
 def test_no_real_export_holds_a_recurring_merchant(real_statements, name, preset):  # noqa: F811
     if name.endswith(".sta"):
-        pytest.importorskip("mt940")
+        require_module("mt940", "statements")
     if name.endswith(".xml"):
-        pytest.importorskip("defusedxml")
+        require_module("defusedxml", "statements")
     lines = _read(real_statements, name, preset).lines
     found = discover(Charge(f"C-{1001 + i}", line.posted_on, line.description, line.amount,
                             line.currency) for i, line in enumerate(lines))

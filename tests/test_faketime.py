@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import installed_kscli, ledger_path
+from tests.conftest import installed_kscli, ledger_path, require_module
 
 FAKETIME = shutil.which("faketime")
 KSCLI = installed_kscli()
@@ -92,7 +92,7 @@ def test_a_clock_set_back_is_refused_by_activate_and_sweep(tmp_path):
 
 @pytest.mark.parametrize("tz", ["Pacific/Kiritimati", "America/Adak"])
 def test_a_signed_license_expires_at_its_moment_whatever_the_local_time(tmp_path, tz):
-    pytest.importorskip("cryptography")
+    require_module("cryptography", "signing")
     store = ledger_path(tmp_path, "sqlite")
     assert at("2026-06-01T12:00:00Z", tz, store, "signer", "init").returncode == 0
     assert at("2026-06-01T12:00:00Z", tz, store, "license", "issue", "--product", "Editor",

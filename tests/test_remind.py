@@ -16,7 +16,7 @@ import pytest
 from freezegun import freeze_time
 
 from kscli.domain.calendar import add_months
-from tests.conftest import exported_events, ledger_created
+from tests.conftest import exported_events, ledger_created, require_module
 
 EVERY_BACKEND = True
 
@@ -239,7 +239,7 @@ class Mailbox:
 
 
 def _smtp(mailbox, **options):
-    controller_module = pytest.importorskip("aiosmtpd.controller")
+    controller_module = require_module("aiosmtpd.controller", "test")
     controller = controller_module.Controller(mailbox, hostname="127.0.0.1", port=_free_port(),
                                               **options)
     controller.start()
@@ -314,7 +314,7 @@ def _certificate(tmp_path):
     """A self-signed certificate for 127.0.0.1 (its own authority), and its key."""
     import ipaddress
 
-    pytest.importorskip("cryptography")
+    require_module("cryptography", "signing")
     from cryptography import x509
     from cryptography.hazmat.backends import default_backend
     from cryptography.hazmat.primitives import hashes, serialization
@@ -353,7 +353,7 @@ def tls_smtp(smtp, tmp_path):
     """A server that offers STARTTLS and takes a login (ada / pw) only over TLS."""
     import ssl
 
-    smtp_module = pytest.importorskip("aiosmtpd.smtp")
+    smtp_module = require_module("aiosmtpd.smtp", "test")
     cert_file, key_file = _certificate(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
@@ -442,3 +442,22 @@ def test_an_address_with_a_space_fails_without_quoting_its_token(kscli, add_sub,
                    f"http://127.0.0.1:{hook.port}/a b?token=tk_hidden")
     assert result.exit_code == 1 and "tk_hidden" not in result.stderr
     assert hook.received == [] and _reminders(kscli) == []
+
+
+def test_a_deadline_that_moves_to_another_day_is_reminded_again(kscli, add_sub):
+    """An annual plan renewing on 2027-01-01 with 33 days' notice: cancel by 2026-11-29,
+    reminded. A change that moves nothing reminds nothing; the notice shortened to 30
+    days moves that same deadline (its uid) to 2026-12-02: reminded again, once."""
+    with freeze_time("2026-11-22T10:00:00Z"):
+        add_sub(started="2026-01-01", plan="annual", notice="33d")
+        first = kscli("remind", "--within", "14d").stdout
+        kscli.json("sub", "edit", "S-1001", "--account", "ada")
+        unmoved = kscli("remind", "--within", "14d").stdout
+        kscli.json("sub", "edit", "S-1001", "--notice", "30d")
+        moved = kscli("remind", "--within", "14d").stdout
+        after = kscli("remind", "--within", "14d").stdout
+    assert "2026-11-29" in first and unmoved == "" and after == ""
+    assert "2026-12-02" in moved
+    recorded = _reminders(kscli)
+    assert [(r["detail"]["deadline"], r["detail"]["date"]) for r in recorded] == [
+        ("cancel-by-S-1001-2", "2026-11-29"), ("cancel-by-S-1001-2", "2026-12-02")]
