@@ -63,14 +63,16 @@ def _wallos_json(text: str, source: str) -> list[dict]:
 
 def _csv_records(text: str, source: str, delimiter: str | None,
                  columns: dict[str, str]) -> list[dict]:
-    from kscli.domain.statement.reading import DELIMITERS, _read
+    import io
+
+    from kscli.domain.statement.columns import DELIMITERS, _read
 
     if not text.strip():
         raise BadValue(f"{source}: the file is empty", hint="give a header line and one line "
                        "per subscription")
     first = text.splitlines()[0]
     used = delimiter or max(DELIMITERS, key=first.count)
-    rows = [row for _, row in _read(text, used)]
+    rows = [row for _, row in _read(io.StringIO(text, newline=""), used)]
     header = [cell.strip().casefold() for cell in rows[0]]
     wanted = {role: name.casefold() for role, name in columns.items()}
     for role in ("vendor", "price"):
@@ -86,7 +88,7 @@ def read_subscriptions(data: bytes, source: str, now: datetime, *, fmt: str = "a
                        encoding: str | None = None, default_currency: str | None = None,
                        date_format: str | None = None) -> Read:
     """Every record of the file mapped (or its problems named); nothing is written."""
-    from kscli.domain.statement.reading import decode_statement
+    from kscli.domain.statement.decoding import decode_statement
     from kscli.domain.sub_import import CSV_DEFAULTS
 
     text = decode_statement(data, encoding)
