@@ -137,6 +137,16 @@ def _number_or_empty(cell: str) -> str:
         return ""
 
 
+def _number_and_mark(cell: str) -> tuple[str, str | None]:
+    """``_number_or_empty(cell)`` and the decimal mark it shows (``_mark_of``), a plain
+    amount matched once."""
+    plain = _PLAIN.match(cell)
+    if plain is not None:
+        return cell.lstrip("+-"), plain.group(3)
+    number = _number_or_empty(cell)
+    return number, _mark_of(number)
+
+
 def _code(text: str) -> str:
     try:
         return currency_code(text)
@@ -222,9 +232,13 @@ def _parse_number(text: str, minor_digits: int, file_mark: str | None = None) ->
 
 
 
+# The smallest amount of each currency (1, 0.01, 0.001, ...), made once.
+_QUANTUM = {code: Decimal(1).scaleb(-digits) for code, digits in STATEMENT_DIGITS.items()}
+
+
 def round_to(amount: Decimal, code: str) -> Decimal:
     """``amount`` with the currency's minor digits (it must have no more)."""
-    return amount.quantize(Decimal(1).scaleb(-STATEMENT_DIGITS[code]))
+    return amount.quantize(_QUANTUM[code])
 
 
 def read_amount(text: str, file_mark: str | None, currency_of) -> tuple[int, Decimal, str]:

@@ -62,6 +62,15 @@ class StatementLine:
 
 
 def _hash_text(description: str) -> str:
+    """A description as line hashes compare it (``_folded_text``, the rule): ASCII
+    text, the common case, is already NFC and folds as it lower-cases."""
+    if description.isascii():
+        return " ".join(description.lower().split())
+    return _folded_text(description)
+
+
+def _folded_text(description: str) -> str:
+    """The words of a description, NFC-normalised and case-folded, one space apart."""
     return " ".join(unicodedata.normalize("NFC", description).casefold().split())
 
 
