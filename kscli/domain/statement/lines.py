@@ -146,7 +146,7 @@ class Tally:
         ``text`` is ``_hash_text(entry.description)`` when the caller has it.
         """
         self.transactions += 1
-        if entry.amount == 0:
+        if not entry.amount:
             self.zero += 1
             return None
         if not entry.debit:

@@ -199,6 +199,10 @@ class CsvStatement:
         size = len(row)
         words_at, digits_at = self._likeness_at if index is self._index else \
             self._cells_compared(index)
+        if len(words_at) == 1 and len(digits_at) == 1:  # the common case, without lists
+            (word_at,), (digit_at,) = words_at, digits_at
+            if word_at < size and digit_at < size:
+                return hash((_words(row[word_at]), _nonzero_digits(row[digit_at])))
         words = [_words(row[position]) if position < size else "" for position in words_at]
         digits = [_nonzero_digits(row[position]) if position < size else ""
                   for position in digits_at]
