@@ -79,6 +79,25 @@ def stored(kind: str, value: Any) -> Any:
     return value if convert is None else convert(value)
 
 
+class _LastIso:
+    """``iso``, remembering the last time it wrote: the records one command writes
+    share their times (every charge of an import has its ``imported_at``), and a time
+    met again is not formatted again."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: tuple[datetime | None, str | None] = (None, None)
+
+    def __call__(self, when: datetime | None) -> str | None:
+        last = self.last  # (one tuple: read and replaced whole)
+        if when is last[0]:
+            return last[1]
+        text = iso(when)
+        self.last = (when, text)
+        return text
+
+
 class Codec:
     """The two conversions of one record kind between records and rows."""
 
@@ -88,7 +107,8 @@ class Codec:
         self.columns = tuple(f.stored_as for f in record.fields)
         self.kinds = tuple(f.kind for f in record.fields)
         # (position, conversion) of the fields that are not kept as they are
-        self._outs = tuple((i, _OUT[k]) for i, k in enumerate(self.kinds) if _OUT[k])
+        self._outs = tuple((i, _LastIso() if k == "dt" else _OUT[k])
+                           for i, k in enumerate(self.kinds) if _OUT[k])
         self._ins = tuple((i, _IN[k], k in _NULL_CONVERTED)
                           for i, k in enumerate(self.kinds) if _IN[k])
         if record_type is not tuple:  # the same reading, generated (kscli.generated)

@@ -137,6 +137,16 @@ def _number_or_empty(cell: str) -> str:
         return ""
 
 
+def _number_and_mark(cell: str) -> tuple[str, str | None]:
+    """``_number_or_empty(cell)`` and the decimal mark it shows (``_mark_of``), a plain
+    amount matched once."""
+    plain = _PLAIN.match(cell)
+    if plain is not None:
+        return cell.lstrip("+-"), plain.group(3)
+    number = _number_or_empty(cell)
+    return number, _mark_of(number)
+
+
 def _code(text: str) -> str:
     try:
         return currency_code(text)
@@ -222,9 +232,13 @@ def _parse_number(text: str, minor_digits: int, file_mark: str | None = None) ->
 
 
 
+# The smallest amount of each currency (1, 0.01, 0.001, ...), made once.
+_QUANTUM = {code: Decimal(1).scaleb(-digits) for code, digits in STATEMENT_DIGITS.items()}
+
+
 def round_to(amount: Decimal, code: str) -> Decimal:
     """``amount`` with the currency's minor digits (it must have no more)."""
-    return amount.quantize(Decimal(1).scaleb(-STATEMENT_DIGITS[code]))
+    return amount.quantize(_QUANTUM[code])
 
 
 def read_amount(text: str, file_mark: str | None, currency_of) -> tuple[int, Decimal, str]:
@@ -232,17 +246,31 @@ def read_amount(text: str, file_mark: str | None, currency_of) -> tuple[int, Dec
 
     ``currency_of(marker, explicit)`` decides the line's currency from the code or
     symbol written with the amount (None) and whether that one is unambiguous.
+
+    A plain amount (``-12.99``: a sign, digits, a mark and no more decimals than the
+    currency has) is read here directly; ``_read_any_amount``, the rule, gives it the
+    same answer (tests/test_statement_fast_paths.py).
     """
     plain = _PLAIN.match(text)
     if plain is not None:
-        sign = -1 if plain.group(1) == "-" else 1
         currency = currency_of(None, False)
-        fraction = plain.group(4)
-        size = Decimal(f"{plain.group(2)}.{fraction}" if fraction else plain.group(2))
-    else:
-        sign, number, marker, explicit = _split_amount(text)
-        currency = currency_of(marker, explicit)
-        size = _parse_number(number, STATEMENT_DIGITS[currency], file_mark)
+        whole, fraction = plain.group(2, 4)
+        digits = STATEMENT_DIGITS[currency]
+        places = len(fraction) if fraction else 0
+        if places <= digits:
+            size = Decimal(f"{whole}.{fraction or ''}{'0' * (digits - places)}"
+                           if digits else whole)
+            if size < MAX_AMOUNT:
+                return (-1 if plain.group(1) == "-" else 1), size, currency
+    return _read_any_amount(text, file_mark, currency_of)
+
+
+def _read_any_amount(text: str, file_mark: str | None,
+                     currency_of) -> tuple[int, Decimal, str]:
+    """``read_amount``, for any amount a statement writes (the rule)."""
+    sign, number, marker, explicit = _split_amount(text)
+    currency = currency_of(marker, explicit)
+    size = _parse_number(number, STATEMENT_DIGITS[currency], file_mark)
     if size >= MAX_AMOUNT:
         raise _AmountError(f"is too large for an amount (the limit is {MAX_AMOUNT - 1})", True)
     rounded = round_to(size, currency)

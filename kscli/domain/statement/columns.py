@@ -155,18 +155,15 @@ def _read(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str]
                         skipinitialspace=True, strict=True)
     last = 0
     try:
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise StatementError(
-                    f"the CSV cannot be read ({exc}): check the quotes on this line",
-                    line=last + 1,
-                ) from None
-            yield last + 1, row
-            last = reader.line_num
+        try:
+            for row in reader:
+                yield last + 1, row
+                last = reader.line_num
+        except csv.Error as exc:  # (raised by the reader: the yield raises no csv.Error)
+            raise StatementError(
+                f"the CSV cannot be read ({exc}): check the quotes on this line",
+                line=last + 1,
+            ) from None
     finally:
         close = getattr(lines, "close", None)
         if close is not None:

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 
 from kscli.domain.statement.lines import StatementError, _show
 
 
+# A statement writes the same few hundred days again and again: each text is read once.
+@functools.lru_cache(maxsize=4096)
 def _try_date(text: str | None, date_format: str | None) -> date | None:
+    """The date ``text`` writes (as ``_parse_date`` reads it), or None."""
     if not text:
         return None
     try:

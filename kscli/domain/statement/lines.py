@@ -62,6 +62,15 @@ class StatementLine:
 
 
 def _hash_text(description: str) -> str:
+    """A description as line hashes compare it (``_folded_text``, the rule): ASCII
+    text, the common case, is already NFC and folds as it lower-cases."""
+    if description.isascii():
+        return " ".join(description.lower().split())
+    return _folded_text(description)
+
+
+def _folded_text(description: str) -> str:
+    """The words of a description, NFC-normalised and case-folded, one space apart."""
     return " ".join(unicodedata.normalize("NFC", description).casefold().split())
 
 
@@ -137,7 +146,7 @@ class Tally:
         ``text`` is ``_hash_text(entry.description)`` when the caller has it.
         """
         self.transactions += 1
-        if entry.amount == 0:
+        if not entry.amount:
             self.zero += 1
             return None
         if not entry.debit:

@@ -65,7 +65,7 @@ from kscli.domain.statement.decoding import TextSource
 from kscli.domain.statement.amounts import (
     _AmountError,
     _file_decimal_mark,
-    _mark_of,
+    _number_and_mark,
     _number_or_empty,
     currency_code,
     read_amount,
@@ -126,6 +126,7 @@ class CsvStatement:
         self._amount_roles = [role for role in ("amount", "debit", "credit")
                               if role in self._index]
         self._description_roles = _description_roles(self._index)
+        self._likeness_at = self._cells_compared(self._index)
         self.summary: Statement | None = None
         self.rows_read = 0
         # the first pass: the decimal mark, the rows, and the rows that may be alike
@@ -135,14 +136,17 @@ class CsvStatement:
         alike: set[int] = set()
         likenesses = array("q")  # each row's, 8 bytes a row while the pass lasts
         marks: dict[str | None, str] = {}
-        amounts = [self._index[role] for role in self._amount_roles]
+        index, width = self._index, self._width
+        amounts = [index[role] for role in self._amount_roles]
         likeness, row_index = self._likeness, self._row_index
         for _, row in self._rows():
+            size = len(row)
             for position in amounts:
-                if position < len(row):
-                    number = _number_or_empty(row[position])
-                    marks.setdefault(_mark_of(number), number)
-            key = likeness(row, row_index(row, None))
+                if position < size:
+                    number, mark = _number_and_mark(row[position])
+                    if mark not in marks:
+                        marks[mark] = number
+            key = likeness(row, index if size >= width else row_index(row, None))
             likenesses.append(key)
             slot, bit = (key & mask) >> 3, 1 << (key & 7)
             if seen[slot] & bit:
@@ -193,11 +197,22 @@ class CsvStatement:
         amount cells, in order (``1.234,50`` and ``1234.5`` alike). Rows whose
         likeness is found once in the file are equal to no other row."""
         size = len(row)
-        words = [_words(row[index[role]]) if index[role] < size else ""
-                 for role in self._description_roles]
-        digits = [_nonzero_digits(row[index[role]]) if index[role] < size else ""
-                  for role in self._amount_roles]
+        words_at, digits_at = self._likeness_at if index is self._index else \
+            self._cells_compared(index)
+        if len(words_at) == 1 and len(digits_at) == 1:  # the common case, without lists
+            (word_at,), (digit_at,) = words_at, digits_at
+            if word_at < size and digit_at < size:
+                return hash((_words(row[word_at]), _nonzero_digits(row[digit_at])))
+        words = [_words(row[position]) if position < size else "" for position in words_at]
+        digits = [_nonzero_digits(row[position]) if position < size else ""
+                  for position in digits_at]
         return hash(("".join(words), "".join(digits)))
+
+    def _cells_compared(self, index: dict[str, int]) -> tuple[list[int], list[int]]:
+        """Where ``_likeness`` reads the description and the amounts of a row read at
+        ``index``."""
+        return ([index[role] for role in self._description_roles],
+                [index[role] for role in self._amount_roles])
 
     def lines(self) -> Iterator[StatementLine]:
         """The charge lines, in file order (StatementError on the first bad row)."""
@@ -215,6 +230,9 @@ class CsvStatement:
             alike, width = self._alike, self._width
             if not columns.header:
                 width = 0
+            reader = _RowReader(index, columns, self._default, self._file_mark,
+                                want if signs_decide else 0)
+            date_at, date_format = index["date"], columns.date_format
             for line_no, row in self._rows():
                 self.rows_read += 1
                 if width and len(row) > width and "".join(row[width:]).strip():
@@ -225,26 +243,25 @@ class CsvStatement:
                         "--delimiter)",
                         line=line_no,
                     )
-                date_text = _cell(row, index["date"])
+                date_text = row[date_at].strip() if date_at < len(row) else None
                 if pending and date_text is not None and date_text.casefold() in pending:
                     waiting += 1
                     continue
-                posted_on = _try_date(date_text, columns.date_format)
+                posted_on = _try_date(date_text, date_format)
                 if posted_on is None and not any(
                         _number_or_empty(_cell(row, index[role]) or "")
                         for role in self._amount_roles):
                     notes += 1
                     continue
-                row_index = index if len(row) >= width else \
-                    self._row_index(row, warnings, line_no)
-                entry, sign = _parse_row(line_no, row, row_index, columns, self._default,
-                                         self._file_mark, posted_on)
-                if signs_decide:
-                    if sign < 0:
-                        negative = True
-                    if entry.debit != (sign == want):
-                        entry = Entry(entry.line_no, entry.posted_on, entry.description,
-                                      entry.amount, entry.currency, sign == want)
+                if len(row) >= width:
+                    entry, sign = reader.read(line_no, row, posted_on)
+                else:
+                    row_index = self._row_index(row, warnings, line_no)
+                    short = reader if row_index is index else _RowReader(
+                        row_index, columns, self._default, self._file_mark, reader.want)
+                    entry, sign = short.read(line_no, row, posted_on)
+                if sign < 0:
+                    negative = True
                 if entry.debit and entry.amount:
                     yield tally.add(entry, track=self.rows_read - 1 in alike)
                 else:
@@ -304,47 +321,49 @@ def _cell(row: list[str], position: int) -> str | None:
     return row[position].strip() if position < len(row) else None
 
 
-def _parse_row(
-    line_no: int,
-    row: list[str],
-    index: dict[str, int],
-    columns: Columns,
-    default: str | None,
-    file_mark: str | None,
-    posted_on: date | None,
-) -> tuple[Entry, int]:
-    """The row's entry, and the sign its amount was written with."""
-    names = _names_of(columns)
+class _RowReader:
+    """How the rows whose columns are at ``index`` are read (``read``): what each
+    row would otherwise work out again (the columns' names, the description's
+    columns, where the amounts are), worked out once for a statement (and once for a
+    short row whose amount is read from its end)."""
 
-    def cell(role: str) -> str:
-        position = index[role]
+    def __init__(self, index: dict[str, int], columns: Columns, default: str | None,
+                 file_mark: str | None, want: int) -> None:
+        self.index = index
+        self.columns = columns
+        self.default = default
+        self.file_mark = file_mark
+        self.want = want  # the sign of a charge, when the amount's sign decides
+        self.names = _names_of(columns)
+        self.description_roles = _description_roles(index)
+        self.description_at = [index[role] for role in self.description_roles]
+        self.currency_at = index.get("currency")
+        # a row longer than this holds every column read, whatever its role
+        self.reach = max(position for role, position in index.items()
+                         if role != "currency")
+
+    def _cell(self, row: list[str], role: str, line_no: int) -> str:
+        position = self.index[role]
         if position >= len(row):
             raise StatementError(
                 f"this line has {len(row)} fields, too few to reach the column (check the "
                 "delimiter, or pick it with --delimiter)",
                 line=line_no,
-                column=names.get(role, role),
+                column=self.names.get(role, role),
             )
         return row[position].strip()
 
-    if posted_on is None:
-        posted_on = _parse_date(cell("date"), columns.date_format, line_no, columns.date)
-    parts = [" ".join(cell(role).split()) for role in _description_roles(index)]
-    description = " ".join(part for part in parts if part)
-    currency_text = ""
-    if "currency" in index and index["currency"] < len(row):
-        currency_text = row[index["currency"]].strip()
-
-    def amount(role: str) -> tuple[int, Decimal, str]:
-        text = cell(role)
-        column = names[role]
+    def _amount(self, row: list[str], role: str, line_no: int,
+                currency_text: str) -> tuple[int, Decimal, str]:
+        text = self._cell(row, role, line_no)
+        column = self.names[role]
 
         def currency_of(marker: str | None, explicit: bool) -> str:
-            return _line_currency(currency_text, marker, explicit, default, line_no, columns,
-                                  text, column)
+            return _line_currency(currency_text, marker, explicit, self.default, line_no,
+                                  self.columns, text, column)
 
         try:
-            return read_amount(text, file_mark, currency_of)
+            return read_amount(text, self.file_mark, currency_of)
         except _AmountError as exc:
             option = _COLUMN_OPTIONS[role]
             message = (f"'{_show(text)}' {exc.reason}" if exc.standalone else
@@ -352,40 +371,61 @@ def _parse_row(
                        "another column)")
             raise StatementError(message, line=line_no, column=column) from None
 
-    if "debit" in index:
-        debit_text = cell("debit")
-        credit_text = cell("credit") if "credit" in index else ""
-        debit = amount("debit") if debit_text else None
-        credit = amount("credit") if credit_text else None
-        if debit is not None and credit is not None and debit[1] and credit[1]:
-            raise StatementError(
-                f"an amount in both the debit column ('{_show(debit_text)}') and the credit "
-                f"column ('{_show(credit_text)}'): one line is one or the other",
-                line=line_no, column=names["debit"])
-        if debit is not None and (debit[1] or credit is None):
-            return Entry(line_no, posted_on, description, debit[1], debit[2], True), 1
-        if credit is not None:
-            return Entry(line_no, posted_on, description, credit[1], credit[2], False), 1
-        currency = _line_currency(currency_text, None, False, default, line_no, columns, "",
-                                  names["debit"])
-        return Entry(line_no, posted_on, description, Decimal(0), currency, True), 1
+    def read(self, line_no: int, row: list[str], posted_on: date | None) -> tuple[Entry, int]:
+        """The row's entry, and the sign its amount was written with. Read by its sign
+        (an amount column and no type column), the entry is a debit when that sign is
+        ``want``."""
+        columns, index = self.columns, self.index
+        if posted_on is None:
+            posted_on = _parse_date(self._cell(row, "date", line_no), columns.date_format,
+                                    line_no, columns.date)
+        if len(row) > self.reach:
+            parts = [" ".join(row[position].split()) for position in self.description_at]
+        else:
+            parts = [" ".join(self._cell(row, role, line_no).split())
+                     for role in self.description_roles]
+        description = parts[0] if len(parts) == 1 else " ".join(part for part in parts if part)
+        currency_at = self.currency_at
+        currency_text = row[currency_at].strip() \
+            if currency_at is not None and currency_at < len(row) else ""
+        names = self.names
 
-    sign, size, currency = amount("amount")
-    if "type" in index:
-        kind = cell("type").casefold()
-        said_debit = columns.debit_value is not None and \
-            kind == columns.debit_value.strip().casefold()
-        said_credit = columns.credit_value is not None and \
-            kind == columns.credit_value.strip().casefold()
-        if columns.debit_value is not None and columns.credit_value is not None \
-                and not (said_debit or said_credit):
-            raise StatementError(
-                f"'{_show(cell('type'))}' is neither '{_show(columns.debit_value)}' (a "
-                f"charge) nor '{_show(columns.credit_value)}' (a credit)",
-                line=line_no, column=names["type"])
-        debit = said_debit if columns.debit_value is not None else not said_credit
-        return Entry(line_no, posted_on, description, size, currency, debit), sign
-    return Entry(line_no, posted_on, description, size, currency, False), sign
+        if "debit" in index:
+            debit_text = self._cell(row, "debit", line_no)
+            credit_text = self._cell(row, "credit", line_no) if "credit" in index else ""
+            debit = self._amount(row, "debit", line_no, currency_text) if debit_text else None
+            credit = self._amount(row, "credit", line_no, currency_text) \
+                if credit_text else None
+            if debit is not None and credit is not None and debit[1] and credit[1]:
+                raise StatementError(
+                    f"an amount in both the debit column ('{_show(debit_text)}') and the credit "
+                    f"column ('{_show(credit_text)}'): one line is one or the other",
+                    line=line_no, column=names["debit"])
+            if debit is not None and (debit[1] or credit is None):
+                return Entry(line_no, posted_on, description, debit[1], debit[2], True), 1
+            if credit is not None:
+                return Entry(line_no, posted_on, description, credit[1], credit[2], False), 1
+            currency = _line_currency(currency_text, None, False, self.default, line_no,
+                                      columns, "", names["debit"])
+            return Entry(line_no, posted_on, description, Decimal(0), currency, True), 1
+
+        sign, size, currency = self._amount(row, "amount", line_no, currency_text)
+        if "type" in index:
+            kind = self._cell(row, "type", line_no).casefold()
+            said_debit = columns.debit_value is not None and \
+                kind == columns.debit_value.strip().casefold()
+            said_credit = columns.credit_value is not None and \
+                kind == columns.credit_value.strip().casefold()
+            if columns.debit_value is not None and columns.credit_value is not None \
+                    and not (said_debit or said_credit):
+                raise StatementError(
+                    f"'{_show(self._cell(row, 'type', line_no))}' is neither "
+                    f"'{_show(columns.debit_value)}' (a charge) nor "
+                    f"'{_show(columns.credit_value)}' (a credit)",
+                    line=line_no, column=names["type"])
+            debit = said_debit if columns.debit_value is not None else not said_credit
+            return Entry(line_no, posted_on, description, size, currency, debit), sign
+        return Entry(line_no, posted_on, description, size, currency, sign == self.want), sign
 
 
 def _line_currency(
