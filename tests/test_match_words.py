@@ -246,3 +246,13 @@ def test_of_many_at_one_price_the_first_in_service_wins_in_id_order():
     also = named("S-11", "Acme", price="9.99", started="2026-02-15")
     assert match_line(line("ACME", "9.99", day="2026-03-01"), [also, old, new]) == "S-10"
     assert match_line(line("ACME", "9.99", day="2026-01-20"), [also, old, new]) == "S-2"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_text_folds_as_the_general_rule_folds_it(text):
+    import unicodedata
+
+    from kscli.domain.words import fold
+
+    general = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    assert fold(text) == "".join(c for c in general if not unicodedata.combining(c))

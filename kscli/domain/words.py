@@ -21,6 +21,8 @@ _SPLIT = re.compile(r"[^\w]+|_+")
 def fold(text: str) -> str:
     """Text without case or accents: compatibility forms decomposed (``ﬁ`` is ``fi``,
     ``ℌ`` is ``h``), case folded, combining marks dropped."""
+    if text.isascii():  # (most statement text) nothing to decompose: folding is lower case
+        return text.lower()
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     return "".join(c for c in folded if not unicodedata.combining(c))
 
