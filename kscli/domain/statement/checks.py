@@ -105,7 +105,8 @@ def _period(sub: Subscription, day: date) -> tuple[date, date | None]:
     starts (kscli.domain.timeline owns the periods)."""
     if plan_length(sub) is None:
         return _utc_date(sub.started_at), None
-    start, end = period_at(sub, start_of_day(day + timedelta(days=1)) - timedelta(microseconds=1))
+    # the day's last moment: start_of_day(day + 1 day) - 1 us, made at once
+    start, end = period_at(sub, datetime(day.year, day.month, day.day, 23, 59, 59, 999999, UTC))
     return _utc_date(start), _utc_date(end) if end is not None else None
 
 
