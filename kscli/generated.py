@@ -32,16 +32,17 @@ def record_reader(record_type: type, kinds: Sequence[str],
     converted inline rather than through a function call each, the others through
     ``convert`` (applied to a null too for the kinds in ``nulls``), the record made
     the way NamedTuple's own _make makes it."""
-    from datetime import datetime  # (only where records are read: off the start-up path)
+    from datetime import date, datetime  # (only where records are read: off the start-up path)
     from decimal import Decimal
 
     env: dict[str, Any] = {"R": record_type, "NEW": tuple.__new__, "D": Decimal,
-                           "FI": datetime.fromisoformat}
+                           "FI": datetime.fromisoformat, "FD": date.fromisoformat}
     ins = []
     for i, kind in enumerate(kinds):
         inline = {"text": f"c{i}", "int": f"c{i}", "bool": f"(True if c{i} else False)",
                   "dec": f"(None if c{i} is None else D(c{i}))",
-                  "dt": f"(None if c{i} is None else FI(c{i}))"}.get(kind)
+                  "dt": f"(None if c{i} is None else FI(c{i}))",
+                  "date": f"(None if c{i} is None else FD(c{i}))"}.get(kind)
         if inline is None:
             env[f"i{i}"] = convert[kind]
             inline = f"i{i}(c{i})" if kind in nulls else f"(None if c{i} is None else i{i}(c{i}))"

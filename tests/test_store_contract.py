@@ -409,3 +409,40 @@ def test_a_writer_held_past_the_timeout_gets_store_busy(file_store):
         thread.join()
     with file_store.read() as ledger:
         assert [e.action for e in ledger.events("S-1001")] == ["hold"]
+
+
+def test_charges_in_any_order_are_the_charges_each_filter_selects(store):
+    made = [Charge(f"C-{1001 + i}", (T0 + timedelta(days=(7 * i) % 11)).date(), f"SHOP {i}",
+                   Decimal(f"{i}.50"), "USD", f"h{i}", sub_id="S-1001" if i % 3 else None,
+                   statement="jan.csv", imported_at=T0) for i in range(12)]
+    with store.write() as ledger:
+        ledger.add(make_sub("S-1001"))
+        ledger.add_many(made, "charges")
+    since = (T0 + timedelta(days=5)).date()
+    with store.read() as ledger:
+        for filters in ({}, {"matched": True}, {"unmatched": True}, {"sub_id": "S-1001"},
+                        {"since": since}, {"unmatched": True, "since": since}):
+            ordered = list(ledger.charges(**filters))
+            anyhow = ledger.charges(**filters, in_order=False)
+            assert isinstance(anyhow, list)
+            assert sorted(anyhow) == sorted(ordered), filters
+            assert len(anyhow) == len(ordered) > 0, filters
+        assert {c.id for c in ledger.charges(unmatched=True, in_order=False)} == {
+            c.id for c in made if c.sub_id is None}
+
+
+def test_a_damaged_charge_read_in_any_order_is_unreadable_naming_it(store):
+    from kscli.store.schema import to_row
+
+    good = Charge("C-1001", T0.date(), "SHOP", Decimal("1.50"), "USD", "h1", imported_at=T0)
+    with store.write() as ledger:
+        ledger.add(good)
+    row = list(to_row(good._replace(id="C-1002", line_hash="h2")))
+    row[1] = "not a day"  # posted_on
+    # (the JSON file checks every row as it writes and reads it: it refuses it there)
+    with pytest.raises(StoreUnreadable) as caught:
+        with store.write() as ledger:
+            ledger.tx.insert("charges", [tuple(row)])
+        with store.read() as ledger:
+            ledger.charges(in_order=False)
+    assert "C-1002" in caught.value.message and "posted_on" in caught.value.message

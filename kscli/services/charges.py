@@ -373,7 +373,8 @@ def _check_input(ledger) -> tuple[list, list[Charge], list[Event], list[Event]]:
     """The subscriptions, charges, the events of the charged subscriptions, and the
     dismissals, as the check reads them."""
     subs = list(ledger.subs())
-    charges = list(ledger.charges(matched=True))  # an unmatched charge is no finding
+    # an unmatched charge is no finding; find_unexpected orders the charges itself
+    charges = ledger.charges(matched=True, in_order=False)
     if not charges:
         return subs, charges, [], []
     wanted = {c.sub_id for c in charges if c.sub_id is not None}

@@ -19,7 +19,8 @@ ADDED_ACTION = "discovered-added"
 def proposals(store: Store) -> list[Proposal]:
     """The proposals for the stored charges that match no subscription (read-only)."""
     with store.read() as ledger:
-        return discover(ledger.charges(unmatched=True))  # records have Charge's fields
+        # records have Charge's fields; discover's answer does not depend on their order
+        return discover(ledger.charges(unmatched=True, in_order=False))
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def add_proposals(store: Store, now: datetime, account: str = "default") -> Adde
     from kscli.services.subs import add_in
 
     with store.write() as ledger:
-        unmatched = list(ledger.charges(unmatched=True))
+        unmatched = ledger.charges(unmatched=True, in_order=False)
         found = discover(unmatched)
         added: list[tuple[Proposal, Subscription, Event]] = []
         skipped: list[Proposal] = []

@@ -8,6 +8,7 @@ domain records and every backend shares one implementation of the ledger's logic
 from __future__ import annotations
 
 import functools
+import gc
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
@@ -278,6 +279,21 @@ class Ledger:
             except _DAMAGE:
                 raise self._damaged(table, row) from None
 
+    def _records(self, table: str, where: Where = ()) -> list[Any]:
+        """A selection's records (no order) as one list, read by map in one pass with
+        the collector paused (it finds no cycles here); a damaged row is exit 6."""
+        paused, rows = gc.isenabled(), []
+        gc.disable()
+        try:
+            return list(map(CODECS[table].from_row, rows := list(self.tx.select(table, where))))
+        except _DAMAGE:
+            for row in rows:
+                self._read(table, row)  # raises naming the damaged row
+            raise
+        finally:
+            if paused:
+                gc.enable()
+
     # subscriptions ------------------------------------------------------------------
     def sub(self, sub_id: str) -> Subscription | None:
         return self._get("subs", sub_id)
@@ -423,16 +439,17 @@ class Ledger:
         return self._get("charges", charge_id)
 
     def charges(self, *, sub_id: str | None = None, unmatched: bool = False,
-                since: date | None = None, matched: bool = False) -> Iterator[Charge]:
-        where: list[tuple[str, str, Any]] = []
-        if sub_id:
-            where.append(("sub_id", "=", sub_id))
-        if unmatched:
-            where.append(("sub_id", "=", None))
-        if matched:  # (matched to some subscription)
-            where.append(("sub_id", "!=", None))
-        if since is not None:
-            where.append(("posted_on", ">=", since.isoformat()))
+                since: date | None = None, matched: bool = False,
+                in_order: bool = True) -> Iterable[Charge]:
+        """The stored charges in posted_on and id order; ``in_order`` False: in no
+        particular order, as one list, for a caller whose answer does not depend on it
+        (`charges check`, `charges discover`): no backend sorts 100,000 rows for it."""
+        where: list[tuple[str, str, Any]] = [("sub_id", "=", sub_id)] if sub_id else []
+        where += [("sub_id", "=", None)] if unmatched else []
+        where += [("sub_id", "!=", None)] if matched else []  # (matched to some subscription)
+        where += [("posted_on", ">=", since.isoformat())] if since is not None else []
+        if not in_order:
+            return self._records("charges", where)
         return self._select("charges", where, order=("posted_on", "id"))
 
     # the whole ledger ----------------------------------------------------------------

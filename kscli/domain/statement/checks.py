@@ -105,7 +105,8 @@ def _period(sub: Subscription, day: date) -> tuple[date, date | None]:
     starts (kscli.domain.timeline owns the periods)."""
     if plan_length(sub) is None:
         return _utc_date(sub.started_at), None
-    start, end = period_at(sub, start_of_day(day + timedelta(days=1)) - timedelta(microseconds=1))
+    # the day's last moment: start_of_day(day + 1 day) - 1 us, made at once
+    start, end = period_at(sub, datetime(day.year, day.month, day.day, 23, 59, 59, 999999, UTC))
     return _utc_date(start), _utc_date(end) if end is not None else None
 
 
@@ -145,6 +146,9 @@ def find_unexpected(
             charges_of.setdefault(charge.sub_id, []).append(charge)
 
     findings: list[Finding] = []
+    # a period depends only on the plan, start and trial (and the plan history, when
+    # there is one): subscriptions alike share them, each worked out once
+    periods: dict[tuple, tuple[date, date | None]] = {}
     for sub_id, own in charges_of.items():
         history = events_of.get(sub_id, [])
         state = as_it_stands(by_id[sub_id]) if at is None else state_at(by_id[sub_id], at, history)
@@ -163,7 +167,13 @@ def find_unexpected(
                     findings.append(_in_trial(sub, charge, trial[1]))
                 continue
             if period is None or period[1] is not None and day >= period[1]:
-                period = _period(sub, day)  # (charges in date order: a period at a time)
+                # (charges in date order: a period at a time)
+                if sub.plans:
+                    period = _period(sub, day)
+                else:
+                    # (the zone too: equal moments in two zones count months apart)
+                    alike = (sub.plan, sub.started_at, sub.started_at.tzinfo, sub.trial, day)
+                    period = periods.get(alike) or periods.setdefault(alike, _period(sub, day))
             first = first_in_period.setdefault(period, charge)
             if since is not None and charge.posted_on < since:
                 continue

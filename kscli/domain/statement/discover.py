@@ -66,6 +66,7 @@ _GAP = ""  # where words were dropped
 _WORD = re.compile(r"[^\W_]+")  # the pieces words.words splits a text into
 _amount = attrgetter("amount")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")  # the same, in lower-case ASCII text
+_NUMBERED = re.compile(r"[a-z0-9]*[0-9][a-z0-9]*")  # one of those holding a digit
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,19 @@ def discover(charges: Iterable[Charge]) -> list[Proposal]:
     """The proposals for ``charges`` (those that match no subscription), ordered by
     vendor, currency and first charge."""
     merchants: dict[tuple, list[Charge]] = {}
+    # ASCII text with each word holding a digit written as "0" (a dropped word all the
+    # same) gives the same merchant: the charges of one merchant share that shape,
+    # whose key is worked out once
+    shapes: dict[str, tuple[str, ...]] = {}
     for charge in charges:
-        key = merchant_key(charge.description)
+        text = charge.description
+        if text.isascii():
+            shape = _NUMBERED.sub("0", text.lower())
+            key = shapes.get(shape)
+            if key is None:
+                key = shapes[shape] = merchant_key(shape)
+        else:
+            key = merchant_key(text)
         if key:
             merchants.setdefault((key, charge.currency), []).append(charge)
     proposals: list[Proposal] = []
