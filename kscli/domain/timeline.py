@@ -199,6 +199,16 @@ def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | Non
     return low, high
 
 
+def period_key(sub: Subscription) -> tuple | None:
+    """What ``period_at`` reads of a subscription with periods, as a key: two with the
+    same key have the same periods (the zone too: equal moments in two zones count
+    months apart). None when it reads more (a plan history). Keep it in step with
+    ``period_at``."""
+    if sub.plans:
+        return None
+    return sub.plan, sub.started_at, sub.started_at.tzinfo, sub.trial
+
+
 def plan_at(sub: Subscription, at: datetime) -> str:
     """The plan in force at ``at`` (the plan history ``plans``; `sub edit --plan` starts
     a plan at a renewal)."""

@@ -3,12 +3,11 @@ reading and checks: kscli.services.export_file)."""
 
 from __future__ import annotations
 
-import gc
 import json
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
+from kscli import collector
 from kscli.domain.errors import BadValue, Failure, json_escaped
 from kscli.services.export_file import EXPORT_FORMAT, EXPORT_VERSION, _bad, parse_export, read_export
 from kscli.store.base import Conflict, NotEmpty, Store
@@ -78,7 +77,7 @@ def import_ledger(store: Store, data: bytes, source: str) -> dict[str, int]:
     paired imports of 200,000 subscriptions: bench/RESULTS.md.)"""
     # An export of 200,000 subscriptions is millions of objects, none of them in a
     # cycle: the cyclic garbage collector would walk them all again and again.
-    with _collector_paused():
+    with collector.paused():
         # read again (the same bytes, so the same verdict) only if the store needs a
         # second attempt
         checked = [parse_export(data, source)]
@@ -125,12 +124,3 @@ def _import_tables(store: Store, read: Callable[[], dict[str, list[dict[str, Any
         raise _bad(source, f"a value that must be unique is repeated ({exc})") from None
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()

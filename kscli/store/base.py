@@ -8,13 +8,13 @@ domain records and every backend shares one implementation of the ledger's logic
 from __future__ import annotations
 
 import functools
-import gc
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from kscli import collector
 from kscli.domain import ids
 from kscli.domain.calendar import iso
 from kscli.domain.words import contains_words
@@ -282,17 +282,14 @@ class Ledger:
     def _records(self, table: str, where: Where = ()) -> list[Any]:
         """A selection's records (no order) as one list, read by map in one pass with
         the collector paused (it finds no cycles here); a damaged row is exit 6."""
-        paused, rows = gc.isenabled(), []
-        gc.disable()
+        rows: list = []
         try:
-            return list(map(CODECS[table].from_row, rows := list(self.tx.select(table, where))))
+            with collector.paused():
+                return list(map(CODECS[table].from_row, rows := list(self.tx.select(table, where))))
         except _DAMAGE:
             for row in rows:
                 self._read(table, row)  # raises naming the damaged row
             raise
-        finally:
-            if paused:
-                gc.enable()
 
     # subscriptions ------------------------------------------------------------------
     def sub(self, sub_id: str) -> Subscription | None:

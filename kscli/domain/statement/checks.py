@@ -14,8 +14,8 @@ from kscli.domain.model import Charge, Event, Subscription
 from kscli.domain.money import MINOR_DIGITS, normalize
 from kscli.domain.statement.lines import StatementLine
 from kscli.domain.statement.matching import _end_day, _utc_date, price_gap
-from kscli.domain.timeline import (SubState, as_it_stands, period_at, plan_length, state_at,
-                                   trial_end)
+from kscli.domain.timeline import (SubState, as_it_stands, period_at, period_key, plan_length,
+                                   state_at, trial_end)
 
 UTC = timezone.utc
 
@@ -146,8 +146,7 @@ def find_unexpected(
             charges_of.setdefault(charge.sub_id, []).append(charge)
 
     findings: list[Finding] = []
-    # a period depends only on the plan, start and trial (and the plan history, when
-    # there is one): subscriptions alike share them, each worked out once
+    # subscriptions alike (timeline.period_key) share their periods: each worked out once
     periods: dict[tuple, tuple[date, date | None]] = {}
     for sub_id, own in charges_of.items():
         history = events_of.get(sub_id, [])
@@ -168,12 +167,12 @@ def find_unexpected(
                 continue
             if period is None or period[1] is not None and day >= period[1]:
                 # (charges in date order: a period at a time)
-                if sub.plans:
+                alike = period_key(sub)
+                if alike is None:
                     period = _period(sub, day)
                 else:
-                    # (the zone too: equal moments in two zones count months apart)
-                    alike = (sub.plan, sub.started_at, sub.started_at.tzinfo, sub.trial, day)
-                    period = periods.get(alike) or periods.setdefault(alike, _period(sub, day))
+                    period = periods.get((alike, day)) or periods.setdefault(
+                        (alike, day), _period(sub, day))
             first = first_in_period.setdefault(period, charge)
             if since is not None and charge.posted_on < since:
                 continue
