@@ -41,3 +41,20 @@ def make_sub(sub_id: str = "S-1001", *, started: datetime = T0, plan: str = "mon
         partner_portal="https://p.example" if partner else None, region=None, now=started,
     )
     return sub._replace(**changes) if changes else sub
+
+
+def machine_zone(zone: str):
+    """A generator for a fixture: the machine's time zone (TZ) is ``zone`` until the test
+    ends, then what it was."""
+    import os
+    import time
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    yield zone
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()

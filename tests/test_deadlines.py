@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
 
 from kscli.domain.deadlines import ACTIVATION, COMMITMENT_END, MONEY_BACK, RENEWAL, SERVICE_END
+from tests.helpers import machine_zone
 
 EVERY_BACKEND = True
 
@@ -25,15 +24,7 @@ def _by_kind(found, kind):
 @pytest.fixture(params=["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
 def far_tz(request):
     """The machine's time zone: 14 hours ahead of UTC, 11 behind, or UTC itself."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = request.param
-    time.tzset()
-    yield request.param
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
+    yield from machine_zone(request.param)
 
 
 def test_within_counts_whole_utc_days_both_ends_included(kscli, add_sub, far_tz):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 import time
 from datetime import date, datetime, timedelta
 
@@ -13,7 +12,7 @@ from kscli.domain import keys
 from kscli.domain import licenses as rules
 from kscli.domain.errors import NoChange, Refused
 from kscli.domain.model import Activation, License
-from tests.helpers import at
+from tests.helpers import at, machine_zone
 
 KEY = keys.generate(lambda n: "QASWA7YHBXDP0GJE7WKRFC"[:n])
 
@@ -28,15 +27,7 @@ def key_license(purchased: str = "2024-02-29T10:00:00Z", **fields) -> License:
 @pytest.fixture(params=["UTC", "Pacific/Kiritimati", "America/Adak"])
 def local_tz(request):
     """The machine's time zone: 14 hours ahead of UTC, 10 behind, or UTC itself."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = request.param
-    time.tzset()
-    yield request.param
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
+    yield from machine_zone(request.param)
 
 
 # --- the window ----------------------------------------------------------------------
