@@ -442,6 +442,44 @@ def test_renew_due_finds_what_working_out_every_subscription_finds(
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_renew_due_reads_only_through_indexes(tmp_path):
+    """Every query `renew due` runs on SQLite searches an index: none scans the
+    subscriptions (a quiet week on a ledger of 200,000 must cost what it costs on 100).
+    Among them the unswept free trials, whose renewals fall on the trial's end's day: a
+    partial index of the rows with a trial (migration 9), not every active row whose
+    period ended."""
+    import sqlite3
+
+    from kscli.domain.calendar import parse_duration
+    from kscli.services.subs import renewing
+    from kscli.store.sqlite import SqliteStore
+
+    class Traced(SqliteStore):  # the real store, each statement it runs written down
+        def _connect(self, readonly):
+            conn = super()._connect(readonly)
+            conn.set_trace_callback(run.append)
+            return conn
+
+    run: list[str] = []
+    store = Traced(str(tmp_path / "k.db"))
+    with store.write() as ledger:
+        for n in range(40):
+            sub = make(started=_DAY0 + timedelta(days=n * 3), sub_id=f"S-{1001 + n}")
+            ledger.add(sub._replace(trial=str(parse_duration("14d"))) if n % 5 == 0 else sub)
+    run.clear()
+    since = _DAY0 + timedelta(days=400)
+    found = renewing(store, since, since + timedelta(days=7))
+    assert found  # (the window has renewals: the queries found them)
+    selects = [sql for sql in run if sql.lstrip().upper().startswith("SELECT")
+               and " FROM subs" in sql]
+    assert len(selects) >= 3  # in the window, unswept by their start's day, unswept trials
+    conn = sqlite3.connect(tmp_path / "k.db")
+    plans = {sql: " | ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+             for sql in selects}
+    assert not [plan for plan in plans.values() if "SCAN subs" in plan], plans
+    assert any("ix_subs_trial" in plan for plan in plans.values()), plans
+
+
 @freeze_time("2026-12-01T09:00:00Z")
 def test_sub_add_shows_the_new_subscription_as_it_stands_now(tmp_path):
     kscli = Kscli(str(tmp_path / "k.db"))
