@@ -255,6 +255,19 @@ def main() -> None:
         ratio, t = paired_ratio(kscli + ["--store", small, "--format", fmt, "sub", "list"],
                                 baseline, args.runs)
         report(label, f"{ratio:.2f}x ({t * 1000:.1f} ms)", target)
+    # A write: turning auto-renewal off and on again (each an event with a reference,
+    # committed), alternating with the baseline like the reads
+    ratios, times = [], []
+    for n in range(args.runs + 1):
+        base_t = timed(baseline)[0]
+        took = timed(kscli + ["--store", small, "--quiet", "renew", "on" if n % 2 else "off",
+                              "S-1002"])[0]
+        if n:  # (the first pair warms the file cache)
+            ratios.append(took / base_t)
+            times.append(took)
+    report("a write (renew off|on), 100 subscriptions",
+           f"{statistics.median(ratios):.2f}x ({statistics.median(times) * 1000:.1f} ms)",
+           "<= 1.8x")
 
     big_export = os.path.join(work, "big.json")
     make_export(big_export, args.big, now)

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 GROUPS = ("sub", "renew", "license", "signer", "refund", "incident", "charges", "policy",
           "rates")
 MAN_PAGES = ["man/kscli.1", *(f"man/kscli-{g}.1" for g in GROUPS)]
-SHIPPED = [*shipped.SHELL_FILES.values(), *MAN_PAGES]
+SHIPPED = [*shipped.SHELL_FILES.values(), *MAN_PAGES, "kscli/default_policy.json"]
 SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "ENVIRONMENT",
             "FILES", "EXAMPLES", "SEE ALSO")
 
@@ -53,6 +53,18 @@ def groff_warnings(groff: str, source: str) -> str:
 
 def test_the_build_makes_exactly_the_shipped_files(fresh):
     assert sorted(fresh) == sorted(SHIPPED)
+
+
+def test_the_built_in_policy_read_from_json_is_the_toml_one():
+    """Commands read the built-in policy from its JSON form; `policy show --toml` prints
+    the TOML: both give the same policy, clause by clause and in the same order."""
+    from kscli.domain.policy_lint import parse_policy
+    from kscli.policy_files import DEFAULT_SOURCE, default_policy_text, load_default
+
+    from_toml = parse_policy(default_policy_text(), source=DEFAULT_SOURCE)
+    assert load_default() == from_toml
+    assert list(load_default().clauses) == list(from_toml.clauses)
+    assert len(from_toml.clauses) >= 18
 
 
 @pytest.mark.parametrize("rel", SHIPPED)

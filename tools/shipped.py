@@ -599,9 +599,22 @@ def man_files() -> dict[str, str]:
 # -- build, check, write ------------------------------------------------------------------
 
 
+def policy_files() -> dict[str, str]:
+    """The built-in policy as JSON (``kscli/default_policy.json``), read by every command
+    that needs the policy: JSON's parser is already loaded by then, TOML's would cost
+    each write a tenth of a Python start. ``kscli/default_policy.toml`` stays the
+    source people read and ``policy show --toml`` prints; the two hold the same data."""
+    import json
+    import tomllib
+
+    source = repo_root() / "kscli" / "default_policy.toml"
+    data = tomllib.loads(source.read_text(encoding="utf-8"))
+    return {"kscli/default_policy.json": json.dumps(data, ensure_ascii=False, indent=1) + "\n"}
+
+
 def build() -> dict[str, str]:
     """Every shipped file (path relative to the repository) and its content."""
-    return {**completion_files(), **man_files()}
+    return {**completion_files(), **man_files(), **policy_files()}
 
 
 def repo_root() -> Path:

@@ -37,7 +37,6 @@ Pure: no file is read here.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -186,6 +185,8 @@ class Policy:
         known = self.known_grounds()
         if wanted in known:
             return wanted
+        import difflib  # (only a misspelt name needs it)
+
         close = difflib.get_close_matches(wanted, known, n=1)
         raise BadValue(
             f"unknown ground '{printable(wanted[:60])}'"

@@ -18,9 +18,7 @@ Pure: this module parses text or an already-parsed mapping; it reads no file.
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -120,6 +118,8 @@ class _Checker:
 
 def _check(source: str | Mapping[str, Any]) -> tuple[list[Problem], str | None, dict[str, Clause]]:
     if isinstance(source, str):
+        import tomllib  # (a policy file's text; the built-in one is read from JSON)
+
         check = _Checker(source)
         try:
             data: Any = tomllib.loads(source)
@@ -195,6 +195,8 @@ def _unknown_clause_message(clause_id: str, body: Any) -> str:
                 f"unknown clause '{clause_id}': put the id in quotes, "
                 f'[clause."{dotted[0]}"], or TOML reads its dot as a sub-table'
             )
+    import difflib  # (only an unknown clause needs it)
+
     close = difflib.get_close_matches(clause_id, CLAUSE_IDS, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return (
