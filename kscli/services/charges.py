@@ -26,6 +26,7 @@ from kscli.domain.statement import (
     dated_after,
     find_unexpected,
 )
+from kscli.domain.statement.checks import CHECKED_FIELDS
 from kscli.domain.statement.formats import open_any, read_any
 from kscli.domain.statement.lines import Statement
 from kscli.domain.statement.matching import VendorIndex, may_rematch
@@ -374,7 +375,7 @@ def _check_input(ledger) -> tuple[list, list[Charge], list[Event], list[Event]]:
     dismissals, as the check reads them."""
     subs = list(ledger.subs())
     # an unmatched charge is no finding; find_unexpected orders the charges itself
-    charges = ledger.charges(matched=True, in_order=False)
+    charges = ledger.charge_fields(CHECKED_FIELDS, matched=True)
     if not charges:
         return subs, charges, [], []
     wanted = {c.sub_id for c in charges if c.sub_id is not None}

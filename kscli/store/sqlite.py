@@ -37,6 +37,11 @@ class SqliteTx(Tx):
         sql, params = _STATEMENTS.select(table, where, order, limit, descending)
         return self.conn.execute(sql, params)  # the cursor streams its rows (in C)
 
+    def select_columns(self, table: str, columns: Sequence[str],
+                       where: Sequence[tuple[str, str, Any]] = ()) -> Iterator[tuple]:
+        sql, params = _STATEMENTS.select(table, where, (), None, False, columns)
+        return self.conn.execute(sql, params)
+
     def insert(self, table: str, rows: Iterable[tuple]) -> None:
         self._insert(_STATEMENTS.insert(table), rows)
 

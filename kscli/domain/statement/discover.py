@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from operator import attrgetter
@@ -78,6 +78,11 @@ class Charge:
     description: str
     amount: Decimal
     currency: str
+
+
+# What discovery reads of a charge: a stored Charge, or a record of just these fields
+# (Ledger.charge_fields) will do.
+READ_FIELDS = tuple(field.name for field in fields(Charge))
 
 
 @dataclass(frozen=True)
