@@ -9,9 +9,13 @@ import random
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from kscli.domain.model import Charge
 from kscli.domain.statement.checks import CHECKED_FIELDS, find_unexpected
-from kscli.domain.statement.discover import READ_FIELDS, discover
+from kscli.domain.statement.discover import (_DIGITS_AS_ZERO, READ_FIELDS, discover,
+                                             merchant_key)
 from kscli.store.charges import fields_reader
 from kscli.store.schema import to_row
 from tests.helpers import make_sub
@@ -62,9 +66,29 @@ def test_the_check_finds_from_the_read_fields_what_it_finds_from_whole_charges()
     assert {"duplicate-in-period", "after-end", "price-changed"} <= kinds, kinds
 
 
+def _streamly(text: str = "") -> list[Charge]:
+    """Six monthly charges of a merchant, each description ending with ``text``."""
+    return [Charge(f"C-{1001 + k}", date(2025, 1 + k, 14), f"STREAMLY {k}*REF {text}",
+                   Decimal("7.99"), "EUR", f"h{k}") for k in range(6)]
+
+
 def test_discovery_proposes_from_the_read_fields_what_it_proposes_from_whole_charges():
-    charges = [Charge(f"C-{1001 + k}", date(2025, 1 + k, 14), f"STREAMLY {k}*REF",
-                      Decimal("7.99"), "EUR", f"h{k}") for k in range(6)]
+    charges = _streamly()
     proposals = discover(charges)
     assert [p.vendor for p in proposals] == ["STREAMLY"]
     assert discover(_fields_of(charges, READ_FIELDS)) == proposals
+
+
+@given(st.lists(st.sampled_from(["NETFLIX", "com", "*", ".", " ", "-", "REF", "12", "a1b2",
+                                 "007x", "Oktober", "nov", "1", "x", "Z9", "_", "AB12CD", "0",
+                                 "9", "Jan", "~"]), max_size=12).map("".join))
+def test_a_description_with_its_digits_written_as_zero_is_the_same_merchant(text):
+    fine = text.encode().translate(_DIGITS_AS_ZERO).decode()
+    assert fine == "".join("0" if c.isdigit() else c.lower() for c in text)
+    assert merchant_key(fine) == merchant_key(text)
+    # one merchant, whichever of the two a charge writes (the first met or not)
+    for first, then in ((text, fine), (fine, text)):
+        mixed = [c if k % 2 else c._replace(description=c.description.replace(first, then))
+                 for k, c in enumerate(_streamly(first))]
+        (proposal,) = discover(mixed)
+        assert len(proposal.charge_ids) == 6
