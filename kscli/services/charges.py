@@ -205,6 +205,8 @@ def _plan(ledger, now: datetime, lines: Iterable[StatementLine], statement: str,
     imported = matched = rematched_count = already = done = told = 0
     first_id = last_id = None
     pending: list[Charge] = []  # matched, not yet written
+    if ledger is not None and not dry_run:
+        ledger.tx.expect_rows(rows if rows is not None else CHUNK)
 
     def tell() -> None:
         nonlocal told

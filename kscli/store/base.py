@@ -109,6 +109,10 @@ class Tx(ABC):
         rows = self.select(table, where)
         return map(pick, rows) if len(columns) > 1 else zip(map(pick, rows))
 
+    def expect_rows(self, count: int) -> None:
+        """A hint: this transaction is about to write some ``count`` rows (a statement's
+        charges); a backend may keep more of its pages at hand for them."""
+
     def find(self, table: str, column: str, values: Sequence[Any]) -> Iterator[tuple]:
         """The rows whose ``column`` (a unique one) holds one of ``values``."""
         return self.select(table, [(column, "in", tuple(values))])
