@@ -92,3 +92,16 @@ def test_a_description_with_its_digits_written_as_zero_is_the_same_merchant(text
                  for k, c in enumerate(_streamly(first))]
         (proposal,) = discover(mixed)
         assert len(proposal.charge_ids) == 6
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+       | st.lists(st.sampled_from(["AMZN", "*", "Prime", "_", "__x", "Ärzte", " ", "ﬁ", "٣",
+                                   "-", "a_b", "1"]), max_size=10).map("".join))
+def test_the_words_of_a_text_are_the_pieces_splitting_it_leaves(text):
+    """words() finds the runs of letters and digits: what splitting the folded text on
+    anything else (and on "_") leaves."""
+    import re
+
+    from kscli.domain.words import fold, words
+
+    assert words(text) == tuple(w for w in re.split(r"[^\w]+|_+", fold(text)) if w)
