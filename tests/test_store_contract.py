@@ -411,13 +411,19 @@ def test_a_writer_held_past_the_timeout_gets_store_busy(file_store):
         assert [e.action for e in ledger.events("S-1001")] == ["hold"]
 
 
-def test_charges_in_any_order_are_the_charges_each_filter_selects(store):
+def _twelve_charges(store) -> list[Charge]:
+    """Twelve stored charges over eleven days, two in three matched to S-1001."""
     made = [Charge(f"C-{1001 + i}", (T0 + timedelta(days=(7 * i) % 11)).date(), f"SHOP {i}",
                    Decimal(f"{i}.50"), "USD", f"h{i}", sub_id="S-1001" if i % 3 else None,
                    statement="jan.csv", imported_at=T0) for i in range(12)]
     with store.write() as ledger:
         ledger.add(make_sub("S-1001"))
         ledger.add_many(made, "charges")
+    return made
+
+
+def test_charges_in_any_order_are_the_charges_each_filter_selects(store):
+    made = _twelve_charges(store)
     since = (T0 + timedelta(days=5)).date()
     with store.read() as ledger:
         for filters in ({}, {"matched": True}, {"unmatched": True}, {"sub_id": "S-1001"},
@@ -431,18 +437,39 @@ def test_charges_in_any_order_are_the_charges_each_filter_selects(store):
             c.id for c in made if c.sub_id is None}
 
 
-def test_a_damaged_charge_read_in_any_order_is_unreadable_naming_it(store):
-    from kscli.store.schema import to_row
+def test_charge_fields_are_those_fields_of_the_charges_each_filter_selects(store):
+    made = _twelve_charges(store)
+    fields = ("id", "posted_on", "amount", "sub_id", "imported_at")
+    with store.read() as ledger:
+        for filters in ({}, {"matched": True}, {"unmatched": True}):
+            whole = ledger.charges(**filters, in_order=False)
+            some = ledger.charge_fields(fields, **filters)
+            assert isinstance(some, list) and len(some) == len(whole) > 0, filters
+            # the same values, converted alike (a date, a Decimal, an aware time)
+            assert sorted(some) == sorted(tuple(getattr(c, f) for f in fields) for c in whole)
+            assert all(r._fields == fields for r in some)
+        (one,) = ledger.charge_fields(["description"], unmatched=True)[:1]
+        assert one.description.startswith("SHOP ") and one == (one.description,)
+        with pytest.raises(ValueError, match="no field bogus"):
+            ledger.charge_fields(["id", "bogus"])
+
+
+@pytest.mark.parametrize("column,value,read", [
+    ("posted_on", "not a day", lambda ledger: ledger.charges(in_order=False)),
+    ("posted_on", "not a day", lambda ledger: ledger.charge_fields(("id", "posted_on"))),
+    ("amount", "12,x", lambda ledger: ledger.charge_fields(("amount", "sub_id")))])
+def test_a_damaged_charge_read_in_any_order_is_unreadable_naming_it(store, column, value, read):
+    from kscli.store.schema import TABLES, to_row
 
     good = Charge("C-1001", T0.date(), "SHOP", Decimal("1.50"), "USD", "h1", imported_at=T0)
     with store.write() as ledger:
         ledger.add(good)
     row = list(to_row(good._replace(id="C-1002", line_hash="h2")))
-    row[1] = "not a day"  # posted_on
+    row[TABLES["charges"].names.index(column)] = value
     # (the JSON file checks every row as it writes and reads it: it refuses it there)
     with pytest.raises(StoreUnreadable) as caught:
         with store.write() as ledger:
             ledger.tx.insert("charges", [tuple(row)])
         with store.read() as ledger:
-            ledger.charges(in_order=False)
-    assert "C-1002" in caught.value.message and "posted_on" in caught.value.message
+            read(ledger)
+    assert "C-1002" in caught.value.message and column in caught.value.message

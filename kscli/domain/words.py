@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_SPLIT = re.compile(r"[^\w]+|_+")
+_WORD = re.compile(r"[^\W_]+")  # a word: a run of letters and digits
 
 
 def fold(text: str) -> str:
@@ -29,7 +29,7 @@ def fold(text: str) -> str:
 
 def words(text: str) -> tuple[str, ...]:
     """The folded words of ``text``: split on anything that is not a letter or digit."""
-    return tuple(w for w in _SPLIT.split(fold(text)) if w)
+    return tuple(_WORD.findall(fold(text)))
 
 
 def contains_words(haystack: str | None, needle: str) -> bool:

@@ -26,6 +26,7 @@ from kscli.domain.statement import (
     dated_after,
     find_unexpected,
 )
+from kscli.domain.statement.checks import CHECKED_FIELDS
 from kscli.domain.statement.formats import open_any, read_any
 from kscli.domain.statement.lines import Statement
 from kscli.domain.statement.matching import VendorIndex, may_rematch
@@ -204,6 +205,8 @@ def _plan(ledger, now: datetime, lines: Iterable[StatementLine], statement: str,
     imported = matched = rematched_count = already = done = told = 0
     first_id = last_id = None
     pending: list[Charge] = []  # matched, not yet written
+    if ledger is not None and not dry_run:
+        ledger.tx.expect_rows(rows if rows is not None else CHUNK)
 
     def tell() -> None:
         nonlocal told
@@ -374,7 +377,7 @@ def _check_input(ledger) -> tuple[list, list[Charge], list[Event], list[Event]]:
     dismissals, as the check reads them."""
     subs = list(ledger.subs())
     # an unmatched charge is no finding; find_unexpected orders the charges itself
-    charges = ledger.charges(matched=True, in_order=False)
+    charges = ledger.charge_fields(CHECKED_FIELDS, matched=True)
     if not charges:
         return subs, charges, [], []
     wanted = {c.sub_id for c in charges if c.sub_id is not None}

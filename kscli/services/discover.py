@@ -9,18 +9,19 @@ from datetime import datetime
 from kscli.domain import ids
 from kscli.domain.calendar import start_of_day
 from kscli.domain.model import Event, Subscription
-from kscli.domain.statement.discover import Proposal, discover
+from kscli.domain.statement.discover import READ_FIELDS, Proposal, discover
 from kscli.store.base import Store
 
 EVENT_SUBJECT = "charges"
+
 ADDED_ACTION = "discovered-added"
 
 
 def proposals(store: Store) -> list[Proposal]:
     """The proposals for the stored charges that match no subscription (read-only)."""
     with store.read() as ledger:
-        # records have Charge's fields; discover's answer does not depend on their order
-        return discover(ledger.charges(unmatched=True, in_order=False))
+        # discover's answer does not depend on the charges' order
+        return discover(ledger.charge_fields(READ_FIELDS, unmatched=True))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import functools
 import os
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -20,8 +20,9 @@ from kscli.domain import ids
 from kscli.domain.calendar import iso
 from kscli.domain.words import contains_words
 from kscli.domain.errors import BadValue, NotFound, StoreUnreadable, printable
-from kscli.domain.model import Charge, Event, Incident, License, Subscription
+from kscli.domain.model import Event, Incident, License, Subscription
 from kscli.rows import CODECS, codec_of, to_row
+from kscli.store.charges import HASH_LOOKUP, LedgerCharges  # noqa: F401 (HASH_LOOKUP: theirs)
 from kscli.store.migrations import SCHEMA_VERSION
 from kscli.store.schema import TABLES
 
@@ -66,9 +67,6 @@ def new_reference(now: datetime) -> str:
     return f"KS-{now.strftime('%Y%m%d')}-{tail}"
 
 
-# How many line hashes one lookup names (SQLite takes at most 999 parameters before 3.32).
-HASH_LOOKUP = 500
-
 
 class Tx(ABC):
     """One backend transaction over rows (tuples in the table's column order)."""
@@ -105,6 +103,18 @@ class Tx(ABC):
         """Reserve the next ``count`` values of a named counter in one update, and give
         the first of them (``first`` when it was never used)."""
 
+    def select_columns(self, table: str, columns: Sequence[str],
+                       where: Where = ()) -> Iterable[tuple]:
+        """Those columns of the selected rows, in no order (SQL backends read no more)."""
+        spec = TABLES[table]
+        pick = itemgetter(*(spec.names.index(column) for column in columns))
+        rows = self.select(table, where)
+        return map(pick, rows) if len(columns) > 1 else zip(map(pick, rows))
+
+    def expect_rows(self, count: int) -> None:
+        """A hint: this transaction is about to write some ``count`` rows (a statement's
+        charges); a backend may keep more of its pages at hand for them."""
+
     def find(self, table: str, column: str, values: Sequence[Any]) -> Iterator[tuple]:
         """The rows whose ``column`` (a unique one) holds one of ``values``."""
         return self.select(table, [(column, "in", tuple(values))])
@@ -125,8 +135,11 @@ class Tx(ABC):
         return nullcontext()
 
 
-class Ledger:
-    """Records in, records out, over one backend transaction."""
+class Ledger(LedgerCharges):
+    """Records in, records out, over one backend transaction (the charges' reads are
+    kscli.store.charges')."""
+
+    _DAMAGE = _DAMAGE  # (for LedgerCharges)
 
     def __init__(self, tx: Tx, location: str) -> None:
         self.tx = tx
@@ -412,44 +425,6 @@ class Ledger:
     def incidents(self, sub_id: str | None = None) -> Iterator[Incident]:
         where = [("sub_id", "=", sub_id)] if sub_id else []
         return self._select("incidents", where)
-
-    # charges -------------------------------------------------------------------------
-    def charge_by_hash(self, line_hash: str) -> Charge | None:
-        for charge in self._select("charges", [("line_hash", "=", line_hash)], limit=1):
-            return charge
-        return None
-
-    def charges_by_hashes(self, line_hashes: Sequence[str]) -> dict[str, Charge]:
-        """The stored charges of these statement-line hashes, by hash (a few hundred
-        at a time: the store looks each up in its index on line_hash)."""
-        found: dict[str, Charge] = {}
-        decode = CODECS["charges"].from_row
-        for start in range(0, len(line_hashes), HASH_LOOKUP):
-            for row in self.tx.find("charges", "line_hash",
-                                    line_hashes[start:start + HASH_LOOKUP]):
-                try:
-                    charge = decode(row)
-                except _DAMAGE:
-                    raise self._damaged("charges", row) from None
-                found[charge.line_hash] = charge
-        return found
-
-    def charge(self, charge_id: str) -> Charge | None:
-        return self._get("charges", charge_id)
-
-    def charges(self, *, sub_id: str | None = None, unmatched: bool = False,
-                since: date | None = None, matched: bool = False,
-                in_order: bool = True) -> Iterable[Charge]:
-        """The stored charges in posted_on and id order; ``in_order`` False: in no
-        particular order, as one list, for a caller whose answer does not depend on it
-        (`charges check`, `charges discover`): no backend sorts 100,000 rows for it."""
-        where: list[tuple[str, str, Any]] = [("sub_id", "=", sub_id)] if sub_id else []
-        where += [("sub_id", "=", None)] if unmatched else []
-        where += [("sub_id", "!=", None)] if matched else []  # (matched to some subscription)
-        where += [("posted_on", ">=", since.isoformat())] if since is not None else []
-        if not in_order:
-            return self._records("charges", where)
-        return self._select("charges", where, order=("posted_on", "id"))
 
     # the whole ledger ----------------------------------------------------------------
     def dump_rows(self) -> dict[str, list[dict[str, Any]]]:

@@ -93,6 +93,13 @@ class PgTx(Tx):
             return iter(self.conn.execute(sql, params).fetchall())
         return self._stream(sql, params)
 
+    def select_columns(self, table: str, columns: Sequence[str],
+                       where: Sequence[tuple[str, str, Any]] = ()) -> Iterator[tuple]:
+        if any(op == "words" for _, op, _ in where):  # (filtered here: see select)
+            return super().select_columns(table, columns, where)
+        sql, params = _STATEMENTS.select(table, where, (), None, False, columns)
+        return self._stream(sql, params)
+
     def _stream(self, sql: str, params: list[Any]) -> Iterator[tuple]:
         """Rows through a server-side cursor, BATCH at a time: constant memory."""
         self._cursors += 1

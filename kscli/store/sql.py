@@ -56,8 +56,13 @@ class Statements:
         return self._update[table], values
 
     def select(self, table: str, where: Sequence[tuple[str, str, Any]], order: Sequence[str],
-               limit: int | None, descending: bool) -> tuple[str, list[Any]]:
+               limit: int | None, descending: bool,
+               columns: Sequence[str] | None = None) -> tuple[str, list[Any]]:
+        """A SELECT of the table's columns (or just ``columns``) and its parameters."""
         spec = TABLES[table]
+        unknown = [column for column in columns or () if column not in spec.names]
+        if unknown:
+            raise ValueError(f"unknown column {unknown[0]}")
         clauses, params = [], []
         for column, op, value in where:
             if column not in spec.names:
@@ -79,7 +84,7 @@ class Statements:
                 params.append(value)
             else:
                 raise ValueError(f"unknown operator {op}")
-        sql = f"SELECT {', '.join(spec.names)} FROM {table}"
+        sql = f"SELECT {', '.join(columns or spec.names)} FROM {table}"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         if order:

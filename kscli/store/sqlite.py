@@ -19,6 +19,7 @@ from kscli.store.sql import Statements
 
 _STATEMENTS = Statements("?")
 _HEADER = b"SQLite format 3\x00"
+CACHE_KB = 8192  # the page cache of a transaction that writes many rows (expect_rows)
 
 
 class SqliteTx(Tx):
@@ -36,6 +37,19 @@ class SqliteTx(Tx):
                descending: bool = False) -> Iterator[tuple]:
         sql, params = _STATEMENTS.select(table, where, order, limit, descending)
         return self.conn.execute(sql, params)  # the cursor streams its rows (in C)
+
+    def select_columns(self, table: str, columns: Sequence[str],
+                       where: Sequence[tuple[str, str, Any]] = ()) -> Iterator[tuple]:
+        sql, params = _STATEMENTS.select(table, where, (), None, False, columns)
+        return self.conn.execute(sql, params)
+
+    def expect_rows(self, count: int) -> None:
+        # SQLite keeps 2 MB of pages by default: rows written into the random places
+        # of an index (a charge's line_hash) then spill pages out and read them back
+        # again and again. 8 MB takes most of that, and is all the memory it adds (a
+        # page is kept only once it is read: a small import keeps few).
+        if self.writable:
+            self.conn.execute(f"PRAGMA cache_size = -{CACHE_KB}")
 
     def insert(self, table: str, rows: Iterable[tuple]) -> None:
         self._insert(_STATEMENTS.insert(table), rows)

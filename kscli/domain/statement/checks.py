@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from operator import attrgetter
 
 from kscli.domain import ids
 from kscli.domain.calendar import start_of_day
@@ -110,6 +111,11 @@ def _period(sub: Subscription, day: date) -> tuple[date, date | None]:
     return _utc_date(start), _utc_date(end) if end is not None else None
 
 
+# What find_unexpected reads of a charge: a stored Charge, or a record of just these
+# fields (Ledger.charge_fields) will do.
+CHECKED_FIELDS = ("id", "posted_on", "amount", "currency", "line_hash", "sub_id")
+
+
 def find_unexpected(
     subs: Sequence[Subscription],
     charges: Sequence[Charge],
@@ -140,14 +146,17 @@ def find_unexpected(
         events_of.setdefault(event.subject, []).append(event)
     charges_of: dict[str, list[Charge]] = {}
     last_day = None if at is None else _utc_date(at)
-    for charge in charges:
-        if charge.sub_id is not None and charge.sub_id in by_id and (
-                last_day is None or charge.posted_on <= last_day):
-            charges_of.setdefault(charge.sub_id, []).append(charge)
+    for charge in charges:  # (a charge matched to no subscription: its sub_id None)
+        if charge.sub_id in by_id and (last_day is None or charge.posted_on <= last_day):
+            own = charges_of.get(charge.sub_id)
+            if own is None:
+                charges_of[charge.sub_id] = [charge]
+            else:
+                own.append(charge)
 
     findings: list[Finding] = []
     # subscriptions alike (timeline.period_key) share their periods: each worked out once
-    periods: dict[tuple, tuple[date, date | None]] = {}
+    periods: dict[tuple, dict[date, tuple[date, date | None]]] = {}
     for sub_id, own in charges_of.items():
         history = events_of.get(sub_id, [])
         state = as_it_stands(by_id[sub_id]) if at is None else state_at(by_id[sub_id], at, history)
@@ -157,9 +166,12 @@ def find_unexpected(
         rule = _rule_for(state, history)
         started = _utc_date(sub.started_at)
         trial = _trial_days(sub)
+        alike = period_key(sub)
+        known = None if alike is None else periods.setdefault(alike, {})
         first_in_period: dict[tuple[date, date | None], Charge] = {}
         period: tuple[date, date | None] | None = None
-        for charge in sorted(own, key=lambda c: (c.posted_on, ids.natural_key(c.id))):
+        first: Charge | None = None
+        for charge in _in_order(own):
             day = charge.posted_on
             if trial is not None and trial[0] <= day < trial[1]:
                 if since is None or day >= since:
@@ -167,27 +179,40 @@ def find_unexpected(
                 continue
             if period is None or period[1] is not None and day >= period[1]:
                 # (charges in date order: a period at a time)
-                alike = period_key(sub)
-                if alike is None:
+                period = None if known is None else known.get(day)
+                if period is None:
                     period = _period(sub, day)
-                else:
-                    period = periods.get((alike, day)) or periods.setdefault(
-                        (alike, day), _period(sub, day))
-            first = first_in_period.setdefault(period, charge)
-            if since is not None and charge.posted_on < since:
+                    if known is not None:
+                        known[day] = period
+                first = first_in_period.setdefault(period, charge)
+            if since is not None and day < since:
                 continue
-            if rule is not None and (
-                charge.posted_on > rule.end or (rule.inclusive and charge.posted_on == rule.end)
-            ):
+            if rule is not None and (day > rule.end or (rule.inclusive and day == rule.end)):
                 findings.append(_finding(sub, charge, rule))
             elif first is not charge:
-                findings.append(_duplicate(state, charge, first, period))
-            elif charge.currency == sub.currency and charge.posted_on >= started:
-                price = price_gap(sub, charge.posted_on, charge.amount, tolerance)
+                findings.append(_duplicate(state, charge, first, period))  # type: ignore[arg-type]
+            elif charge.currency == sub.currency and day >= started:
+                price = price_gap(sub, day, charge.amount, tolerance)
                 if price is not None:
                     findings.append(_price_changed(sub, charge, price))
     findings.sort(key=lambda f: (f.posted_on, ids.natural_key(f.sub_id), ids.natural_key(f.charge_id)))
     return findings
+
+
+_posted_on = attrgetter("posted_on")
+
+
+def _charge_order(charge: Charge) -> tuple:
+    return charge.posted_on, ids.natural_key(charge.id)
+
+
+def _in_order(charges: list[Charge]) -> list[Charge]:
+    """One subscription's charges by date, then id (ids.natural_key): sorted by date
+    alone where no two share a day (most), which gives the same order."""
+    charges.sort(key=_posted_on)
+    if len(set(map(_posted_on, charges))) < len(charges):
+        charges.sort(key=_charge_order)
+    return charges
 
 
 def _money(charge: Charge, amount: Decimal | None = None) -> str:

@@ -77,6 +77,8 @@ class VendorIndex:
                 for price in every_price(sub):  # each price it had: the one in force is checked
                     by_price.setdefault(price, []).append(sub)
         self._lengths = sorted({len(name) for name in self._names}, reverse=True)
+        # every word of every name: a line holding none of them is named by no name
+        self._vocabulary = frozenset(word for name in self._names for word in name)
         # the days each subscription is in service (worked out once here, not per line)
         self._service: dict[str, tuple[date, tuple[date, bool] | None]] = {}
         for currencies in self._names.values():
@@ -96,6 +98,8 @@ class VendorIndex:
     def match(self, line: StatementLine) -> str | None:
         """The id of the subscription ``line`` pays for, or None."""
         have = words(line.description)
+        if self._vocabulary.isdisjoint(have):  # (most lines of a statement: at once)
+            return None
         for length in self._lengths:  # the longest name wins
             runs = {have[i:i + length] for i in range(len(have) - length + 1)}
             found = sorted(name for name in runs if name in self._names)
