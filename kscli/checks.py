@@ -55,6 +55,9 @@ def _calendar_day(value: str) -> bool:
 
 _ONE_BY_ONE: dict[str, Callable[[str], bool]] = {
     "json": _json_object, "acts": _activations, "date": _calendar_day}
+# the kinds whose shape does not bound a value's length (a calendar day of more than
+# ten characters is no day)
+_FREE_LENGTH = ("text", "json", "acts")
 
 
 def _utf8(text: str) -> bool:
@@ -94,13 +97,14 @@ def _text_ok(kind: str, present: Sequence[str], joined: str) -> bool:
     """Whether text values (``joined`` by NUL) are all of their kind."""
     if not present:
         return True
-    if len(joined) > LONGEST_TEXT and max(map(len, present)) > LONGEST_TEXT:
-        return False
+    if kind in _FREE_LENGTH and len(joined) > LONGEST_TEXT \
+            and max(map(len, present)) > LONGEST_TEXT:
+        return False  # (a time, a date or an amount is held to its shape below)
     if kind == "text":  # without NUL (no backend keeps it), and writable as UTF-8
         return joined.count("\x00") == len(present) - 1 and _utf8(joined)
     if kind in _ONE_BY_ONE:
-        try:
-            return all(map(_ONE_BY_ONE[kind], present))
+        try:  # each distinct value once (most JSON values of a ledger are "{}")
+            return all(map(_ONE_BY_ONE[kind], set(present)))
         except (ValueError, TypeError):
             return False
     if joined.count("\x00") != len(present) - 1:

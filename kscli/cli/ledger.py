@@ -112,9 +112,9 @@ def import_(file, keys_only):
 
     The import is whole or nothing, and only into a ledger with no records, so an
     export then import then export gives the same file. Every value is checked and the
-    first bad one is named with its row; nothing is kept unless all pass. A large file
-    into SQLite is checked by a second process while this one writes, and a new SQLite
-    ledger appears at its path only once complete.
+    first bad one is named with its row; nothing is kept unless all pass (SQLite
+    checks while it builds its indexes). A new SQLite ledger appears at its path only
+    once complete.
 
     An export made without --with-keys leaves out the keys kept in the old ledger
     file: their records are marked as missing their key, and `import --keys` with an

@@ -57,8 +57,9 @@ def _table_columns(table, rows: list[dict[str, Any]], where: str) -> list[Sequen
     """The rows of ``_table_rows`` as columns, in this kscli's column order."""
     if not rows:
         return [() for _ in table.names]
-    try:  # every row names every column: take them all at C speed
-        return list(zip(*map(itemgetter(*table.names), rows)))
+    try:  # every row names every column: take each at C speed (one column at a time,
+        # so that no row-sized tuples are made on the way: an import's peak memory)
+        return [tuple(map(itemgetter(name), rows)) for name in table.names]
     except KeyError:
         _refuse_unknown(table, rows, where)
         raise  # pragma: no cover - a row of known columns, as many as there are, has them all
@@ -222,7 +223,7 @@ def _check_ids(prefix: str, present: Sequence[str], counters: dict[str, Any], fa
     id_form = ids.form(prefix)
     if not all(map(id_form.fullmatch, present)):
         fail("id", id_form.fullmatch, f"is not an id like {prefix}{ids.FIRST}")
-    highest = int(max(present, key=ids.natural_key)[len(prefix):])
+    highest = int(ids.last(present)[len(prefix):])  # (every id is of the form now)
     last = counters.get(prefix, ids.FIRST - 1)
     if not isinstance(last, int) or highest > last:
         raise _bad(f"{source}, counters", f"the counter {prefix} ({last}) is below the "

@@ -23,6 +23,7 @@ from kscli.domain.errors import BadValue, NotFound, StoreUnreadable, printable
 from kscli.domain.model import Event, Incident, License, Subscription
 from kscli.rows import CODECS, codec_of, to_row
 from kscli.store.charges import HASH_LOOKUP, LedgerCharges  # noqa: F401 (HASH_LOOKUP: theirs)
+from kscli.store.loading import NotEmpty, Tables, load_into_empty, load_tables
 from kscli.store.migrations import SCHEMA_VERSION
 from kscli.store.schema import TABLES
 
@@ -52,10 +53,6 @@ def _not_kept(where: str, what: str) -> BadValue:
 
 class Conflict(Exception):
     """A row that would break a unique column (a reference or key already there)."""
-
-
-class NotEmpty(Exception):
-    """An import into a ledger that already holds records."""
 
 
 def new_reference(now: datetime) -> str:
@@ -127,6 +124,9 @@ class Tx(ABC):
         """Wait for work a bulk load left running (an index build), and give what it
         raised, if anything."""
         return None
+
+    # whether an import's check runs after the load, while ``bulk`` builds the indexes
+    checks_while_indexing = False
 
     def bulk(self) -> AbstractContextManager[None]:
         """A block of many inserts into an empty ledger; backends may load faster."""
@@ -442,48 +442,12 @@ class Ledger(LedgerCharges):
         counters and schema)."""
         return any(self.tx.count(name) for name, table in TABLES.items() if table.description)
 
-    def load_into_empty(self, tables: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
-        """Load whole (checked) tables if this ledger holds no records (else NotEmpty),
-        and empty ``tables`` once they are written (so that their rows are freed while
-        the backend builds its indexes)."""
-        if self.holds_records():
-            raise NotEmpty(self.location)
-        counts = self.load_tables(tables)
-        try:
-            _free(tables)
-        finally:
-            failed = self.tx.settle()
-        if failed is not None:
-            raise failed
-        return counts
+    def load_into_empty(self, tables: Tables, check: Callable[[Tables], None] | None = None,
+                        ) -> dict[str, int]:
+        return load_into_empty(self, tables, check)  # (kscli.store.loading)
 
-    def load_tables(self, data: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
-        """Load whole tables into an empty ledger, in one bulk load: rows keyed by
-        column, every column named (what dump_rows gives, or a checked export)."""
-        from kscli.secrets import MISSING
-
-        counts: dict[str, int] = {
-            # keys an export left out (marked by the import's reader), for its warning
-            "keys_missing": sum(1 for row in data.get("licenses") or ()
-                                if row.get("secret_store") == MISSING),
-        }
-        with self.tx.bulk():
-            for name in TABLES:  # (in the order references need: subscriptions first)
-                rows = data.get(name) or []
-                if rows:
-                    self.tx.load(name, rows)
-                counts[name] = len(rows)
-        return counts
-
-
-def _free(tables: dict[str, list[Any]]) -> None:
-    """Empty ``tables``, a few thousand rows at a time: freeing 200,000 rows takes a
-    quarter of a second, and a backend thread waiting for Python's lock (to start
-    its next index) gets it between two chunks."""
-    for rows in tables.values():
-        while rows:
-            del rows[-5000:]
-    tables.clear()
+    def load_tables(self, data: Tables) -> dict[str, int]:
+        return load_tables(self, data)
 
 
 class Store(ABC):
@@ -527,11 +491,13 @@ class Store(ABC):
         """Where license keys go when no keyring is usable, in words for a warning."""
         return f"the ledger file {self.location} (private, mode 0600)"
 
-    def import_tables(self, read: Callable[[], dict[str, list[dict[str, Any]]]]) -> dict[str, int]:
-        """Load whole checked tables, as ``read`` gives them (again at each call), into
-        this ledger, which must hold no records (else NotEmpty)."""
+    def import_tables(self, read: Callable[[], Tables],
+                      check: Callable[[Tables], None] | None = None) -> dict[str, int]:
+        """Load whole tables, as ``read`` gives them (again at each call), into this
+        ledger, which must hold no records (else NotEmpty); ``check`` (raising on a bad
+        value) runs on them before anything is kept (kscli.store.loading)."""
         with self.write() as ledger:
-            return ledger.load_into_empty(read())
+            return ledger.load_into_empty(read(), check)
 
     @abstractmethod
     def exists(self) -> bool: ...
