@@ -62,7 +62,7 @@ def _value_code(name: str) -> str:
     """Python code for the JSON text of the value in variable ``name``, for the line
     encoders below: text through json's C escaper, null/true/false as such, anything
     else (numbers, nested values) through json's encoder."""
-    return (f"(E({name}) if {name}.__class__ is str else 'null' if {name} is None "
+    return (f"('null' if {name} is None else E({name}) if {name}.__class__ is str "
             f"else 'true' if {name} is True else 'false' if {name} is False "
             f"else '[]' if {name} == [] else J({name}))")
 

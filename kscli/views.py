@@ -74,16 +74,25 @@ def states(pairs: Iterable[tuple[Subscription, tuple]], at: datetime,
 # (ISO 8601 UTC times with Z, decimal text, 0/1 flags shown as false/true), and after
 # its status the keys worked out by the domain's rules from its state (and stored row).
 # `sub_view` and the JSON lines of `sub list` are both made from this one layout.
+# (each of these runs for every row of a listing: a record without a history, a match,
+# a trial or a notice, most of a ledger, is answered before any other work)
 def _price_history(state: SubState, row: tuple) -> list[dict[str, str]]:
-    return [{"from": since, "price": price} for since, price in sorted(state.sub.prices.items())]
+    prices = state.sub.prices
+    if not prices:
+        return []
+    return [{"from": since, "price": price} for since, price in sorted(prices.items())]
 
 
 def _match(state: SubState, row: tuple) -> list[str]:
-    return sorted(state.sub.matches)
+    matches = state.sub.matches
+    return sorted(matches) if matches else []
 
 
 def _plan_history(state: SubState, row: tuple) -> list[dict[str, str]]:
-    return [{"from": since, "plan": plan} for since, plan in sorted(state.sub.plans.items())]
+    plans = state.sub.plans
+    if not plans:
+        return []
+    return [{"from": since, "plan": plan} for since, plan in sorted(plans.items())]
 
 
 def _trial_ends_at(state: SubState, row: tuple) -> str | None:

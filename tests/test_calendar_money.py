@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kscli.domain.calendar import (
@@ -161,3 +161,15 @@ def test_minus_zero_is_a_price_of_zero_as_every_check_reads_it():
     assert str(parse_price("-0", "JPY")) == "0"
     price_field = next(f for f in SUBSCRIPTION.fields if f.name == "price")
     assert price_field.check(str(parse_price("-0.00", "EUR")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=14)),
+                                               timezone(timedelta(hours=-12, minutes=-30))])))
+def test_iso_writes_the_utc_isoformat_to_the_second_with_z(when):
+    from kscli.domain.calendar import iso
+
+    utc = when.astimezone(timezone.utc)
+    assert iso(when) == utc.isoformat(timespec="seconds")[:19] + "Z"
+    assert datetime.fromisoformat(iso(when)) == utc.replace(microsecond=0)

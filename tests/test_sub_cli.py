@@ -501,6 +501,50 @@ def test_a_listing_line_is_the_json_of_the_view(sub):
     assert json.loads(line) == view
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "json", pytest.param("postgres",
+                                                                    marks=pytest.mark.postgres)])
+@settings(max_examples=40, deadline=None)
+@given(subs=st.lists(_subscriptions, min_size=1, max_size=6, unique_by=lambda sub: sub.id),
+       at=_times)
+def test_the_listing_lines_of_a_ledger_are_the_json_of_each_state(backend, subs, at):
+    """The lines `sub list --format jsonl` writes from the stored rows (a renewal or an
+    expiry worked out patched in) are, on every backend, the JSON of the view of each
+    record's state at T, byte for byte: whatever the record, and whether it stands at T,
+    renewed since, or ended."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from hypothesis import reject
+
+    from kscli.cli.output import _ONE_LINE, stored_lines
+    from kscli.domain.errors import BadValue
+    from kscli.domain.model import SUBSCRIPTION
+    from kscli.domain.timeline import state_at
+    from kscli.services.subs import states_at
+    from kscli.store import open_store
+    from kscli.views import SUB_FIELDS, sub_view
+    from tests.conftest import fresh_pg_store_spec, require_pg
+
+    folder = Path(tempfile.mkdtemp(prefix="kscli-lines-"))
+    try:
+        spec = (fresh_pg_store_spec(require_pg()) if backend == "postgres"
+                else str(folder / ("k.json" if backend == "json" else "k.db")))
+        store = open_store(spec)
+        try:
+            with store.write() as ledger:
+                for sub in subs:
+                    ledger.add(sub)
+        except BadValue:  # a record the store refuses (a NUL in a text): not a ledger
+            reject()
+        line = stored_lines(SUB_FIELDS, len(SUBSCRIPTION.fields), "\n")
+        with store.read() as ledger:
+            listed = {state.sub.id: line((state, row)) for state, row in states_at(ledger, at)}
+        assert listed == {sub.id: _ONE_LINE(sub_view(state_at(sub, at))) + "\n" for sub in subs}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.parametrize("record", [
     {"a": "x", "b": None, "c": True, "d": False, "e": 7, "f": "é\n\"\\\u2028", "g": 1, "h": 0},
     {"quote\"key": "v", "k\n": [1, {"x": None}], "n": 1.5},

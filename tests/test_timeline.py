@@ -539,3 +539,35 @@ def test_the_shortcut_for_a_renewing_record_is_the_state_as_it_stands(
     at = started + timedelta(days=offset)
     if _stands(sub, at):
         assert state_at(sub, at) == as_it_stands(sub, at)
+
+
+_moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31),
+                        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11))]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(plan=st.sampled_from(["monthly", "annual", "3m", "once"]),
+       commitment=st.sampled_from([None, 3, 12]), auto_renew=st.booleans(),
+       status=st.sampled_from(["active", "active", "cancelled", "suspended", "expired"]),
+       started=_moments, recorded=st.integers(0, 30), offset=st.integers(-400, 4000),
+       trial=st.sampled_from([None, None, "14d", "1m"]), ends=st.sampled_from([None, 200, 900]),
+       priced=st.booleans())
+def test_state_at_s_shortcuts_give_what_the_rules_work_out(
+        plan, commitment, auto_renew, status, started, recorded, offset, trial, ends, priced):
+    """state_at answers records renewing inside their period, and records renewing at
+    every boundary since (a ledger not swept for months), without the steps of the
+    rules: the answer is the one the rules work out, exactly, whatever the record."""
+    from kscli.domain.timeline import _worked_out, period_at
+
+    sub = make(plan=plan, started=started, commitment=commitment, auto_renew=auto_renew,
+               kind="software" if plan == "once" else "subscription")
+    sub = sub._replace(trial=trial, ends=None if ends is None else started + timedelta(days=ends),
+                       prices={iso(started + timedelta(days=40)): "12.00"} if priced else {})
+    if plan != "once":  # the period recorded: the first, or one a sweep recorded later
+        start, end = period_at(sub, started + timedelta(days=31 * recorded))
+        sub = sub._replace(period_start=start, period_end=end)
+    if status != "active":
+        sub = sub._replace(status=status, cancelled_at=started if status == "cancelled" else None)
+    at = started + timedelta(days=offset, seconds=offset * 37)
+    assert state_at(sub, at) == _worked_out(sub, at, None, False)
+    assert state_at(sub, at, steps=True) == _worked_out(sub, at, None, True)

@@ -522,7 +522,6 @@ def validate(key, reveal):
       kscli license validate 1QASW-A7YHB-XDP0G-JE7WK-RFC3W
       kscli license validate - < key.txt
     """
-    from kscli.cli.output import emit_object
     from kscli.domain import keys
 
     app = get_app()
@@ -533,6 +532,8 @@ def validate(key, reveal):
     if app.quiet:
         return
     if app.fmt in ("json", "jsonl", "csv"):
+        from kscli.cli.output import emit_object  # (and json: not for the one text line)
+
         emit_object(app.fmt, view)
     else:
         click.echo(f"valid  {view['key_masked']}  fp {view['fingerprint']}")

@@ -13,20 +13,23 @@ import io
 import re
 import sys
 
+from kscli.domain.errors import on_first_use
+
+
 # runs of key symbols and the separators a key may be typed with
-_RUN = re.compile(r"[0-9A-Za-z](?:[0-9A-Za-z \t\-\u2010-\u2015\u2212]*[0-9A-Za-z])?")
-_SYMBOL = re.compile(r"[0-9A-Za-z]")
+_run = on_first_use(r"[0-9A-Za-z](?:[0-9A-Za-z \t\-\u2010-\u2015\u2212]*[0-9A-Za-z])?")
+_symbol = on_first_use(r"[0-9A-Za-z]")
 
 
 def mask_keys(text: str) -> str:
-    if len(_SYMBOL.findall(text)) < 25:
+    if len(_symbol().findall(text)) < 25:
         return text  # too short to hold a key: the common case, decided cheaply
-    return _RUN.sub(_mask_run, text)
+    return _run().sub(_mask_run, text)
 
 
 def _mask_run(match: re.Match[str]) -> str:
     run = match.group(0)
-    if len(_SYMBOL.findall(run)) < 25:
+    if len(_symbol().findall(run)) < 25:
         return run
     from kscli.domain import keys
 
@@ -35,7 +38,7 @@ def _mask_run(match: re.Match[str]) -> str:
     for i in range(len(words)):
         count = 0
         for j in range(i, len(words)):
-            count += len(_SYMBOL.findall(words[j].group(0)))
+            count += len(_symbol().findall(words[j].group(0)))
             if count > 25:
                 break
             if count == 25:
@@ -50,7 +53,7 @@ def _mask_run(match: re.Match[str]) -> str:
 
 
 def _mask_run_text(rest: str) -> str:
-    return _RUN.sub(_mask_run, rest) if rest else rest
+    return _run().sub(_mask_run, rest) if rest else rest
 
 
 class _MaskedStderr(io.TextIOBase):

@@ -171,8 +171,10 @@ def iso(when: datetime | None) -> str | None:
         return None
     if when.tzinfo is not UTC:
         when = when.astimezone(UTC)
-    # isoformat is several times faster than strftime; listings call this per field.
-    return when.isoformat(timespec="seconds")[:19] + "Z"
+    # %-formatting of the fields is twice as fast as isoformat (and several times
+    # strftime): listings call this for every period they work out.
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (when.year, when.month, when.day,
+                                              when.hour, when.minute, when.second)
 
 
 def from_iso(text: str | None) -> datetime | None:

@@ -7,24 +7,36 @@ Commands never catch these: one boundary on the root command prints
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import IntEnum
+from functools import cache, partial
 
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\t": "\\t"}
 
 
+def on_first_use(pattern: str) -> Callable[[], re.Pattern[str]]:
+    """A regular expression compiled when first asked for, not at import: compiling a
+    few character classes took about 3 ms of every start of kscli (`--version`,
+    `license validate`), though most runs never print a control character or a key."""
+    return cache(partial(re.compile, pattern))
+
+
+_unprintable = on_first_use(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # What json's encoder leaves raw with ensure_ascii=False and a terminal would act on:
 # C1 controls (U+0080-U+009F: U+009B starts an escape sequence on some terminals),
 # line and paragraph separators, and the bidirectional overrides and isolates.
-_JSON_RAW = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_json_raw = on_first_use(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def json_escaped(text: str) -> str:
     """JSON text with those characters written as \\u escapes (valid JSON, the same
     value): for every JSON kscli prints or exports. The C0 controls json escapes itself."""
-    if text.isascii() or _JSON_RAW.search(text) is None:  # (isascii: a C scan, most lines)
+    if text.isascii():  # (a C scan: most lines)
         return text
-    return _JSON_RAW.sub(lambda m: "\\u%04x" % ord(m.group()), text)
+    raw = _json_raw()
+    if raw.search(text) is None:
+        return text
+    return raw.sub(lambda m: "\\u%04x" % ord(m.group()), text)
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -44,11 +56,12 @@ def printable(text: str, *, named: bool = False, blank: bool = False) -> str:
     with ``named``, a newline and a tab as ``\\n`` and ``\\t`` (table cells); with
     ``blank``, each as a space (completion descriptions).
     """
-    if not _UNPRINTABLE.search(text):
+    unprintable = _unprintable()
+    if not unprintable.search(text):
         return text
     if blank:
-        return _UNPRINTABLE.sub(" ", text)
-    return _UNPRINTABLE.sub(_escape_named if named else _escape, text)
+        return unprintable.sub(" ", text)
+    return unprintable.sub(_escape_named if named else _escape, text)
 
 
 def shown(value: object, limit: int = 40) -> str:

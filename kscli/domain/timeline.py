@@ -487,15 +487,30 @@ def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = 
     if history is None:
         end, commitment = sub.period_end, sub.commitment_end
         if sub.auto_renew and sub.status == "active" and end is not None \
-                and sub.period_start <= at < end and sub.started_at <= at and plan_length(sub) \
-                and sub.ends is None and sub.ended_at is None \
-                and (sub.trial is None or sub.period_start != sub.started_at):
-            # most records of a listing: renewing, inside the period recorded; this is
-            # as_it_stands(sub, at) for them, without working each part out
-            return _state(sub, at, True, True, None, commitment is not None and at < commitment,
-                          "active", ())
+                and sub.period_start <= at and sub.started_at <= at and plan_length(sub) \
+                and sub.ends is None and sub.ended_at is None and not sub.prices \
+                and not sub.plans:  # (a price or plan history: the one in force at ``at``)
+            if at < end and (sub.trial is None or sub.period_start != sub.started_at):
+                # most records of a listing: renewing, inside the period recorded; this
+                # is as_it_stands(sub, at) for them, without working each part out
+                return _state(sub, at, True, True, None,
+                              commitment is not None and at < commitment, "active", ())
+            if end <= at and not steps and sub.trial is None:
+                # renewing at every boundary since the period recorded (a ledger not
+                # swept for a while): what the steps below work out, the period that
+                # holds ``at`` found at once (_advance jumps the same way)
+                start, end = period_at(sub, at)
+                return _state(_with_period(sub, max(start, sub.period_end), end), at, True,
+                              True, None, commitment is not None and at < commitment,
+                              "active", ())
         if _stands(sub, at):  # nothing to work out: the record holds
             return as_it_stands(sub, at)
+    return _worked_out(sub, at, history, steps)
+
+
+def _worked_out(sub: Subscription, at: datetime, history: Iterable[Event] | None,
+                steps: bool) -> SubState:
+    """state_at without its shortcuts: every part worked out from the rules."""
     current = sub if history is None else as_recorded_at(sub, history, at)
     months = plan_length(current)
     if months and current.period_end is not None and at < current.period_start \
