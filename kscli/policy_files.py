@@ -22,9 +22,7 @@ def default_policy_text() -> str:
     """The TOML text of the built-in policy (``kscli/default_policy.toml``, beside this
     module: read as a file, not through importlib.resources, whose import costs every
     write a fifth of a Python start)."""
-    with open(os.path.join(os.path.dirname(__file__), "default_policy.toml"),
-              encoding="utf-8") as handle:
-        return handle.read()
+    return _packaged("default_policy.toml")
 
 
 @functools.cache
@@ -34,9 +32,13 @@ def load_default() -> Policy:
     checked by the same rules as any policy file."""
     import json
 
-    with open(os.path.join(os.path.dirname(__file__), "default_policy.json"),
-              encoding="utf-8") as handle:
-        return parse_policy(json.load(handle), source=DEFAULT_SOURCE)
+    return parse_policy(json.loads(_packaged("default_policy.json")), source=DEFAULT_SOURCE)
+
+
+def _packaged(name: str) -> str:
+    """The text of a file shipped in the package, beside this module."""
+    with open(os.path.join(os.path.dirname(__file__), name), encoding="utf-8") as handle:
+        return handle.read()
 
 
 def read_policy_text(path: str | Path) -> str:

@@ -17,7 +17,7 @@ from kscli.domain.statement.columns import Columns
 from kscli.domain.statement.reading import CsvStatement, read_csv
 from kscli.services.charges import CHUNK
 from kscli.store import open_store
-from kscli.store.base import HASH_LOOKUP
+from kscli.store.charges import HASH_LOOKUP
 from tests.conftest import Kscli
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)

@@ -11,7 +11,8 @@ from kscli import collector
 from kscli.domain.errors import BadValue, Failure, json_escaped
 from kscli.services.export_file import (EXPORT_FORMAT, EXPORT_VERSION, _bad, check_tables,
                                         parse_export, read_export)
-from kscli.store.base import Conflict, NotEmpty, Store
+from kscli.store.base import Conflict, Store
+from kscli.store.loading import NotEmpty
 from kscli.store.migrations import SCHEMA_VERSION
 from kscli.store.schema import TABLES
 

@@ -22,8 +22,8 @@ from kscli.domain.words import contains_words
 from kscli.domain.errors import BadValue, NotFound, StoreUnreadable, printable
 from kscli.domain.model import Event, Incident, License, Subscription
 from kscli.rows import CODECS, codec_of, to_row
-from kscli.store.charges import HASH_LOOKUP, LedgerCharges  # noqa: F401 (HASH_LOOKUP: theirs)
-from kscli.store.loading import NotEmpty, Tables, load_into_empty, load_tables
+from kscli.store.charges import LedgerCharges
+from kscli.store.loading import Tables, load_into_empty, load_tables
 from kscli.store.migrations import SCHEMA_VERSION
 from kscli.store.schema import TABLES
 
