@@ -187,9 +187,13 @@ def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | Non
     offset = 0  # months from the start to the boundary where the plan in force began
     if sub.plans:
         offset, months = _plan_in_force(sub, at)
-    k = max(((at.year - start.year) * 12 + at.month - start.month - offset) // months, 0)
+    # whole months from the start to ``at`` (an earlier day of the month has not yet
+    # reached its month's boundary); the loops below settle a clamped month end and a
+    # boundary on ``at``'s own day
+    elapsed = (at.year - start.year) * 12 + at.month - start.month - (at.day < start.day)
+    k = max((elapsed - offset) // months, 0)
     low = add_months(start, offset + k * months)
-    while k > 0 and low > at:  # a later day of the month, or a clamped month end
+    while k > 0 and low > at:  # a later time of the day, or a clamped month end
         k -= 1
         low = add_months(start, offset + k * months)
     high = add_months(start, offset + (k + 1) * months)
