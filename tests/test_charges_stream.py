@@ -73,6 +73,30 @@ def test_charges_by_hashes_finds_the_stored_ones_past_one_lookup(ledger, tmp_pat
     assert found == {h: stored[h] for h in wanted[:-1]}
 
 
+def test_holds_charges_says_whether_any_charge_is_stored(ledger, tmp_path):
+    empty = open_store(ledger.store)
+    with empty.write() as led:
+        led.remove("charges", [c.id for c in led.charges()])
+        assert led.holds_charges() is False
+    path = tmp_path / "one.csv"
+    path.write_text(statement(1))
+    assert ledger("--quiet", "charges", "import", str(path)).exit_code == 0
+    with open_store(ledger.store).read() as led:
+        assert led.holds_charges() is True
+
+
+def test_a_first_import_and_an_overlapping_one_store_each_line_once(any_store_spec, tmp_path):
+    kscli = Kscli(any_store_spec)  # a ledger that holds no charge: the first import
+    first, longer = tmp_path / "first.csv", tmp_path / "longer.csv"
+    first.write_text(statement(LINES))
+    longer.write_text(statement(LINES + 5))  # the same lines, and 5 more
+    doc = kscli.json("charges", "import", str(first))
+    assert (doc["imported"], doc["already_present"]) == (LINES, 0)
+    again = kscli.json("charges", "import", str(longer))
+    assert (again["imported"], again["already_present"]) == (5, LINES)
+    assert len(kscli.json("charges", "list")) == LINES + 5
+
+
 def test_a_long_statement_is_stored_whole_with_ids_in_file_order(ledger, tmp_path):
     path = tmp_path / "long.csv"
     path.write_text(statement(LINES))

@@ -217,9 +217,13 @@ def _plan(ledger, now: datetime, lines: Iterable[StatementLine], statement: str,
             progress(at - told)
             told = at
 
+    # A statement tells its lines apart by their hashes (equal lines by their occurrence
+    # in the file: lines.Tally), so that in a ledger that held no charge before, none
+    # of them can be stored already: they are not looked up (a first import).
+    look_up = ledger is not None and (not hasattr(source, "lines") or ledger.holds_charges())
     for chunk in _chunks(lines, CHUNK):
         stored = ledger.charges_by_hashes([line.line_hash for line in chunk]) \
-            if ledger is not None else {}
+            if look_up else {}
         new = len({line.line_hash for line in chunk} - stored.keys())
         if dry_run or ledger is None:
             numbers = range(imported + 1, imported + new + 1)

@@ -67,6 +67,10 @@ class LedgerCharges:
             return charge
         return None
 
+    def holds_charges(self) -> bool:
+        """Whether the ledger holds any charge (one row read, whatever the ledger's size)."""
+        return bool(list(self.tx.select("charges", (), limit=1)))
+
     def charges_by_hashes(self, line_hashes: Sequence[str]) -> dict[str, Charge]:
         """The stored charges of these statement-line hashes, by hash (a few hundred
         at a time: the store looks each up in its index on line_hash)."""
