@@ -8,6 +8,7 @@ import unicodedata
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,8 @@ from kscli.domain.statement.amounts import (
     read_amount,
 )
 from kscli.domain.statement.dates import _try_date
-from kscli.domain.statement.lines import _folded_text, _hash_text, line_hash
+from kscli.domain.statement.lines import StatementError, _folded_text, _hash_text, line_hash
+from kscli.domain.statement.reading import _AMOUNTS_KEPT, read_csv
 
 # currencies of every number of minor digits a statement may have (0, 2, 3 and 4)
 CURRENCIES = ["JPY", "USD", "EUR", "KWD", "XAU", "ITL"]
@@ -105,3 +107,33 @@ def test_a_date_text_met_again_reads_as_it_did_the_first_time(text, date_format)
     first = _try_date.__wrapped__(text, date_format)
     assert _try_date(text, date_format) == first
     assert _try_date(text, date_format) == first
+
+
+def test_a_line_hash_is_the_one_stored_by_earlier_imports():
+    # (a ledger keeps these: a changed hash would import every stored line again)
+    assert line_hash(date(2026, 11, 22), "ACME Cloud  *0001", Decimal("9.99"), "USD", 0) == \
+        "d18363199bf5fe317669500bb81451613871de08fc6d1afb8536168bd9d751a9"
+    assert line_hash(date(2026, 1, 2), "Stra\u00dfe Caf\u00e9", Decimal("1E+3"), "EUR", 2) == \
+        "edac92f93872ee4de038a55308db2033ac1375059741316c51a53ae52606fb31"
+
+
+def test_an_amount_met_again_reads_in_its_own_lines_currency():
+    text = ("date,description,amount,currency\n"
+            "2026-11-01,A,-1000,USD\n2026-11-02,B,-1000,JPY\n2026-11-03,C,-1000,KWD\n"
+            "2026-11-04,D,-1000,USD\n")
+    lines = read_csv(text).lines
+    assert [(str(line.amount), line.currency) for line in lines] == [
+        ("1000.00", "USD"), ("1000", "JPY"), ("1000.000", "KWD"), ("1000.00", "USD")]
+    bad = text + "2026-11-05,E,-12.5,USD\n2026-11-06,F,-12.5,JPY\n"
+    with pytest.raises(StatementError, match="line 7, column 'amount'.*more decimals"):
+        read_csv(bad)
+
+
+def test_amounts_past_what_a_reader_remembers_read_the_same():
+    count = _AMOUNTS_KEPT * 2 + 3
+    rows = [f"2026-11-{1 + i % 28:02d},SHOP {i},-{i % (_AMOUNTS_KEPT + 7)}.{i % 100:02d},EUR"
+            for i in range(count)]
+    lines = read_csv("date,description,amount,currency\n" + "\n".join(rows) + "\n").lines
+    assert [str(line.amount) for line in lines] == [
+        f"{i % (_AMOUNTS_KEPT + 7)}.{i % 100:02d}" for i in range(count) if i % (
+            _AMOUNTS_KEPT + 7) or i % 100]

@@ -9,12 +9,13 @@ transaction, each saying whether it is a debit; ``build_statement`` keeps the de
 
 from __future__ import annotations
 
-import hashlib
+from hashlib import sha256 as _sha256
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from kscli.domain.errors import BadValue
 
@@ -48,9 +49,11 @@ class StatementError(BadValue, ValueError):
 
 
 
-@dataclass(frozen=True, slots=True)
-class StatementLine:
-    """One charge of a statement: money paid out, always a positive amount."""
+class StatementLine(NamedTuple):
+    """One charge of a statement: money paid out, always a positive amount.
+
+    (A named tuple, as ``Entry``: both are made once per line of a statement, 100,000
+    and more, and a frozen dataclass takes five times as long to make.)"""
 
     line_no: int
     posted_on: date
@@ -80,8 +83,7 @@ def _show(text: str, limit: int = 40) -> str:
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One transaction as a reader found it: ``amount`` is its size (zero or more)."""
 
     line_no: int
@@ -112,8 +114,8 @@ def line_hash(posted_on: date, description: str, amount: Decimal, currency: str,
     """The identity of a charge line: the same charge read twice hashes the same
     (``hashed_text``: ``_hash_text(description)``, when the caller has it already)."""
     text = _hash_text(description) if hashed_text is None else hashed_text
-    key = (posted_on.isoformat(), text, str(amount), currency, str(occurrence))
-    return hashlib.sha256("|".join(key).encode("utf-8")).hexdigest()
+    key = f"{posted_on.isoformat()}|{text}|{str(amount)}|{currency}|{occurrence}"
+    return _sha256(key.encode("utf-8")).hexdigest()
 
 
 def build_statement(fmt: str, entries: Iterable[Entry], *, notes: int = 0, pending: int = 0,

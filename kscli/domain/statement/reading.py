@@ -321,6 +321,10 @@ def _cell(row: list[str], position: int) -> str | None:
     return row[position].strip() if position < len(row) else None
 
 
+# How many amounts a reader remembers (then it forgets them all and starts again).
+_AMOUNTS_KEPT = 4096
+
+
 class _RowReader:
     """How the rows whose columns are at ``index`` are read (``read``): what each
     row would otherwise work out again (the columns' names, the description's
@@ -341,6 +345,9 @@ class _RowReader:
         # a row longer than this holds every column read, whatever its role
         self.reach = max(position for role, position in index.items()
                          if role != "currency")
+        # (amount cell, currency cell) -> read_amount's answer: it depends on nothing
+        # else (the default currency and the file's decimal mark are the statement's)
+        self._amounts: dict[tuple[str, str], tuple[int, Decimal, str]] = {}
 
     def _cell(self, row: list[str], role: str, line_no: int) -> str:
         position = self.index[role]
@@ -355,7 +362,20 @@ class _RowReader:
 
     def _amount(self, row: list[str], role: str, line_no: int,
                 currency_text: str) -> tuple[int, Decimal, str]:
+        """``read_amount`` of the cell, remembered by the cell's text and the currency
+        column's (a statement writes the same amounts again and again)."""
         text = self._cell(row, role, line_no)
+        key = (text, currency_text)
+        found = self._amounts.get(key)
+        if found is None:
+            found = self._read_amount(text, role, line_no, currency_text)
+            if len(self._amounts) >= _AMOUNTS_KEPT:
+                self._amounts.clear()
+            self._amounts[key] = found
+        return found
+
+    def _read_amount(self, text: str, role: str, line_no: int,
+                     currency_text: str) -> tuple[int, Decimal, str]:
         column = self.names[role]
 
         def currency_of(marker: str | None, explicit: bool) -> str:
