@@ -16,6 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import BinaryIO
 
+from kscli import collector
 from kscli.domain import ids
 from kscli.domain.model import LIVE_STATUSES, Charge, Event
 from kscli.domain.statement import (
@@ -178,14 +179,17 @@ def import_statement(store: Store, now: datetime,
         first = []
     chunks = itertools.chain(first, stream)
     rows = getattr(lines, "rows", None)
-    if dry_run and not store.exists():
-        return _plan(None, now, chunks, statement, progress, dry_run, keep, rows, lines)[0]
-    with (store.read() if dry_run else store.write()) as ledger:
-        report, write = _plan(ledger, now, chunks, statement, progress, dry_run, keep, rows,
-                              lines)
-        if write is None:
-            return report
-        event = write()
+    # every line makes a few records (tuples: no cycles), 100,000 and more, which the
+    # cycle collector would otherwise walk again and again, with the subscriptions
+    with collector.paused():
+        if dry_run and not store.exists():
+            return _plan(None, now, chunks, statement, progress, dry_run, keep, rows, lines)[0]
+        with (store.read() if dry_run else store.write()) as ledger:
+            report, write = _plan(ledger, now, chunks, statement, progress, dry_run, keep,
+                                  rows, lines)
+            if write is None:
+                return report
+            event = write()
     return replace(report, event=event)
 
 

@@ -68,8 +68,17 @@ class VendorIndex:
         # subscription of that name and currency
         self._names: dict[tuple[str, ...], dict[str, tuple[dict[Decimal, list[Subscription]],
                                                            list[Subscription]]]] = {}
+        # in id order once, so that every list below is in id order as it is filled
+        subs = sorted(subs, key=lambda sub: natural_key(sub.id))
+        named: dict[str, tuple[str, ...]] = {}  # the words of each name, read once
         for sub in subs:
-            names = {words(name) for name in (sub.vendor, *sub.matches)} - {()}
+            names = set()
+            for name in (sub.vendor, *sub.matches):
+                found = named.get(name)
+                if found is None:
+                    found = named[name] = words(name)
+                if found:
+                    names.add(found)
             for name in names:
                 by_price, every = self._names.setdefault(name, {}).setdefault(
                     sub.currency, ({}, []))
@@ -79,21 +88,18 @@ class VendorIndex:
         self._lengths = sorted({len(name) for name in self._names}, reverse=True)
         # every word of every name: a line holding none of them is named by no name
         self._vocabulary = frozenset(word for name in self._names for word in name)
-        # the days each subscription is in service (worked out once here, not per line)
+        # the day each subscription started, and (worked out when a line first asks,
+        # once) the days it is in service
+        self._starts = {sub.id: _utc_date(sub.started_at) for sub in subs}
         self._service: dict[str, tuple[date, tuple[date, bool] | None]] = {}
-        for currencies in self._names.values():
-            for by_price, every in currencies.values():
-                every.sort(key=lambda sub: natural_key(sub.id))
-                for found in by_price.values():
-                    found.sort(key=lambda sub: natural_key(sub.id))
-                for sub in every:
-                    if sub.id not in self._service:
-                        self._service[sub.id] = (_utc_date(sub.started_at),
-                                                 _end_day(as_it_stands(sub)))
 
     def _in_service(self, sub: Subscription, day: date) -> bool:
         """In service on ``day`` (``_end_day`` owns when service ends)."""
-        return _within(*self._service[sub.id], day)
+        service = self._service.get(sub.id)
+        if service is None:
+            service = self._service[sub.id] = (self._starts[sub.id],
+                                               _end_day(as_it_stands(sub)))
+        return _within(*service, day)
 
     def match(self, line: StatementLine) -> str | None:
         """The id of the subscription ``line`` pays for, or None."""
@@ -127,7 +133,7 @@ class VendorIndex:
         # another amount than a price in force: only a subscription started by then (a
         # charge from before it began at another price is not its own, and stays
         # unmatched for `charges discover`)
-        started = [sub for sub in every if self._service[sub.id][0] <= day]
+        started = [sub for sub in every if self._starts[sub.id] <= day]
         if not started:
             return None
         near = [sub for sub in started
