@@ -4,10 +4,10 @@ matching share, and counts that agree with their nouns."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from kscli.domain.words import contains_text, contains_words, count_of, fold, words
+from kscli.domain.words import _WORD, contains_text, contains_words, count_of, fold, words
 
 
 @pytest.mark.parametrize("haystack, needle, found", [
@@ -44,6 +44,17 @@ def test_a_name_always_finds_itself_when_it_has_a_word(name):
     assert contains_words(name, name) == bool(words(name))
     assert contains_words(f"x {name} y", name) == bool(words(name))
     assert fold(fold(name)) == fold(name)  # folding twice changes nothing
+
+
+@settings(max_examples=600)
+@given(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=30),
+                 st.text(max_size=30)))
+@example("SHOP 12 CITY 0000456")
+@example("AMZN*Prime  a_b \t9-9")
+@example("caf\u00e9 CAFE")
+def test_the_words_of_ascii_text_are_the_rules(text):
+    # (words splits ASCII text of letters, digits and spaces without the regex)
+    assert words(text) == tuple(_WORD.findall(fold(text)))
 
 
 def test_counts_agree_with_their_nouns():

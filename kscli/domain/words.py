@@ -29,6 +29,10 @@ def fold(text: str) -> str:
 
 def words(text: str) -> tuple[str, ...]:
     """The folded words of ``text``: split on anything that is not a letter or digit."""
+    if text.isascii():  # (most statement text) words split by spaces alone: no regex
+        parts = text.lower().split()
+        if all(map(str.isalnum, parts)):  # (ASCII letters and digits only)
+            return tuple(parts)
     return tuple(_WORD.findall(fold(text)))
 
 

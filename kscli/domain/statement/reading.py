@@ -136,16 +136,20 @@ class CsvStatement:
         alike: set[int] = set()
         likenesses = array("q")  # each row's, 8 bytes a row while the pass lasts
         marks: dict[str | None, str] = {}
+        judged: set[str] = set()  # amount cells whose mark is in marks (a few thousand)
         index, width = self._index, self._width
         amounts = [index[role] for role in self._amount_roles]
         likeness, row_index = self._likeness, self._row_index
         for _, row in self._rows():
             size = len(row)
             for position in amounts:
-                if position < size:
-                    number, mark = _number_and_mark(row[position])
+                if position < size and (cell := row[position]) not in judged:
+                    number, mark = _number_and_mark(cell)
                     if mark not in marks:
                         marks[mark] = number
+                    if len(judged) >= _AMOUNTS_KEPT:
+                        judged.clear()
+                    judged.add(cell)
             key = likeness(row, index if size >= width else row_index(row, None))
             likenesses.append(key)
             slot, bit = (key & mask) >> 3, 1 << (key & 7)
@@ -399,12 +403,16 @@ class _RowReader:
         if posted_on is None:
             posted_on = _parse_date(self._cell(row, "date", line_no), columns.date_format,
                                     line_no, columns.date)
-        if len(row) > self.reach:
-            parts = [" ".join(row[position].split()) for position in self.description_at]
+        if len(row) > self.reach and len(self.description_at) == 1:  # (the common case)
+            description = " ".join(row[self.description_at[0]].split())
         else:
-            parts = [" ".join(self._cell(row, role, line_no).split())
-                     for role in self.description_roles]
-        description = parts[0] if len(parts) == 1 else " ".join(part for part in parts if part)
+            if len(row) > self.reach:
+                parts = [" ".join(row[position].split()) for position in self.description_at]
+            else:
+                parts = [" ".join(self._cell(row, role, line_no).split())
+                         for role in self.description_roles]
+            description = parts[0] if len(parts) == 1 else \
+                " ".join(part for part in parts if part)
         currency_at = self.currency_at
         currency_text = row[currency_at].strip() \
             if currency_at is not None and currency_at < len(row) else ""
