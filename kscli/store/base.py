@@ -23,7 +23,7 @@ from kscli.domain.errors import BadValue, NotFound, StoreUnreadable, printable
 from kscli.domain.model import Event, Incident, License, Subscription
 from kscli.rows import CODECS, codec_of, to_row
 from kscli.store.charges import LedgerCharges
-from kscli.store.loading import Tables, load_into_empty, load_tables
+from kscli.store.loading import Checked, Tables, load_checked, load_into_empty, load_tables
 from kscli.store.migrations import SCHEMA_VERSION
 from kscli.store.schema import TABLES
 
@@ -119,6 +119,14 @@ class Tx(ABC):
     def load(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Add a whole table, rows keyed by column (inside ``bulk``)."""
         self.insert(table, map(itemgetter(*TABLES[table].names), rows))
+
+    def load_columns(self, table: str, columns: Sequence[Sequence[Any]]) -> None:
+        """Add rows given as columns, in column order (inside ``bulk``)."""
+        self.insert(table, zip(*columns))
+
+    # whether an import writes each checked chunk as it comes (inside one ``bulk``),
+    # or whole tables once every chunk is checked
+    loads_in_chunks = False
 
     def settle(self) -> BaseException | None:
         """Wait for work a bulk load left running (an index build), and give what it
@@ -449,6 +457,9 @@ class Ledger(LedgerCharges):
     def load_tables(self, data: Tables) -> dict[str, int]:
         return load_tables(self, data)
 
+    def load_checked(self, tables: Checked) -> dict[str, int]:
+        return load_checked(self, tables)  # (kscli.store.loading)
+
 
 class Store(ABC):
     """A ledger somewhere: a file or a server."""
@@ -498,6 +509,13 @@ class Store(ABC):
         value) runs on them before anything is kept (kscli.store.loading)."""
         with self.write() as ledger:
             return ledger.load_into_empty(read(), check)
+
+    def import_checked(self, read: Callable[[], Checked]) -> dict[str, int]:
+        """Load the tables ``read`` gives (again at each call: an export file being
+        read, checked a chunk at a time) into this ledger, which must hold no records
+        (else NotEmpty); nothing is kept unless every check passes."""
+        with self.write() as ledger:
+            return ledger.load_checked(read())
 
     @abstractmethod
     def exists(self) -> bool: ...

@@ -11,13 +11,25 @@ column at fault) is the one the user sees, and nothing is kept.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections import deque
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from kscli.store.schema import TABLES
 
 Ledger = Any  # a kscli.store.base.Ledger (which calls these)
 Tables = dict[str, list[dict[str, Any]]]
 Check = Callable[[Tables], None]
+
+
+class Checked(Protocol):
+    """Tables read and checked a chunk at a time (an export file being read:
+    kscli.services.export_file.Export)."""
+
+    keys_missing: int  # licenses whose key was left out (known once the chunks are read)
+
+    def chunks(self) -> Iterator[tuple[str, list[Sequence[Any]]]]:
+        """Each table's columns (in column order), a chunk of rows at a time, each
+        checked before it comes; raises (BadValue) at the first problem."""
 
 
 class NotEmpty(Exception):
@@ -39,6 +51,42 @@ def load_into_empty(ledger: Ledger, tables: Tables, check: Check | None = None) 
         failed = ledger.tx.settle()
     if failed is not None:
         raise failed
+    return counts
+
+
+def load_checked(ledger: Ledger, tables: Checked) -> dict[str, int]:
+    """Load ``tables`` if ``ledger`` holds no records (else NotEmpty, once every chunk
+    is read and checked: a bad file is named first, whatever ledger it meets), in one
+    bulk load. A backend that loads chunk by chunk (``Tx.loads_in_chunks``: SQLite)
+    writes each as it comes, so that the whole file is never held; the others get
+    each table whole. A chunk that fails its check raises before it is written, and
+    nothing is kept (the caller's transaction rolls back)."""
+    tx = ledger.tx
+    if ledger.holds_records():
+        deque(tables.chunks(), 0)
+        raise NotEmpty(ledger.location)
+    counts = dict.fromkeys(TABLES, 0)
+    try:
+        if tx.loads_in_chunks:
+            with tx.bulk():
+                for name, columns in tables.chunks():
+                    tx.load_columns(name, columns)
+                    counts[name] += len(columns[0])
+        else:
+            whole: dict[str, list[list[Any]]] = {}
+            for name, columns in tables.chunks():
+                for kept, values in zip(whole.setdefault(name, [[] for _ in columns]), columns):
+                    kept.extend(values)
+            with tx.bulk():
+                for name in TABLES:  # (in the order references need: subscriptions first)
+                    if name in whole:
+                        tx.load_columns(name, whole[name])
+                        counts[name] = len(whole[name][0])
+    finally:
+        failed = tx.settle()
+    if failed is not None:
+        raise failed
+    counts["keys_missing"] = tables.keys_missing
     return counts
 
 

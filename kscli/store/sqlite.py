@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from kscli.domain.errors import KscliError, StoreBusy, StoreUnreadable
 from kscli.store import fs
 from kscli.store.base import Conflict, Ledger, Store, Tx, words_match
+from kscli.store.loading import Checked
 from kscli.store.migrations import SCHEMA_VERSION, SQLITE, record_applied, sql_statements, pending
 from kscli.store.schema import TABLES
 from kscli.store.sql import Statements
@@ -62,14 +63,19 @@ class SqliteTx(Tx):
         except sqlite3.IntegrityError as exc:
             raise Conflict(str(exc)) from None
 
+    loads_in_chunks = True  # (an import never holds the whole file: kscli.store.loading)
+
     def load(self, table: str, rows: list[dict[str, Any]]) -> None:
+        self.load_columns(table, [tuple(map(itemgetter(name), rows)) for name in TABLES[table].names])
+
+    def load_columns(self, table: str, columns: Sequence[Sequence[Any]]) -> None:
         """Python's sqlite3 binds a null far more slowly than a value (it looks for an
         adapter every time): a column null in every row is left out, to its default."""
-        names = [name for name in TABLES[table].names if rows[0].get(name) is not None
-                 or countOf(map(itemgetter(name), rows), None) < len(rows)]
-        values = map(itemgetter(*names), rows) if len(names) > 1 else zip(map(itemgetter(*names), rows))
-        marks = ", ".join("?" * len(names))
-        self._insert(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", values)
+        kept = [(name, values) for name, values in zip(TABLES[table].names, columns)
+                if values[0] is not None or countOf(values, None) < len(values)]
+        marks = ", ".join("?" * len(kept))
+        self._insert(f"INSERT INTO {table} ({', '.join(name for name, _ in kept)}) VALUES ({marks})",
+                     zip(*(values for _, values in kept)))
 
     def update(self, table: str, row: tuple) -> None:
         sql, values = _STATEMENTS.update(table, row)
@@ -380,14 +386,21 @@ class SqliteStore(Store):
     def import_tables(self, read: Callable[[], dict[str, list[dict[str, Any]]]],
                       check: Callable[[dict[str, list[dict[str, Any]]]], None] | None = None,
                       ) -> dict[str, int]:
-        """Into an existing (empty) ledger, the rows go in inside one transaction. A new ledger is built whole in a private
-        file beside the path, with no journal on disk and no syncs, then made durable
-        and linked into place: until then there is no ledger at the path, so a bad file
-        or a kill leaves none (a killed build's file is removed by the next import).
-        ``check`` runs while the indexes are built (kscli.store.loading)."""
+        """``check`` runs while the indexes are built (kscli.store.loading)."""
+        return self._import(lambda ledger: ledger.load_into_empty(read(), check))
+
+    def import_checked(self, read: Callable[[], Checked]) -> dict[str, int]:
+        return self._import(lambda ledger: ledger.load_checked(read()))
+
+    def _import(self, load: Callable[[Ledger], dict[str, int]]) -> dict[str, int]:
+        """Into an existing (empty) ledger, the rows go in inside one transaction. A new
+        ledger is built whole in a private file beside the path, with no journal on disk
+        and no syncs, then made durable and linked into place: until then there is no
+        ledger at the path, so a bad file or a kill leaves none (a killed build's file is
+        removed by the next import)."""
         if self.exists():
             with self.write() as ledger:
-                return ledger.load_into_empty(read(), check)
+                return load(ledger)
         fs.ready_to_write(self.path, self.location)
         fs.remove_stale_temporaries(self.path, locked=False)
         with fs.write_errors(self.location):
@@ -396,13 +409,13 @@ class SqliteStore(Store):
         scratch = SqliteStore(name, self.busy_timeout, scratch_for=self.location)
         try:
             with scratch.write() as ledger:
-                counts = ledger.load_into_empty(read(), check)
+                counts = load(ledger)
             scratch._seal()
             try:
                 os.link(scratch.path, self.path)  # never over a ledger made meanwhile
             except OSError:  # one was (or this file system has no hard links): load there
                 with self.write() as ledger:
-                    return ledger.load_into_empty(read(), check)
+                    return load(ledger)
             with fs.write_errors(self.location):
                 fs.sync_folder(self.path)
             return counts
