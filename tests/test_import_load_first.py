@@ -1,6 +1,7 @@
-"""An import that SQLite loads before the checks have run (they run while it builds its
-indexes): a row the backend itself cannot take is still named by the checks, with the
-same message and exit code on every backend, and nothing is kept."""
+"""A row the backend itself cannot take (an object, a number past 64 bits, a repeated
+key, text UTF-8 cannot write) is named by the checks, which run on each chunk before it
+is written, with the same message and exit code on every backend, and nothing is
+kept."""
 
 from __future__ import annotations
 

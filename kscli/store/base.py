@@ -133,9 +133,6 @@ class Tx(ABC):
         raised, if anything."""
         return None
 
-    # whether an import's check runs after the load, while ``bulk`` builds the indexes
-    checks_while_indexing = False
-
     def bulk(self) -> AbstractContextManager[None]:
         """A block of many inserts into an empty ledger; backends may load faster."""
         from contextlib import nullcontext
@@ -450,9 +447,8 @@ class Ledger(LedgerCharges):
         counters and schema)."""
         return any(self.tx.count(name) for name, table in TABLES.items() if table.description)
 
-    def load_into_empty(self, tables: Tables, check: Callable[[Tables], None] | None = None,
-                        ) -> dict[str, int]:
-        return load_into_empty(self, tables, check)  # (kscli.store.loading)
+    def load_into_empty(self, tables: Tables) -> dict[str, int]:
+        return load_into_empty(self, tables)  # (kscli.store.loading)
 
     def load_tables(self, data: Tables) -> dict[str, int]:
         return load_tables(self, data)
@@ -502,13 +498,12 @@ class Store(ABC):
         """Where license keys go when no keyring is usable, in words for a warning."""
         return f"the ledger file {self.location} (private, mode 0600)"
 
-    def import_tables(self, read: Callable[[], Tables],
-                      check: Callable[[Tables], None] | None = None) -> dict[str, int]:
-        """Load whole tables, as ``read`` gives them (again at each call), into this
-        ledger, which must hold no records (else NotEmpty); ``check`` (raising on a bad
-        value) runs on them before anything is kept (kscli.store.loading)."""
+    def import_tables(self, read: Callable[[], Tables]) -> dict[str, int]:
+        """Load whole tables of rows another ledger holds (not checked again), as
+        ``read`` gives them (again at each call), into this ledger, which must hold no
+        records (else NotEmpty)."""
         with self.write() as ledger:
-            return ledger.load_into_empty(read(), check)
+            return ledger.load_into_empty(read())
 
     def import_checked(self, read: Callable[[], Checked]) -> dict[str, int]:
         """Load the tables ``read`` gives (again at each call: an export file being

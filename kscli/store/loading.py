@@ -1,24 +1,22 @@
 """Whole tables into an empty ledger, in one bulk load (an import, a copy): the
 part of the Ledger every backend shares for it.
 
-A check of the tables (an import's: kscli.services.export_file) runs before the
-transaction can commit. A backend that builds its indexes without Python's lock
-after a load (SQLite: ``Tx.checks_while_indexing``) loads first and runs the check
-meanwhile, on a second core; every other loads only checked tables. Either way a load
-that fails on a value runs the check first, so that the check's message (the row and
-column at fault) is the one the user sees, and nothing is kept.
+An import's tables come checked, a chunk at a time (``load_checked``: the export file
+being read, kscli.services.export_file): a chunk that fails raises before it is
+written, so that the check's message (the row and column at fault) is the one the
+user sees, and nothing is kept. A copy of a ledger's own rows (``load_into_empty``)
+is not checked again.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Iterator, Protocol, Sequence
 
 from kscli.store.schema import TABLES
 
 Ledger = Any  # a kscli.store.base.Ledger (which calls these)
 Tables = dict[str, list[dict[str, Any]]]
-Check = Callable[[Tables], None]
 
 
 class Checked(Protocol):
@@ -36,16 +34,14 @@ class NotEmpty(Exception):
     """An import into a ledger that already holds records."""
 
 
-def load_into_empty(ledger: Ledger, tables: Tables, check: Check | None = None) -> dict[str, int]:
+def load_into_empty(ledger: Ledger, tables: Tables) -> dict[str, int]:
     """Load whole tables if ``ledger`` holds no records (else NotEmpty), and empty
     ``tables`` once they are written (so that their rows are freed while the backend
     builds its indexes)."""
     if ledger.holds_records():
-        if check is not None:
-            check(tables)  # a bad file is named first, whatever ledger it meets
         raise NotEmpty(ledger.location)
     try:
-        counts = load_tables(ledger, tables, check)
+        counts = load_tables(ledger, tables)
         _free(tables)
     finally:
         failed = ledger.tx.settle()
@@ -90,33 +86,22 @@ def load_checked(ledger: Ledger, tables: Checked) -> dict[str, int]:
     return counts
 
 
-def load_tables(ledger: Ledger, data: Tables, check: Check | None = None) -> dict[str, int]:
+def load_tables(ledger: Ledger, data: Tables) -> dict[str, int]:
     """Load whole tables into an empty ledger, in one bulk load: rows keyed by column,
-    every column named (what dump_rows gives, or an export's tables, which ``check``
-    checks before the transaction can commit)."""
+    every column named (what dump_rows gives)."""
     from kscli.secrets import MISSING
 
     tx = ledger.tx
-    if check is not None and not tx.checks_while_indexing:
-        check(data)
     counts: dict[str, int] = {
-        # keys an export left out (marked by the import's reader), for its warning
         "keys_missing": sum(1 for row in data.get("licenses") or ()
                             if row.get("secret_store") == MISSING),
     }
-    try:
-        with tx.bulk():
-            for name in TABLES:  # (in the order references need: subscriptions first)
-                rows = data.get(name) or []
-                if rows:
-                    tx.load(name, rows)
-                counts[name] = len(rows)
-    except Exception:
-        if check is not None and tx.checks_while_indexing:
-            check(data)  # a value the check refuses: its message, not the backend's
-        raise
-    if check is not None and tx.checks_while_indexing:
-        check(data)  # while the backend builds its indexes (settled before any commit)
+    with tx.bulk():
+        for name in TABLES:  # (in the order references need: subscriptions first)
+            rows = data.get(name) or []
+            if rows:
+                tx.load(name, rows)
+            counts[name] = len(rows)
     return counts
 
 
