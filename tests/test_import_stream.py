@@ -134,3 +134,16 @@ def test_a_table_named_twice_is_refused(tmp_path, sample_export):
     assert result.exit_code == 2
     assert "the table 'rates' is named twice" in result.stderr
     assert not os.path.exists(tmp_path / "l.db")
+
+
+@pytest.mark.parametrize("value", [2**63, -2**63 - 1, 2**31])
+def test_a_counter_no_backend_can_hold_is_refused(any_store_spec, tmp_path, sample_export, value):
+    doc = json.loads(sample_export)
+    doc["tables"]["counters"][0]["value"] = value
+    bad = tmp_path / "counter.json"
+    bad.write_text(json.dumps(doc))
+    kscli = Kscli(any_store_spec)
+    result = kscli("import", str(bad))
+    assert result.exit_code == 2, result.stderr
+    assert f"counters row 1, value: '{value}' is too large a number" in result.stderr
+    assert kscli.json("sub", "list") == []

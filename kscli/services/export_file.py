@@ -23,7 +23,7 @@ from json.scanner import make_scanner
 from operator import countOf, itemgetter
 from typing import Any, Callable, Iterator, Sequence
 
-from kscli.checks import check_fields, first_bad, judge, wrong
+from kscli.checks import check_fields, check_range, first_bad, judge, wrong
 from kscli.domain import ids
 from kscli.domain.errors import BadValue, shown
 from kscli.store.migrations import SCHEMA_VERSION, apply_to_tables, pending
@@ -441,10 +441,18 @@ class ExportCheck:
                 raise _bad(f"{source}, {name} row {first + i + 1}",
                            f"{column} {refs[i]} is not in the file")
         if name == "counters":
+            values = by_column["value"]
             if "value" in with_nulls:
-                i = list(by_column["value"]).index(None)
-                raise _bad(f"{source}, counters row {first + i + 1}, value", "a value is needed")
-            self.counters.update(zip(by_column["name"], by_column["value"]))
+                raise _bad(f"{source}, counters row {first + list(values).index(None) + 1}, value",
+                           "a value is needed")
+
+            def fail(column: str, ok: Callable[[Any], bool], what: str) -> None:
+                i = next(i for i, value in enumerate(values) if not ok(value))
+                raise _bad(f"{source}, counters row {first + i + 1}, {column}",
+                           f"'{values[i]}' {what}")
+
+            check_range("int", values, fail, "value")  # (what every backend holds)
+            self.counters.update(zip(by_column["name"], values))
         elif name == "secrets":
             self._check_secrets(by_column, first)
         record = table.description
