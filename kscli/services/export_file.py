@@ -254,12 +254,18 @@ class Export:
         return rows, end, separated
 
     # -- the tables ----------------------------------------------------------------
-    def chunks(self) -> Iterator[tuple[str, Columns]]:
+    def chunks(self, later: bool = False) -> Iterator[tuple[str, Columns]]:
         """Each table's columns, up to CHUNK rows at a time, each chunk checked before
         it is given; the rules across tables are checked after the last. A table whose
         rows refer to a table not yet read, and the licenses and their keys, come at
-        the end. Raises BadValue naming the first problem."""
+        the end. Raises BadValue naming the first problem.
+
+        ``later``: the chunks come unchecked and are kept for ``check_kept``, so that a
+        backend can check them while it builds its indexes (what cannot be read at all,
+        a file that is not JSON or a row that is not an object, is still refused here)."""
         check = ExportCheck(self.source)
+        self._kept: list[tuple[str, Columns, int]] | None = [] if later else None
+        self._check = check
         held: dict[str, list[Any]] = {}  # the parts of each table kept to the end
         done: set[str] = set()
         try:
@@ -282,7 +288,18 @@ class Export:
         for name in TABLES:
             if name in held:
                 yield from self._table(name, iter(held.pop(name)), check)
-        check.finish()
+        if self._kept is None:
+            check.finish()
+
+    def check_kept(self, read: bool = True) -> None:
+        """Check the chunks ``chunks(later=True)`` gave, in their order (each let go
+        once checked), then the rules across tables if the file was ``read`` whole."""
+        kept, self._kept = self._kept or [], None
+        kept.reverse()
+        while kept:
+            self._check.chunk(*kept.pop())
+        if read:
+            self._check.finish()
 
     def _table(self, name: str, parts: Iterator[Any], check: ExportCheck) -> Iterator[tuple[str, Columns]]:
         table = TABLES[name]
@@ -316,7 +333,10 @@ class Export:
     def _checked(self, name: str, columns: Columns, first: int, check: ExportCheck) -> Columns:
         from kscli.secrets import MISSING
 
-        check.chunk(name, columns, first)
+        if self._kept is None:
+            check.chunk(name, columns, first)
+        else:
+            self._kept.append((name, columns, first))
         if name == "licenses":  # (for the import's warning)
             self.keys_missing += countOf(columns[TABLES[name].names.index("secret_store")], MISSING)
         return columns

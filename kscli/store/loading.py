@@ -1,11 +1,11 @@
 """Whole tables into an empty ledger, in one bulk load (an import, a copy): the
 part of the Ledger every backend shares for it.
 
-An import's tables come checked, a chunk at a time (``load_checked``: the export file
-being read, kscli.services.export_file): a chunk that fails raises before it is
-written, so that the check's message (the row and column at fault) is the one the
-user sees, and nothing is kept. A copy of a ledger's own rows (``load_into_empty``)
-is not checked again.
+An import's tables come a chunk at a time (``load_checked``: the export file being
+read, kscli.services.export_file), checked before they are written or, on SQLite,
+while the indexes are built; the checks' message (the row and column at fault) is
+the one the user sees, and nothing is kept. A copy of a ledger's own rows
+(``load_into_empty``) is not checked again.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Iterator, Protocol, Sequence
 
+from kscli.domain.errors import KscliError
 from kscli.store.schema import TABLES
 
 Ledger = Any  # a kscli.store.base.Ledger (which calls these)
@@ -25,9 +26,14 @@ class Checked(Protocol):
 
     keys_missing: int  # licenses whose key was left out (known once the chunks are read)
 
-    def chunks(self) -> Iterator[tuple[str, list[Sequence[Any]]]]:
+    def chunks(self, later: bool = False) -> Iterator[tuple[str, list[Sequence[Any]]]]:
         """Each table's columns (in column order), a chunk of rows at a time, each
-        checked before it comes; raises (BadValue) at the first problem."""
+        checked before it comes (``later``: kept unchecked for ``check_kept``); raises
+        (BadValue) at the first problem."""
+
+    def check_kept(self, read: bool = True) -> None:
+        """Check what ``chunks(later=True)`` gave (with the rules across tables if the
+        chunks were all ``read``); raises (BadValue) at the first problem."""
 
 
 class NotEmpty(Exception):
@@ -53,10 +59,12 @@ def load_into_empty(ledger: Ledger, tables: Tables) -> dict[str, int]:
 def load_checked(ledger: Ledger, tables: Checked) -> dict[str, int]:
     """Load ``tables`` if ``ledger`` holds no records (else NotEmpty, once every chunk
     is read and checked: a bad file is named first, whatever ledger it meets), in one
-    bulk load. A backend that loads chunk by chunk (``Tx.loads_in_chunks``: SQLite)
-    writes each as it comes, so that the whole file is never held; the others get
-    each table whole. A chunk that fails its check raises before it is written, and
-    nothing is kept (the caller's transaction rolls back)."""
+    bulk load. A backend that loads chunk by chunk and builds its indexes without
+    Python's lock (``Tx.loads_in_chunks``: SQLite) writes each chunk as it comes and
+    checks them all while it builds the indexes, on a second core (a load that fails
+    on a value runs the checks first, so that their message is the one the user
+    sees); the others get each table whole, checked. Either way nothing is kept
+    unless every check passes (the caller's transaction rolls back)."""
     tx = ledger.tx
     if ledger.holds_records():
         deque(tables.chunks(), 0)
@@ -64,10 +72,16 @@ def load_checked(ledger: Ledger, tables: Checked) -> dict[str, int]:
     counts = dict.fromkeys(TABLES, 0)
     try:
         if tx.loads_in_chunks:
-            with tx.bulk():
-                for name, columns in tables.chunks():
-                    tx.load_columns(name, columns)
-                    counts[name] += len(columns[0])
+            try:
+                with tx.bulk():
+                    for name, columns in tables.chunks(later=True):
+                        tx.load_columns(name, columns)
+                        counts[name] += len(columns[0])
+            except Exception as exc:
+                if not isinstance(exc, KscliError):
+                    tables.check_kept(read=False)  # a value the backend refused: named by the checks
+                raise
+            tables.check_kept()  # while the backend builds its indexes (settled below)
         else:
             whole: dict[str, list[list[Any]]] = {}
             for name, columns in tables.chunks():

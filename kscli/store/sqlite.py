@@ -61,7 +61,7 @@ class SqliteTx(Tx):
         except sqlite3.IntegrityError as exc:
             raise Conflict(str(exc)) from None
 
-    loads_in_chunks = True  # (an import never holds the whole file: kscli.store.loading)
+    loads_in_chunks = True  # (each chunk written as it is read, checked while indexing)
 
     def load(self, table: str, rows: list[dict[str, Any]]) -> None:
         self.load_columns(table, [tuple(map(itemgetter(name), rows)) for name in TABLES[table].names])
@@ -88,9 +88,9 @@ class SqliteTx(Tx):
         current row by row. Inside the same transaction, so all or nothing.
 
         The indexes are built by a second thread, which SQLite runs without Python's
-        lock, so that the caller can go on meanwhile (a copy of whole tables frees its
-        rows: a quarter of a second for 200,000 of them); ``settle`` waits for it, and
-        every commit or rollback of the transaction settles first.
+        lock, so that the caller can go on meanwhile (an import checks what it wrote:
+        kscli.store.loading; a copy of whole tables frees its rows); ``settle`` waits
+        for it, and every commit or rollback of the transaction settles first.
         """
         indexes = self.conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
