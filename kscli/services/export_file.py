@@ -2,7 +2,8 @@
 anything (what `kscli export` writes, what `kscli import` accepts).
 
 The file is read a few lines at a time (``Export``): `kscli export` writes one row a
-line, and a large import never holds the whole parsed file. Every part of it goes
+line, and a large import never holds the parsed file's objects, only each table's
+columns, a chunk of rows at a time (on SQLite until they are checked). Every part goes
 through Python's json parser; only the frame around the rows (the file's object, its
 tables, the commas between rows) is walked here, and anything that walk does not
 expect is left to ``json.loads`` of the whole file, which decides (the same message for
