@@ -307,7 +307,6 @@ class Export:
         where = f"{self.source}, table {name}"
         migrations = pending(self.schema)
         names = table.names
-        getters = [itemgetter(name) for name in names]
         columns: list[list[Any]] = [[] for _ in names]
         first = count = 0
         for part in parts:
@@ -318,12 +317,8 @@ class Export:
             rows = _table_rows(table, part, where, count)
             if name == "licenses":
                 self._mark_missing_secrets(rows)
-            try:  # every row names every column: each taken at C speed
-                for kept, get in zip(columns, getters):
-                    kept.extend(map(get, rows))
-            except KeyError:
-                _refuse_unknown(table, rows, where, count)
-                raise  # pragma: no cover - a row of known columns, as many as there are, has them all
+            for kept, values in zip(columns, _table_columns(table, rows, where, count)):
+                kept.extend(values)
             count += len(rows)
             if count - first >= CHUNK:
                 yield name, self._checked(name, columns, first, check)
