@@ -1,4 +1,4 @@
-"""The only generated code in kscli: three functions built with ``exec`` from our own
+"""The only generated code in kscli: four functions built with ``exec`` from our own
 descriptions, because they run once per row of a listing of 200,000 and the plain
 Python of each costs what the listing cannot spare (`sub list --format jsonl` misses
 its 10 us a row target even with them: bench/RESULTS.md).
@@ -7,7 +7,8 @@ What each buys, measured on 200,000 stored subscriptions in one process, the pla
 function (a loop over the fields, as written in the tests) against the generated
 one in the same run, on the 2-core machine of bench/RESULTS.md under load:
 
-- ``record_reader``, a stored row to its record: 5.6 us a row plain, 3.8 generated;
+- ``record_reader``, a stored row to its record: 5.6 us a row plain, 3.8 generated
+  (``compact_reader`` is the same for the compact rows SQLite's listings read);
 - ``stored_lines``, a (state, stored row) pair to its JSON line: 15.0 us plain, 8.2
   generated;
 - ``FlatLines``, a flat dict to its JSON line: twice as fast as ``json``'s encoder
@@ -25,18 +26,16 @@ import json
 from typing import Any, Callable, Sequence
 
 
-def record_reader(record_type: type, kinds: Sequence[str],
-                  convert: dict[str, Callable[[Any], Any] | None],
-                  nulls: Sequence[str]) -> Callable[[tuple], Any]:
-    """The function from a stored row to its record (kscli.rows): the common kinds
-    converted inline rather than through a function call each, the others through
-    ``convert`` (applied to a null too for the kinds in ``nulls``), the record made
-    the way NamedTuple's own _make makes it."""
+def _conversions(kinds: Sequence[str], convert: dict[str, Callable[[Any], Any] | None],
+                 nulls: Sequence[str], env: dict[str, Any]) -> list[str]:
+    """Python code reading each stored value ``c<i>`` as its record's value: the common
+    kinds inline rather than through a function call each, the others through
+    ``convert`` (put into ``env``; applied to a null too for the kinds in ``nulls``)."""
     from datetime import date, datetime  # (only where records are read: off the start-up path)
     from decimal import Decimal
 
-    env: dict[str, Any] = {"R": record_type, "NEW": tuple.__new__, "D": Decimal,
-                           "FI": datetime.fromisoformat, "FD": date.fromisoformat}
+    env.update({"NEW": tuple.__new__, "D": Decimal, "FI": datetime.fromisoformat,
+                "FD": date.fromisoformat})
     ins = []
     for i, kind in enumerate(kinds):
         inline = {"text": f"c{i}", "int": f"c{i}", "bool": f"(True if c{i} else False)",
@@ -47,9 +46,40 @@ def record_reader(record_type: type, kinds: Sequence[str],
             env[f"i{i}"] = convert[kind]
             inline = f"i{i}(c{i})" if kind in nulls else f"(None if c{i} is None else i{i}(c{i}))"
         ins.append(inline)
+    return ins
+
+
+def record_reader(record_type: type, kinds: Sequence[str],
+                  convert: dict[str, Callable[[Any], Any] | None],
+                  nulls: Sequence[str]) -> Callable[[tuple], Any]:
+    """The function from a stored row to its record (kscli.rows.Codec.from_row), the
+    record made the way NamedTuple's own _make makes it."""
+    env: dict[str, Any] = {"R": record_type}
+    ins = _conversions(kinds, convert, nulls, env)
     exec(f"def from_row(r):\n    {''.join(f'c{i}, ' for i in range(len(ins)))}= r\n"  # noqa: S102
          f"    return NEW(R, ({', '.join(ins)},))\n", env)
     return env["from_row"]
+
+
+def compact_reader(record_type: type, kinds: Sequence[str],
+                   convert: dict[str, Callable[[Any], Any] | None], nulls: Sequence[str],
+                   sparse: dict[int, tuple[Any, Any]],
+                   otherwise: Callable[[tuple], tuple]) -> Callable[[tuple], tuple]:
+    """The function from a compact row (kscli.rows.Codec.from_compact: the dense values,
+    then None or the sparse ones) to (record, full row). ``sparse`` gives each sparse
+    position's usual (record value, stored value): None, False, {}, 0 or text; a row
+    holding anything else in a sparse field goes to ``otherwise``."""
+    env: dict[str, Any] = {"R": record_type, "OTHERWISE": otherwise}
+    ins = _conversions(kinds, convert, nulls, env)
+    for i, (value, stored) in sparse.items():
+        assert value in (None, False, {}) or isinstance(value, str), value
+        ins[i] = repr(value)  # (a new {} each time: records never share one)
+    names = [f"c{i}" for i in range(len(kinds)) if i not in sparse]
+    row = [repr(sparse[i][1]) if i in sparse else f"c{i}" for i in range(len(kinds))]
+    exec(f"def from_compact(f):\n    {''.join(name + ', ' for name in names)}x = f\n"  # noqa: S102
+         f"    if x is not None:\n        return OTHERWISE(f)\n"
+         f"    return NEW(R, ({', '.join(ins)},)), ({', '.join(row)},)\n", env)
+    return env["from_compact"]
 
 
 # One encoder, built once: json.dumps with options builds a new one on every call.
@@ -106,7 +136,7 @@ def stored_lines(fields: Sequence[tuple[str, str, Any]], width: int,
     """A function from a (record, stored row) pair to the record's one-line JSON, for
     a record whose JSON object is described field by field (see views.SUB_FIELDS):
     ("text", i) is the row's i-th value, text or null; ("bool", i) a 0/1 flag;
-    ("derived", f) is f(record, row), any JSON value. ``width`` is the row's length.
+    ("derived", d) is d.value(state, row) (a views.Derived), any JSON value. ``width`` is the row's length.
     The same text as FlatLines gives for the object, without building it: the
     fastest path of a listing. (Built once; the keys are ours, escaped as JSON.)
     """
@@ -122,10 +152,16 @@ def stored_lines(fields: Sequence[tuple[str, str, Any]], width: int,
             lines.append(f"v{n} = 'null' if c{source} is None else E(c{source})")
         elif kind == "bool":
             lines.append(f"v{n} = 'true' if c{source} else 'false'")
-        else:
-            scope[f"d{n}"] = source
-            lines.append(f"v{n} = d{n}(s, r)")
-            lines.append(f"v{n} = {_value_code(f'v{n}')}")
+        else:  # a Derived: its rule called only while its ``unless`` field holds something
+            scope[f"d{n}"] = source.rule
+            value = f"'null' if v{n} is None else E(v{n})" if source.text else _value_code(f"v{n}")
+            call = [f"v{n} = d{n}(s, r)", f"v{n} = {value}"]
+            if source.position is None:
+                lines.extend(call)
+            else:
+                lines.append(f"if s[0][{source.position}]:")
+                lines.extend("    " + line for line in call)
+                lines.append(f"else: v{n} = {_ONE_LINE(source.empty())!r}")
     template = ("".join(layout) + "}}" if fields else "{{}}") + literal(end)
     body = "".join(f"    {line}\n" for line in lines)
     # an f-string: the fastest way CPython has to put text pieces together

@@ -111,17 +111,45 @@ class Codec:
                            for i, k in enumerate(self.kinds) if _OUT[k])
         self._ins = tuple((i, _IN[k], k in _NULL_CONVERTED)
                           for i, k in enumerate(self.kinds) if _IN[k])
+        # the sparse fields (Field.sparse), and the stored form of each one's usual value
+        self.sparse = tuple(i for i, f in enumerate(record.fields) if f.sparse)
+        self.dense = tuple(i for i, f in enumerate(record.fields) if not f.sparse)
+        self.sparse_empty = tuple(stored(record.fields[i].kind, record.fields[i].usual)
+                                  for i in self.sparse)
         if record_type is not tuple:  # the same reading, generated (kscli.generated)
-            from kscli.generated import record_reader
+            from kscli.generated import compact_reader, record_reader
 
             self.from_row = record_reader(record_type, self.kinds, _IN,  # type: ignore[method-assign]
                                           _NULL_CONVERTED)
+            self.from_compact = compact_reader(  # type: ignore[method-assign]
+                record_type, self.kinds, _IN, _NULL_CONVERTED,
+                {i: (record.fields[i].usual, empty)
+                 for i, empty in zip(self.sparse, self.sparse_empty)},
+                Codec.from_compact.__get__(self))
 
     def to_row(self, value: tuple) -> tuple:
         row = list(value)
         for i, convert in self._outs:
             row[i] = convert(row[i])
         return tuple(row)
+
+    def expand(self, compact: tuple) -> tuple:
+        """The full row of a compact one: its dense values in order, then None when
+        every sparse field holds its usual value, else the JSON array of the sparse values
+        (what SQLite's listing reads: kscli.store.sql)."""
+        extra = compact[-1]
+        sparse = self.sparse_empty if extra is None else json.loads(extra)
+        row: list[Any] = [None] * len(self.kinds)
+        for i, value in zip(self.dense, compact):
+            row[i] = value
+        for i, value in zip(self.sparse, sparse):
+            row[i] = value
+        return tuple(row)
+
+    def from_compact(self, compact: tuple) -> tuple[Any, tuple]:
+        """(record, full row) of a compact row (the rule; generated: kscli.generated)."""
+        row = self.expand(compact)
+        return self.from_row(row), row
 
     def from_row(self, row: tuple) -> Any:
         """A row's record (the rule; each record kind reads through its generated copy)."""

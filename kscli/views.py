@@ -7,7 +7,7 @@ currency. Scripts depend on these shapes: add keys, never rename or remove one.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 from kscli.domain.calendar import iso
 from kscli.domain.model import SUBSCRIPTION, Event, License, Subscription
@@ -74,30 +74,21 @@ def states(pairs: Iterable[tuple[Subscription, tuple]], at: datetime,
 # (ISO 8601 UTC times with Z, decimal text, 0/1 flags shown as false/true), and after
 # its status the keys worked out by the domain's rules from its state (and stored row).
 # `sub_view` and the JSON lines of `sub list` are both made from this one layout.
-# (each of these runs for every row of a listing: a record without a history, a match,
-# a trial or a notice, most of a ledger, is answered before any other work)
+# (each of these runs for every row of a listing that has what it reads: Derived's
+# ``unless`` answers the others, most of a ledger, without a call)
 def _price_history(state: SubState, row: tuple) -> list[dict[str, str]]:
-    prices = state.sub.prices
-    if not prices:
-        return []
-    return [{"from": since, "price": price} for since, price in sorted(prices.items())]
+    return [{"from": since, "price": price} for since, price in sorted(state.sub.prices.items())]
 
 
 def _match(state: SubState, row: tuple) -> list[str]:
-    matches = state.sub.matches
-    return sorted(matches) if matches else []
+    return sorted(state.sub.matches)
 
 
 def _plan_history(state: SubState, row: tuple) -> list[dict[str, str]]:
-    plans = state.sub.plans
-    if not plans:
-        return []
-    return [{"from": since, "plan": plan} for since, plan in sorted(plans.items())]
+    return [{"from": since, "plan": plan} for since, plan in sorted(state.sub.plans.items())]
 
 
 def _trial_ends_at(state: SubState, row: tuple) -> str | None:
-    if state.sub.trial is None:
-        return None
     from kscli.domain.timeline import trial_end
 
     return iso(trial_end(state.sub))
@@ -105,35 +96,60 @@ def _trial_ends_at(state: SubState, row: tuple) -> str | None:
 
 def _cancel_by(state: SubState, row: tuple) -> str | None:
     """The cancel-by day of the next renewal that can still be stopped (a date)."""
-    if state.sub.notice is None:
-        return None
     from kscli.domain.notice import cancel_by
 
     found = cancel_by(state.sub, state.at)
     return None if found is None else found.date().isoformat()
 
 
-SUB_DERIVED: dict[str, tuple[tuple[str, Callable[[SubState, tuple], Any]], ...]] = {
-    "plan": (("plan_history", _plan_history),),
-    "currency": (("price_history", _price_history),),
-    "status": (("display_status", _display_status), ("ends_at", _ends_at)),
-    "region": (("match", _match),),
-    "trial": (("trial_ends_at", _trial_ends_at),),
-    "notice": (("cancel_by", _cancel_by),),
+def _none() -> None:
+    return None
+
+
+class Derived(NamedTuple):
+    """A key of the public JSON worked out from a state and its stored row:
+    ``rule(state, row)``; while the record's field ``unless`` is empty (no history, no
+    trial, no notice) the value is ``empty()`` without a call. ``text``: the value is
+    text or null. ``position`` is the place of ``unless`` in the record (json_layout)."""
+
+    key: str
+    rule: Callable[[SubState, tuple], Any]
+    text: bool = False
+    unless: str | None = None
+    empty: Callable[[], Any] = _none
+    position: int | None = None
+
+    def value(self, state: Any, row: tuple) -> Any:
+        if self.position is not None and not state.sub[self.position]:
+            return self.empty()
+        return self.rule(state, row)
+
+
+SUB_DERIVED: dict[str, tuple[Derived, ...]] = {
+    "plan": (Derived("plan_history", _plan_history, unless="plans", empty=list),),
+    "currency": (Derived("price_history", _price_history, unless="prices", empty=list),),
+    "status": (Derived("display_status", _display_status, text=True),
+               Derived("ends_at", _ends_at, text=True)),
+    "region": (Derived("match", _match, unless="matches", empty=list),),
+    "trial": (Derived("trial_ends_at", _trial_ends_at, text=True, unless="trial"),),
+    "notice": (Derived("cancel_by", _cancel_by, text=True, unless="notice"),),
 }
 
 
-def json_layout(record: Record, derived: dict[str, tuple[tuple[str, Any], ...]]
+def json_layout(record: Record, derived: dict[str, tuple[Derived, ...]]
                 ) -> tuple[tuple[str, str, Any], ...]:
     """A record's public JSON as (key, kind, source): kind "bool" or "text" with the
     position of its stored value in the row (text that may be null), or "derived" with
-    the function of the state and the stored row, placed after the field ``derived``
-    names."""
+    its Derived (placed after the field it is listed under, ``unless`` found in the
+    record)."""
+    names = record.names
     layout: list[tuple[str, str, Any]] = []
     for position, f in enumerate(record.fields):
         if f.public_key is not None:
             layout.append((f.public_key, "bool" if f.kind == "bool" else "text", position))
-        layout.extend((key, "derived", rule) for key, rule in derived.get(f.name, ()))
+        layout.extend((d.key, "derived", d._replace(position=None if d.unless is None
+                                                    else names.index(d.unless)))
+                      for d in derived.get(f.name, ()))
     return tuple(layout)
 
 
@@ -153,7 +169,7 @@ def sub_view(sub: Subscription | SubState, stored: tuple | None = None) -> dict[
 
 def view_of(layout: tuple[tuple[str, str, Any], ...], state: Any, row: tuple) -> dict[str, Any]:
     """The JSON object a layout (json_layout) describes, of a state and its row."""
-    return {key: source(state, row) if kind == "derived" else
+    return {key: source.value(state, row) if kind == "derived" else
             bool(row[source]) if kind == "bool" else row[source]
             for key, kind, source in layout}
 

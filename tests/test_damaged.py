@@ -54,7 +54,8 @@ def _fingerprint(spec: str, backend: str) -> str:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("column,value", [("price", "12,x"), ("started_at", "2026-13-45T00:00:00Z"),
-                                          ("commitment_end", "soon")])
+                                          ("commitment_end", "soon"), ("ended_at", "yesterday"),
+                                          ("prices", "{not json")])
 def test_a_damaged_value_is_named_by_every_read_and_refused_by_every_write(
         tmp_path, backend, column, value):
     spec = _ledger(tmp_path, backend)

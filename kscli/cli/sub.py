@@ -164,9 +164,13 @@ def list_(status, include_void, vendor, product, account, search, within, renewi
     with app.store.read() as ledger:
         # Each state comes with its row: a streamed listing takes the stored row's
         # times as they are (a new row only where the state differs from the record).
-        pairs = states_at(ledger, now, past=now < app.now, renewing_until=until, vendor=vendor,
-                          product=product, account=account, order=order)
-        if not include_void and VOID not in wanted:
+        past = now < app.now
+        hide_void = not include_void and VOID not in wanted
+        # (a record is void from when it was voided on: only the past needs its state)
+        pairs = states_at(ledger, now, past=past, renewing_until=until, vendor=vendor,
+                          product=product, account=account, order=order,
+                          without_void=hide_void and not past)
+        if hide_void and past:
             pairs = ((s, row) for s, row in pairs if s.status != VOID)
         if wanted:
             pairs = ((s, row) for s, row in pairs if s.display_status in wanted)

@@ -116,36 +116,36 @@ SUBSCRIPTION = Record("subs", "id", (
     Field("started_at", "dt", required=True),
     Field("period_start", "dt", required=True),
     Field("period_end", "dt"),  # None for a one-time software sale
-    Field("commitment_end", "dt"),
+    Field("commitment_end", "dt", sparse=True),
     Field("auto_renew", "bool"),
     Field("status", "text", required=True, choices=SUB_STATUSES),
-    Field("channel", "text", "direct", required=True, choices=CHANNELS),
-    Field("partner_name", "text", None),
-    Field("partner_portal", "text", None),
-    Field("region", "text", None),
-    Field("disputed", "bool", False),
-    Field("cancelled_at", "dt", None),
-    Field("ended_at", "dt", None),
-    Field("refuse_service", "bool", False),
+    Field("channel", "text", "direct", required=True, choices=CHANNELS, sparse=True),
+    Field("partner_name", "text", None, sparse=True),
+    Field("partner_portal", "text", None, sparse=True),
+    Field("region", "text", None, sparse=True),
+    Field("disputed", "bool", False, sparse=True),
+    Field("cancelled_at", "dt", None, sparse=True),
+    Field("ended_at", "dt", None, sparse=True),
+    Field("refuse_service", "bool", False, sparse=True),
     Field("created_at", "dt", None, json=None),
     # the price history (`sub reprice`): {from (ISO time): price}, the start's price
     # first; empty while the price never changed (kscli.domain.timeline.price_at)
-    Field("prices", "json", {}, json=None, since=4),
+    Field("prices", "json", {}, json=None, since=4, sparse=True),
     # the plan history (`sub edit --plan`): {from (a renewal, ISO time): plan}, the
     # start's plan first; empty while the plan never changed (timeline.plan_at)
-    Field("plans", "json", {}, json=None, since=4),
+    Field("plans", "json", {}, json=None, since=4, sparse=True),
     # how statements write it (`--match`): {descriptor: when it was added (ISO time)};
     # a line matches by the vendor's name or any of these (public JSON: "match", a list)
-    Field("matches", "json", {}, json=None, since=6),
+    Field("matches", "json", {}, json=None, since=6, sparse=True),
     # the deadlines (kscli.domain.timeline: trial_end, cancel_by, fixed_end):
     # a free trial from ``started_at`` (a duration like 14d or 1m; the first charge is
     # at its end), a cancellation notice period (renew off or a cancellation must come
     # that long before a renewal to stop it), a fixed end (no renewal after it)
     Field("trial", "text", None, check=_duration, what="is not a duration like 14d or 1m",
-          since=7),
+          since=7, sparse=True),
     Field("notice", "text", None, check=_duration, what="is not a duration like 30d or 1m",
-          since=7),
-    Field("ends", "dt", None, since=7),
+          since=7, sparse=True),
+    Field("ends", "dt", None, since=7, sparse=True),
 ), prefix=ids.SUB, noun="subscription")
 
 LICENSE = Record("licenses", "id", (

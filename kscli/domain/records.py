@@ -19,7 +19,10 @@ A field names
 - ``choices``: the values allowed (None: any value of its kind), and ``check`` with
   ``what``: a rule a value must pass, and what a failing value "is not";
 - ``exported``: whether `kscli export` carries it;
-- ``since``: the schema version whose migration added it (see kscli.store.migrations).
+- ``since``: the schema version whose migration added it (see kscli.store.migrations);
+- ``sparse``: most records leave it at its default (None without one): a listing on
+  SQLite reads a row's sparse fields as one value, nothing at all when every one holds
+  its default (kscli.rows, Codec.from_compact).
 
 Adding a field is one line here (with ``since`` the new version) and one migration.
 """
@@ -54,11 +57,17 @@ class Field(NamedTuple):
     json: str | None = ""
     exported: bool = True
     since: int = 1
+    sparse: bool = False
 
     @property
     def stored_as(self) -> str:
         """The storage column."""
         return self.column or self.name
+
+    @property
+    def usual(self) -> Any:
+        """The value a sparse field most often holds: its default, or None."""
+        return None if self.default is NEEDED else self.default
 
     @property
     def public_key(self) -> str | None:

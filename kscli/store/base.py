@@ -20,7 +20,7 @@ from kscli.domain import ids
 from kscli.domain.calendar import iso
 from kscli.domain.words import contains_words
 from kscli.domain.errors import BadValue, NotFound, StoreUnreadable, printable
-from kscli.domain.model import Event, Incident, License, Subscription
+from kscli.domain.model import VOID, Event, Incident, License, Subscription
 from kscli.rows import CODECS, codec_of, to_row
 from kscli.store.charges import LedgerCharges
 from kscli.store.loading import Checked, Tables, load_checked, load_into_empty, load_tables
@@ -107,6 +107,13 @@ class Tx(ABC):
         pick = itemgetter(*(spec.names.index(column) for column in columns))
         rows = self.select(table, where)
         return map(pick, rows) if len(columns) > 1 else zip(map(pick, rows))
+
+    def select_stored(self, table: str, where: Where = (), order: Sequence[str] = ()
+                      ) -> tuple[Iterable[tuple], bool]:
+        """The selected rows, to be read as records: full rows (and False), or compact
+        ones (and True: kscli.rows.Codec.from_compact) where a backend reads fewer
+        values that way."""
+        return self.select(table, where, order), False
 
     def expect_rows(self, count: int) -> None:
         """A hint: this transaction is about to write some ``count`` rows (a statement's
@@ -353,11 +360,15 @@ class Ledger(LedgerCharges):
                     period_end_from: datetime | None = None,
                     started_before: datetime | None = None,
                     started_on_days: Iterable[int] | None = None,
-                    with_trial: bool = False) -> list[tuple[str, str, Any]]:
-        """The conditions of subs() and subs_stored()."""
+                    with_trial: bool = False, without_void: bool = False
+                    ) -> list[tuple[str, str, Any]]:
+        """The conditions of subs() and subs_stored() (``without_void``: leave out the
+        records entered by mistake)."""
         where: list[tuple[str, str, Any]] = []
         if status:
             where.append(("status", "in", tuple(status)))
+        if without_void:
+            where.append(("status", "!=", VOID))
         for column, needle in (("vendor", vendor), ("product", product), ("account", account)):
             if needle:
                 where.append((column, "words", needle))
@@ -376,8 +387,19 @@ class Ledger(LedgerCharges):
     def subs_stored(self, *, order: Sequence[str] = ("id",),
                     **filters: Any) -> Iterator[tuple[Subscription, tuple]]:
         """Like subs(), each record with the row it was read from (for fast listings)."""
-        record = CODECS["subs"].from_row
-        for row in self.tx.select("subs", self._subs_where(**filters), order=order):
+        codec = CODECS["subs"]
+        rows, compact = self.tx.select_stored("subs", self._subs_where(**filters), order=order)
+        if compact:
+            read = codec.from_compact
+            for fetched in rows:
+                try:
+                    pair = read(fetched)
+                except _DAMAGE:
+                    raise self._damaged("subs", codec.expand(fetched)) from None
+                yield pair
+            return
+        record = codec.from_row
+        for row in rows:
             try:
                 sub = record(row)
             except _DAMAGE:

@@ -8,6 +8,11 @@ from typing import Any, Sequence
 from kscli.domain.words import words
 from kscli.store.schema import TABLES, Table
 
+def _literal(value: int | str) -> str:
+    """An SQL literal of one of our own values (a field's usual value)."""
+    return str(int(value)) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
+
+
 class Statements:
     """Builds parameterised statements in one placeholder style (``?`` or ``%s``)."""
 
@@ -55,10 +60,26 @@ class Statements:
         values = tuple(v for i, v in enumerate(row) if i != key_index) + (row[key_index],)
         return self._update[table], values
 
+    def compact(self, table: str) -> list[str]:
+        """The columns of a compact row (kscli.rows.Codec.expand): the dense ones, then
+        NULL when every sparse one holds its usual value, else their JSON array
+        (SQLite's json_array). Most rows of a ledger read 16 values instead of 29."""
+        from kscli.rows import CODECS
+
+        codec = CODECS[table]
+        names = TABLES[table].names
+        empty = [f"{names[i]} IS NULL" if value is None else f"{names[i]} = {_literal(value)}"
+                 for i, value in zip(codec.sparse, codec.sparse_empty)]
+        sparse = ", ".join(names[i] for i in codec.sparse)
+        return [*(names[i] for i in codec.dense),
+                f"CASE WHEN {' AND '.join(empty)} THEN NULL ELSE json_array({sparse}) END"]
+
     def select(self, table: str, where: Sequence[tuple[str, str, Any]], order: Sequence[str],
                limit: int | None, descending: bool,
-               columns: Sequence[str] | None = None) -> tuple[str, list[Any]]:
-        """A SELECT of the table's columns (or just ``columns``) and its parameters."""
+               columns: Sequence[str] | None = None, *, compact: bool = False
+               ) -> tuple[str, list[Any]]:
+        """A SELECT of the table's columns (or just ``columns``, or a compact row) and its
+        parameters."""
         spec = TABLES[table]
         unknown = [column for column in columns or () if column not in spec.names]
         if unknown:
@@ -84,7 +105,7 @@ class Statements:
                 params.append(value)
             else:
                 raise ValueError(f"unknown operator {op}")
-        sql = f"SELECT {', '.join(columns or spec.names)} FROM {table}"
+        sql = f"SELECT {', '.join(self.compact(table) if compact else columns or spec.names)} FROM {table}"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         if order:
