@@ -175,7 +175,7 @@ def period_at(sub: Subscription, at: datetime) -> tuple[datetime, datetime | Non
     the first period when ``at`` is before the start; (start, None) with no periods.
     With a free trial, the trial is the first period and the paid ones count from its
     end."""
-    months = plan_length(sub)
+    months = _LENGTHS.get(sub.plan) or plan_length(sub)  # (the lengths met, at once)
     start = sub.started_at
     if not months:
         return start, sub.period_end
@@ -491,7 +491,8 @@ def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = 
     if history is None:
         end, commitment = sub.period_end, sub.commitment_end
         if sub.auto_renew and sub.status == "active" and end is not None \
-                and sub.period_start <= at and sub.started_at <= at and plan_length(sub) \
+                and sub.period_start <= at and sub.started_at <= at \
+                and (_LENGTHS.get(sub.plan) or plan_length(sub)) \
                 and sub.ends is None and sub.ended_at is None and not sub.prices \
                 and not sub.plans:  # (a price or plan history: the one in force at ``at``)
             if at < end and (sub.trial is None or sub.period_start != sub.started_at):
@@ -504,7 +505,9 @@ def state_at(sub: Subscription, at: datetime, history: Iterable[Event] | None = 
                 # swept for a while): what the steps below work out, the period that
                 # holds ``at`` found at once (_advance jumps the same way)
                 start, end = period_at(sub, at)
-                return _state(_with_period(sub, max(start, sub.period_end), end), at, True,
+                if start < sub.period_end:  # (max(), inline: this runs for many rows)
+                    start = sub.period_end
+                return _state(_with_period(sub, start, end), at, True,
                               True, None, commitment is not None and at < commitment,
                               "active", ())
         if _stands(sub, at):  # nothing to work out: the record holds
