@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from kscli.domain.words import words
-from kscli.store.schema import TABLES, Table
+from kscli.store.schema import CODECS, TABLES, Table
+
 
 def _literal(value: int | str) -> str:
     """An SQL literal of one of our own values (a field's usual value)."""
@@ -63,9 +64,7 @@ class Statements:
     def compact(self, table: str) -> list[str]:
         """The columns of a compact row (kscli.rows.Codec.expand): the dense ones, then
         NULL when every sparse one holds its usual value, else their JSON array
-        (SQLite's json_array). Most rows of a ledger read 16 values instead of 29."""
-        from kscli.rows import CODECS
-
+        (SQLite's json_array). Most subscriptions read 15 values instead of 29."""
         codec = CODECS[table]
         names = TABLES[table].names
         empty = [f"{names[i]} IS NULL" if value is None else f"{names[i]} = {_literal(value)}"
