@@ -590,6 +590,27 @@ def test_sqlite_reads_compact_rows_as_the_full_rows_they_stand_for(tmp_path_fact
     assert {fetched[0]: codec.from_compact(fetched)[0] for fetched in compact} == {sub.id: sub for sub in subs}
 
 
+def test_an_sqlite_without_json_functions_lists_from_whole_rows_the_same_lines(tmp_path):
+    """Where SQLite lacks json_array (a build older than 3.38 may), a listing reads
+    whole rows: the same JSON lines as the compact ones."""
+    from kscli.store import sqlite as backend
+
+    spec = str(tmp_path / "k.db")
+    assert Kscli(spec)("init", "--sample").exit_code == 0
+    compact = Kscli(spec)("sub", "list", fmt="jsonl").stdout
+    saved = list(backend._JSON)
+    try:
+        backend._JSON[:] = [False]
+        from kscli.store import open_store
+
+        with open_store(spec).read() as ledger:
+            assert ledger.tx.select_stored("subs")[1] is False
+        whole = Kscli(spec)("sub", "list", fmt="jsonl").stdout
+    finally:
+        backend._JSON[:] = saved
+    assert whole == compact and compact.count("\n") >= 3
+
+
 @pytest.mark.parametrize("record", [
     {"a": "x", "b": None, "c": True, "d": False, "e": 7, "f": "é\n\"\\\u2028", "g": 1, "h": 0},
     {"quote\"key": "v", "k\n": [1, {"x": None}], "n": 1.5},
