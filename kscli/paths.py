@@ -14,6 +14,9 @@ ENVIRONMENT: dict[str, str] = {
     "PYTHON_KEYRING_BACKEND": "the keyring backend used for license keys (keyring's own variable)",
     "KSCLI_MACHINE_ID_FILE": "a file holding this machine's id, read instead of "
     "/etc/machine-id by `--machine auto` (a container or a cloned disk)",
+    "KSCLI_JOBS": "processes a JSON-lines listing of subscriptions may use: 1 keeps it in "
+    "one; 2 splits any SQLite listing in two; unset, kscli splits one of 20,000 "
+    "subscriptions or more where it has two cores (the output is the same)",
     "NO_COLOR": "when set, no colour in any output",
 }
 

@@ -34,7 +34,7 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     for var in ("KSCLI_STORE", "KSCLI_FORMAT", "KSCLI_POLICY", "NO_COLOR", "KSCLI_BUSY_TIMEOUT",
-                "COLUMNS"):
+                "KSCLI_JOBS", "COLUMNS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.memory_keyring.MemoryKeyring")
     from tests.memory_keyring import vault

@@ -25,24 +25,24 @@ def _ledger(tmp_path, backend: str) -> str:
     return spec
 
 
-def _damage(spec: str, backend: str, column: str, value) -> None:
-    """Set subscription S-1002's stored ``column`` to ``value``, by hand."""
+def _damage(spec: str, backend: str, column: str, value, sub_id: str = "S-1002") -> None:
+    """Set subscription ``sub_id``'s stored ``column`` to ``value``, by hand."""
     if backend == "json":
         with open(spec, encoding="utf-8") as handle:
             doc = json.load(handle)
-        next(r for r in doc["tables"]["subs"] if r["id"] == "S-1002")[column] = value
+        next(r for r in doc["tables"]["subs"] if r["id"] == sub_id)[column] = value
         with open(spec, "w", encoding="utf-8") as handle:
             json.dump(doc, handle)
     elif backend == "sqlite":
         conn = sqlite3.connect(spec)
-        conn.execute(f"UPDATE subs SET {column} = ? WHERE id = 'S-1002'", (value,))
+        conn.execute(f"UPDATE subs SET {column} = ? WHERE id = ?", (value, sub_id))
         conn.commit()
         conn.close()
     else:
         from psycopg import connect
 
         with connect(spec) as conn:
-            conn.execute(f"UPDATE subs SET {column} = %s WHERE id = 'S-1002'", (value,))
+            conn.execute(f"UPDATE subs SET {column} = %s WHERE id = %s", (value, sub_id))
 
 
 def _fingerprint(spec: str, backend: str) -> str:

@@ -109,6 +109,20 @@ def test_a_reader_that_leaves_early_is_still_no_error(big_ledger):
     assert done.returncode == 0 and done.stderr == "" and len(done.stdout) == 10
 
 
+def test_a_reader_gone_before_a_short_output_is_written_is_no_error(tmp_path):
+    """`kscli sub list | true`: the whole output is still in the buffer when the reader
+    has gone; the last flush fails with EPIPE and kscli still exits 0 in silence (not
+    Python's 120 and its "Exception ignored" lines)."""
+    store = str(tmp_path / "k.db")
+    assert Kscli(store)("init", "--sample").exit_code == 0
+    for fmt in ("jsonl", "table"):
+        proc = subprocess.Popen([installed_kscli(), "--store", store, "--format", fmt, "sub", "list"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.close()  # gone before kscli writes anything
+        assert proc.wait(timeout=60) == 0
+        assert proc.stderr.read() == b""
+
+
 def test_an_export_that_fits_is_whole_and_unchanged(big_ledger, tmp_path):
     with open(tmp_path / "out", "wb") as out:
         assert _run(big_ledger, ("export",), out).returncode == 0

@@ -207,12 +207,9 @@ def _interrupted(app: App | None) -> int:
 
 
 def _quiet_stdout() -> None:
-    """`kscli sub list | head`: the reader left; exit quietly, without a traceback."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+    from kscli.cli.stdout import quiet
+
+    quiet()
 
 
 def _version(ctx, param, value):

@@ -36,8 +36,9 @@ class _WholeWrites(io.RawIOBase):
         return total
 
 
-def install() -> None:
-    """Put a whole-writes stdout in place of Python's (real processes only)."""
+def install(line_buffering: bool | None = None) -> None:
+    """Put a whole-writes stdout in place of Python's (real processes only), line
+    buffered as the current one unless ``line_buffering`` says."""
     current = sys.stdout
     try:
         fd = current.fileno()
@@ -46,7 +47,7 @@ def install() -> None:
     sys.stdout = io.TextIOWrapper(
         io.BufferedWriter(_WholeWrites(fd), buffer_size=1 << 16),
         encoding=current.encoding, errors=current.errors,
-        line_buffering=current.line_buffering)
+        line_buffering=current.line_buffering if line_buffering is None else line_buffering)
 
 
 def failed_write(exc: OSError) -> str | None:
@@ -61,11 +62,22 @@ def failed_write(exc: OSError) -> str | None:
             f"({hint})")
 
 
+def quiet() -> None:
+    """`kscli sub list | head`: the reader left; what is still buffered goes nowhere,
+    so that the exit is quiet, without a traceback (nor Python's exit 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def finish() -> str | None:
     """Flush what is left; the failure line if that fails."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
+        quiet()
         return None
     except OSError as exc:
         return failed_write(exc)

@@ -141,6 +141,10 @@ def list_(status, include_void, vendor, product, account, search, within, renewi
     accents: `--vendor acme` finds "Acme Cloud" but not "Acmeware", `--vendor "cloud
     pro"` finds "Acme Cloud Pro". --search finds any part of a word.
 
+    --format jsonl of an SQLite ledger of 20,000 or more, sorted by id, runs in two
+    processes where kscli has two cores: the same lines from one snapshot, in about
+    half the time (KSCLI_JOBS=1 keeps it in one).
+
     \b
     Examples:
       kscli sub list --status active --sort renewal --limit 5
@@ -161,15 +165,16 @@ def list_(status, include_void, vendor, product, account, search, within, renewi
     until = renewing_within.add_to(now) if renewing_within else None
     order = {"renewal": ("period_end", "id"), "started": ("started_at", "id"),
              "price": ("currency", "id"), "id": ("id",)}.get(sort, (sort, "id"))
-    with app.store.read() as ledger:
+    past = now < app.now
+    hide_void = not include_void and VOID not in wanted
+
+    def listed(ledger, bounds):
         # Each state comes with its row: a streamed listing takes the stored row's
         # times as they are (a new row only where the state differs from the record).
-        past = now < app.now
-        hide_void = not include_void and VOID not in wanted
         # (a record is void from when it was voided on: only the past needs its state)
         pairs = states_at(ledger, now, past=past, renewing_until=until, vendor=vendor,
                           product=product, account=account, order=order,
-                          without_void=hide_void and not past)
+                          without_void=hide_void and not past, **bounds)
         if hide_void and past:
             pairs = ((s, row) for s, row in pairs if s.status != VOID)
         if wanted:
@@ -178,6 +183,20 @@ def list_(status, include_void, vendor, product, account, search, within, renewi
             pairs = ((s, row) for s, row in pairs
                      if any(contains_text(text, search)
                             for text in (s.sub.vendor, s.sub.product, s.sub.account, s.sub.id)))
+        return pairs
+
+    from kscli.domain.model import SUBSCRIPTION
+
+    width = len(SUBSCRIPTION.fields)
+    if app.fmt == "jsonl" and sort == "id" and limit is None and not reverse:
+        from kscli.cli.halves import list_in_halves
+
+        # a long listing of SQLite, in two processes where two cores are free
+        list_in_halves(app.store, lambda ledger, bounds: write_json(
+            app.fmt, listed(ledger, bounds), lambda end: stored_lines(SUB_FIELDS, width, end)))
+        return
+    with app.store.read() as ledger:
+        pairs = listed(ledger, {})
         if sort in ("price", "renewal", "status"):  # what the state says, not the record
             key = {"price": lambda pair: (pair[0].sub.currency, pair[0].sub.price),
                    "renewal": lambda pair: (pair[0].sub.period_end is not None,
@@ -191,9 +210,6 @@ def list_(status, include_void, vendor, product, account, search, within, renewi
                 everything = [s for s, _ in pairs]
             pairs = p.limited(pairs, limit, reverse)
         if app.fmt in ("json", "jsonl"):  # straight from the stored rows, no dict between
-            from kscli.domain.model import SUBSCRIPTION
-
-            width = len(SUBSCRIPTION.fields)
             write_json(app.fmt, pairs, lambda end: stored_lines(SUB_FIELDS, width, end))
             return
         if app.fmt == "csv":

@@ -360,11 +360,17 @@ class Ledger(LedgerCharges):
                     period_end_from: datetime | None = None,
                     started_before: datetime | None = None,
                     started_on_days: Iterable[int] | None = None,
-                    with_trial: bool = False, without_void: bool = False
+                    with_trial: bool = False, without_void: bool = False,
+                    id_before: str | None = None, id_from: str | None = None
                     ) -> list[tuple[str, str, Any]]:
         """The conditions of subs() and subs_stored() (``without_void``: leave out the
-        records entered by mistake)."""
+        records entered by mistake; ``id_before`` and ``id_from``: ids before an id, or
+        from it on, in the natural id order)."""
         where: list[tuple[str, str, Any]] = []
+        if id_before is not None:
+            where.append(("id", "id<", id_before))
+        if id_from is not None:
+            where.append(("id", "id>=", id_from))
         if status:
             where.append(("status", "in", tuple(status)))
         if without_void:
@@ -540,6 +546,19 @@ class Store(ABC):
     @abstractmethod
     def read(self) -> AbstractContextManager[Ledger]:
         """A consistent read-only view; a missing ledger reads as an empty one."""
+
+    def split_point(self, at_least: int) -> str | None:
+        """The subscription id at the middle of the ledger in id order, where a
+        listing can be split between two processes that read one snapshot
+        (kscli.cli.halves), or None: fewer than ``at_least`` subscriptions, or a backend
+        whose reads two processes cannot hold to one snapshot (all but SQLite)."""
+        return None
+
+    def read_watched(self) -> AbstractContextManager[tuple[Ledger, Callable[[], bool]]]:
+        """read(), with a watch on the ledger begun before its snapshot was taken: the
+        function tells whether anything was committed since (by any process). Only
+        where split_point is not always None."""
+        raise NotImplementedError(f"{self.kind} has no read_watched")
 
     @abstractmethod
     def write(self) -> AbstractContextManager[Ledger]:

@@ -49,6 +49,9 @@ class MemoryTx(Tx):
                 tests.append(lambda r, i=i, v=value: words_match(r[i], v))
             elif op == "day-in":
                 tests.append(lambda r, i=i, v=frozenset(value): r[i] is not None and r[i][8:10] in v)
+            elif op in ("id<", "id>="):
+                fn = _OPS[op[2:]]
+                tests.append(lambda r, i=i, v=natural_key(value), fn=fn: fn(natural_key(r[i]), v))
             elif value is None:
                 tests.append(lambda r, i=i, eq=(op == "="): (r[i] is None) == eq)
             else:

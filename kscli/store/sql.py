@@ -97,6 +97,9 @@ class Statements:
             elif op == "day-in":
                 clauses.append(f"substr({column}, 9, 2) IN ({', '.join([self.ph] * len(value))})")
                 params.extend(value)
+            elif op in ("id<", "id>="):  # the natural id order, as ORDER BY below
+                clauses.append(f"(length({column}), {column}) {op[2:]} ({self.ph}, {self.ph})")
+                params.extend((len(value), value))
             elif value is None and op in ("=", "!="):
                 clauses.append(f"{column} IS {'NOT ' if op == '!=' else ''}NULL")
             elif op in ("=", "!=", "<", "<=", ">", ">="):

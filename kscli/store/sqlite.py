@@ -330,6 +330,9 @@ class SqliteStore(Store):
         conn = self._connect(readonly=True)
         try:
             try:
+                # the version read inside the transaction: its snapshot is taken here,
+                # before the ledger is given (kscli.cli.halves relies on it)
+                conn.execute("BEGIN")
                 version = self._version(conn)
                 if version < SCHEMA_VERSION:
                     if version == 0:
@@ -341,7 +344,8 @@ class SqliteStore(Store):
                     with self.write():  # migrate once, then read
                         pass
                     conn = self._connect(readonly=True)
-                conn.execute("BEGIN")
+                    conn.execute("BEGIN")
+                    self._version(conn)
                 yield Ledger(SqliteTx(conn, writable=False), self.path)
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
@@ -358,6 +362,63 @@ class SqliteStore(Store):
                 raise self._unreadable(str(exc)) from None
         finally:
             conn.close()
+
+    def split_point(self, at_least: int) -> str | None:
+        if not self.exists():
+            return None
+        with self.read() as ledger:
+            tx = ledger.tx
+            if not isinstance(tx, SqliteTx):  # (a file that is not a ledger yet)
+                return None
+            count = tx.count("subs")
+            if count < max(at_least, 2):
+                return None
+            sql, params = _STATEMENTS.select("subs", (), ("id",), 1, False, ("id",))
+            return tx.conn.execute(f"{sql} OFFSET {count // 2}", params).fetchone()[0]
+
+    @contextmanager
+    def read_watched(self) -> Iterator[tuple[Ledger, Callable[[], bool]]]:
+        # Both connections are opened before either reads: opening one reads the file's
+        # header (_check_header), and closing that file drops every lock this process
+        # holds on the ledger, such as the one a connection keeps once it has read in
+        # WAL mode (without it another process may remove the WAL under it). The watch
+        # is a writable connection, so that it opens the WAL (a read-only one finding
+        # no WAL file reads the database file alone, and would miss commits to the WAL);
+        # PRAGMA data_version on it changes when any other connection commits.
+        conn = self._connect(readonly=True)
+        try:
+            watch = self._connect(readonly=False)
+        except KscliError:
+            conn.close()
+            raise
+        try:
+            try:
+                first = watch.execute("PRAGMA data_version").fetchone()[0]
+                conn.execute("BEGIN")
+                current = self._version(conn) == SCHEMA_VERSION
+            except sqlite3.DatabaseError:
+                current = False
+            if not current:  # (migrated by the read, or unreadable: said by the read)
+                conn.close()
+                watch.close()
+                with self.read() as ledger:
+                    yield ledger, lambda: True
+                return
+
+            def changed() -> bool:
+                try:
+                    return watch.execute("PRAGMA data_version").fetchone()[0] != first
+                except sqlite3.DatabaseError:
+                    return True
+
+            try:
+                yield Ledger(SqliteTx(conn, writable=False), self.path), changed
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                raise self._unreadable(str(exc)) from None
+        finally:
+            conn.close()
+            watch.close()
 
     @contextmanager
     def write(self) -> Iterator[Ledger]:
