@@ -271,6 +271,9 @@ def main() -> None:
 
     big_export = os.path.join(work, "big.json")
     make_export(big_export, args.big, now)
+    # The export just written is 115 MB of dirty pages: written out now, not by the
+    # kernel during the imports timed next (a user's file is on disk already)
+    os.sync()
     backends = [("sqlite", os.path.join(work, "big.db"), small)]
     if args.pg:
         backends.append(("postgres", args.pg, None))
@@ -313,12 +316,21 @@ def main() -> None:
                f"{due_query_ms(spec, now):.1f} ms", "(information)")
         empty = median_time(kscli + ["--store", os.path.join(work, "empty.db"), "--format", "jsonl",
                                      "sub", "list"], 3)
-        runs = [timed(kscli + ["--store", spec, "--format", "jsonl", "sub", "list"]) for _ in range(3)]
-        t, mem = min(r[0] for r in runs), max(r[1] for r in runs)
-        per_row = (t - empty) / args.big * 1e6
-        target = "<= 10 us, < 150 MB" if name == "sqlite" else "<= 20 us, constant memory"
-        report(f"[{name}] sub list --format jsonl, {args.big:,} rows",
-               f"{per_row:.1f} us/row, {mem} MB", target)
+        # As kscli runs it (on SQLite, two processes where two cores are free: the CPU
+        # time of both is given beside the wall time), then in one process
+        listing = kscli + ["--store", spec, "--format", "jsonl", "sub", "list"]
+        for label, jobs in (("", None), (", one process (KSCLI_JOBS=1)", "1")):
+            if jobs and name != "sqlite":
+                continue
+            job_env = {**os.environ, "KSCLI_JOBS": jobs} if jobs else None
+            runs = [timed_usage(listing, job_env) for _ in range(3)]
+            t, cpu, mem = (min(r[0] for r in runs), min(r[1] for r in runs),
+                           max(r[2] for r in runs))
+            per_row, cpu_row = (t - empty) / args.big * 1e6, (cpu - empty) / args.big * 1e6
+            target = ("(information)" if jobs else "<= 10 us, < 150 MB" if name == "sqlite"
+                      else "<= 20 us, constant memory")
+            report(f"[{name}] sub list --format jsonl, {args.big:,} rows{label}",
+                   f"{per_row:.1f} us/row ({cpu_row:.1f} CPU), {mem} MB", target)
     charges_case(kscli, work, report, runs=charges_runs)
     shutil.rmtree(work, ignore_errors=True)
 
