@@ -349,19 +349,22 @@ class SqliteStore(Store):
                 yield Ledger(SqliteTx(conn, writable=False), self.path)
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                if _is_busy(exc):
-                    raise StoreBusy(f"{self.location} stayed busy for {self.busy_timeout:g}s",
-                                    hint="another kscli is writing; try again") from None
-                if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (_SQLITE_IOERR, _SQLITE_FULL):
-                    # not a damaged ledger: a reader needs room for SQLite's shared-memory file
-                    raise StoreUnreadable(
-                        f"{self.location} cannot be read just now ({exc}: is the disk full or "
-                        "failing?); kscli left it untouched",
-                        hint="free some space or check the disk, then run the command again",
-                    ) from None
-                raise self._unreadable(str(exc)) from None
+                raise self._read_error(exc) from None
         finally:
             conn.close()
+
+    def _read_error(self, exc: sqlite3.DatabaseError) -> KscliError:
+        """What a failed read says."""
+        if _is_busy(exc):
+            return StoreBusy(f"{self.location} stayed busy for {self.busy_timeout:g}s",
+                             hint="another kscli is writing; try again")
+        if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (_SQLITE_IOERR, _SQLITE_FULL):
+            # not a damaged ledger: a reader needs room for SQLite's shared-memory file
+            return StoreUnreadable(
+                f"{self.location} cannot be read just now ({exc}: is the disk full or "
+                "failing?); kscli left it untouched",
+                hint="free some space or check the disk, then run the command again")
+        return self._unreadable(str(exc))
 
     def split_point(self, at_least: int) -> str | None:
         if not self.exists():
@@ -384,38 +387,38 @@ class SqliteStore(Store):
         # WAL mode (without it another process may remove the WAL under it). The watch
         # is a writable connection, so that it opens the WAL (a read-only one finding
         # no WAL file reads the database file alone, and would miss commits to the WAL);
-        # PRAGMA data_version on it changes when any other connection commits.
-        conn = self._connect(readonly=True)
+        # PRAGMA data_version on it changes when any other connection commits. Where
+        # the watch cannot be set up (an older schema, a read-only place), this is
+        # read() with a watch that always says "changed".
+        conn = watch = None
         try:
+            conn = self._connect(readonly=True)
             watch = self._connect(readonly=False)
-        except KscliError:
-            conn.close()
-            raise
-        try:
+            first = watch.execute("PRAGMA data_version").fetchone()[0]
+            conn.execute("BEGIN")
+            ready = self._version(conn) == SCHEMA_VERSION
+        except (KscliError, sqlite3.DatabaseError):
+            ready = False
+        if not ready:
+            for opened in (conn, watch):
+                if opened is not None:
+                    opened.close()
+            with self.read() as ledger:  # (which says what is wrong, if anything is)
+                yield ledger, lambda: True
+            return
+
+        def changed() -> bool:
             try:
-                first = watch.execute("PRAGMA data_version").fetchone()[0]
-                conn.execute("BEGIN")
-                current = self._version(conn) == SCHEMA_VERSION
+                return watch.execute("PRAGMA data_version").fetchone()[0] != first
             except sqlite3.DatabaseError:
-                current = False
-            if not current:  # (migrated by the read, or unreadable: said by the read)
-                conn.close()
-                watch.close()
-                with self.read() as ledger:
-                    yield ledger, lambda: True
-                return
+                return True
 
-            def changed() -> bool:
-                try:
-                    return watch.execute("PRAGMA data_version").fetchone()[0] != first
-                except sqlite3.DatabaseError:
-                    return True
-
+        try:
             try:
                 yield Ledger(SqliteTx(conn, writable=False), self.path), changed
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                raise self._unreadable(str(exc)) from None
+                raise self._read_error(exc) from None
         finally:
             conn.close()
             watch.close()
