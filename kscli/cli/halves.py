@@ -75,11 +75,10 @@ def list_in_halves(store: Any, emit: Callable[[Any, Bounds], None]) -> None:
     key = None
     if asked != 1 and _can_fork() and (asked == 2 or _cores() >= 2):
         key = store.split_point(2 if asked == 2 else AT_LEAST)
-    if key is None:
-        with store.read() as ledger:
-            emit(ledger, {})
+    if key is not None and _in_two(store, key, emit):
         return
-    _in_two(store, key, emit)
+    with store.read() as ledger:
+        emit(ledger, {})
 
 
 def _read_byte(fd: int, timeout: float | None = None) -> bytes:
@@ -102,15 +101,15 @@ def _send(fd: int, byte: bytes) -> None:
         pass
 
 
-def _in_two(store: Any, key: str, emit: Callable[[Any, Bounds], None]) -> None:
+def _in_two(store: Any, key: str, emit: Callable[[Any, Bounds], None]) -> bool:
+    """The listing, its second half by a child where the two can read one snapshot;
+    False, having printed nothing, where no child can be given a temporary file."""
     import tempfile
 
     try:
         out = tempfile.TemporaryFile(prefix="kscli-")  # private (0600), unlinked already
     except OSError:
-        with store.read() as ledger:
-            emit(ledger, {})
-        return
+        return False
     start_r, start_w = os.pipe()
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
@@ -137,18 +136,19 @@ def _in_two(store: Any, key: str, emit: Callable[[Any, Bounds], None]) -> None:
                 os.waitpid(pid, 0)
                 alive = False
                 emit(ledger, {})
-                return
+                return True
             emit(ledger, {"id_before": key})
             sys.stdout.flush()
             _, status = os.waitpid(pid, 0)
             alive = False
             if os.waitstatus_to_exitcode(status) != 0:
                 emit(ledger, {"id_from": key})  # the child's half, as one process lists it
-                return
+                return True
             import shutil
 
             out.seek(0)
             shutil.copyfileobj(out, sys.stdout.buffer, 1 << 20)
+            return True
     finally:
         if alive:
             import signal
