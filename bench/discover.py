@@ -24,21 +24,7 @@ from datetime import date, timedelta
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from run import kscli_command, make_export, timed  # noqa: E402
-
-
-def cpu_timed(argv: list[str]) -> tuple[float, float]:
-    """Wall time and CPU time (user + system) in seconds of one run: on a shared machine
-    the CPU time says what the command costs whatever else runs."""
-    import subprocess
-    import time
-
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv)} failed")
-    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
+from run import kscli_command, make_export, timed, timed_usage  # noqa: E402
 
 
 def add_charges(export: str, count: int) -> None:
@@ -84,7 +70,7 @@ def main() -> None:
             timed(kscli + ["--store", spec, "import", export])
             argv = kscli + ["--store", spec, "--format", "json", "charges", "discover"]
             timed(argv)  # warm the file cache
-            runs = [cpu_timed(argv) for _ in range(args.runs)]
+            runs = [timed_usage(argv)[:2] for _ in range(args.runs)]
             wall = statistics.median(run[0] for run in runs)
             cpu = statistics.median(run[1] for run in runs)
             figures[count] = (wall, cpu)
