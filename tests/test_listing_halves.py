@@ -80,6 +80,21 @@ def test_only_sqlite_offers_a_split_point_and_it_is_the_middle_id(varied_ledger,
     assert store.split_point(151) is None  # fewer than asked for: one process
 
 
+@pytest.mark.files_only
+def test_a_watched_read_of_a_missing_ledger_creates_no_file_and_always_says_changed(tmp_path):
+    spec = ledger_path(tmp_path, "sqlite")
+    os.makedirs(os.path.dirname(spec))
+    with open_store(spec).read_watched() as (ledger, changed):
+        assert list(ledger.subs_stored()) == [] and changed()
+    assert os.listdir(os.path.dirname(spec)) == []
+    _fill(spec, _varied(3))
+    with open_store(spec).read_watched() as (ledger, changed):
+        assert len(list(ledger.subs_stored())) == 3 and not changed()
+        with open_store(spec).write() as writing:  # another connection commits
+            writing.save(next(iter(_varied(1)))._replace(price=Decimal(1)))
+        assert changed()
+
+
 def _run(spec: str, *argv: str, jobs: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "kscli", "--store", spec, "--format", "jsonl",
                            "sub", "list", *argv], capture_output=True,

@@ -132,8 +132,8 @@ def _in_two(store: Any, key: str, emit: Callable[[Any, Bounds], None]) -> bool:
             _send(go_w, b"g" if together else b"x")
             os.close(go_w)
             go_w = -1
-            if not together:
-                os.waitpid(pid, 0)
+            if not together:  # (the child has printed nothing: let it go at once)
+                _stop(pid)
                 alive = False
                 emit(ledger, {})
                 return True
@@ -151,17 +151,22 @@ def _in_two(store: Any, key: str, emit: Callable[[Any, Bounds], None]) -> bool:
             return True
     finally:
         if alive:
-            import signal
-
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            os.waitpid(pid, 0)
+            _stop(pid)
         for fd in (start_w, ready_r, go_w):
             if fd >= 0:
                 os.close(fd)
         out.close()
+
+
+def _stop(pid: int) -> None:
+    """Kill the child (gone already, or told to stop: either way) and reap it."""
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    os.waitpid(pid, 0)
 
 
 def _child(store: Any, key: str, emit: Callable[[Any, Bounds], None], out: Any,

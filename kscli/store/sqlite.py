@@ -389,15 +389,19 @@ class SqliteStore(Store):
         # no WAL file reads the database file alone, and would miss commits to the WAL);
         # PRAGMA data_version on it changes when any other connection commits. Where
         # the watch cannot be set up (an older schema, a read-only place), this is
-        # read() with a watch that always says "changed".
+        # read() with a watch that always says "changed" (so does a missing ledger: a
+        # writable connection would create the file).
+        fs.check_place(self.path, writing=False)
         conn = watch = None
         try:
+            if not self.exists():
+                raise FileNotFoundError(self.path)
             conn = self._connect(readonly=True)
             watch = self._connect(readonly=False)
             first = watch.execute("PRAGMA data_version").fetchone()[0]
             conn.execute("BEGIN")
             ready = self._version(conn) == SCHEMA_VERSION
-        except (KscliError, sqlite3.DatabaseError):
+        except (KscliError, sqlite3.DatabaseError, FileNotFoundError):
             ready = False
         if not ready:
             for opened in (conn, watch):
